@@ -1,0 +1,80 @@
+//! The agent's local API, served over HTTP on a Unix socket:
+//! `GET /v1/status` and `POST /v1/events` (body: an `EventFilter`; response: a
+//! stream of event JSON lines).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use scry_model::event::{Event, EventEnvelope, LostEvents};
+use scry_model::filter::EventFilter;
+use scry_model::status::AgentStatus;
+
+use crate::events::{EventBus, Subscription};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub bus: Arc<EventBus>,
+    pub status: Arc<dyn Fn() -> AgentStatus + Send + Sync>,
+    pub node_name: String,
+    /// Per-subscriber queue length.
+    pub queue: usize,
+}
+
+pub fn router(state: ApiState) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/events", post(events))
+        .with_state(state)
+}
+
+async fn status(State(st): State<ApiState>) -> Json<AgentStatus> {
+    Json((st.status)())
+}
+
+async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
+    let filter: EventFilter = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid event filter: {e}")).into_response(),
+    };
+    let compiled = match filter.compile() {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let sub = st.bus.subscribe(compiled, st.queue);
+    let node = st.node_name.clone();
+    let stream = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
+        let event = sub.rx.recv().await?;
+        let mut out = lost_notice(&sub, &node);
+        // Serializing our own types to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &*event);
+        out.push(b'\n');
+        Some((Ok::<_, Infallible>(Bytes::from(out)), (sub, node)))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A `lost_events` line when this subscriber's queue overflowed since the last one.
+fn lost_notice(sub: &Subscription, node: &str) -> Vec<u8> {
+    let lost = sub.lost.swap(0, Ordering::Relaxed);
+    if lost == 0 {
+        return Vec::new();
+    }
+    let notice = EventEnvelope {
+        event: Event::LostEvents(LostEvents { count: lost, source: "stream_queue".into() }),
+        node_name: node.to_owned(),
+        time: chrono::Utc::now(),
+    };
+    let mut out = serde_json::to_vec(&notice).unwrap_or_default();
+    out.push(b'\n');
+    out
+}

@@ -1,0 +1,129 @@
+//! The process collector: one thread that owns the loaded BPF programs, reads
+//! their ring buffer and feeds the pipeline. Dropping out of its loop detaches
+//! the programs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use scry_bpf::probe::HookSupport;
+use scry_bpf::process::{KernelCounters, ProcessSource, ProcessSourceConfig, decode};
+use scry_model::status::{Fallback, SourceStatus};
+
+use crate::metadata::cgroup::CgroupMounts;
+use crate::pipeline::Pipeline;
+use crate::procfs;
+
+const POLL: Duration = Duration::from_millis(100);
+
+/// Live counters of one source, shared with `scry status`.
+#[derive(Default)]
+pub struct SourceStats {
+    events: AtomicU64,
+    decode_errors: AtomicU64,
+    kernel: Mutex<KernelCounters>,
+    info: Mutex<SourceStatus>,
+}
+
+impl SourceStats {
+    pub fn status(&self) -> SourceStatus {
+        let mut s = self.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        s.events = self.events.load(Ordering::Relaxed);
+        s.decode_errors = self.decode_errors.load(Ordering::Relaxed);
+        s.kernel_lost = self.kernel.lock().unwrap_or_else(|e| e.into_inner()).lost();
+        s
+    }
+}
+
+/// Loads the process source on its own thread, seeds the cache from /proc
+/// (after attaching, so nothing starting in between is missed), and then
+/// streams records until `stop` is set. Returns once loading succeeded or failed.
+pub fn start_process_collector(
+    cfg: ProcessSourceConfig,
+    support: HookSupport,
+    mounts: CgroupMounts,
+    pipeline: Arc<Pipeline>,
+    stats: Arc<SourceStats>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, String> {
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let handle = std::thread::Builder::new()
+        .name("process-collector".into())
+        .spawn(move || {
+            let source = match ProcessSource::load(&cfg, &support) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            *stats.info.lock().unwrap_or_else(|e| e.into_inner()) = SourceStatus {
+                name: "process".into(),
+                hook: source.kind.to_string(),
+                fallbacks: source
+                    .fallbacks
+                    .iter()
+                    .map(|f| Fallback { kind: f.kind.to_string(), reason: f.reason.clone() })
+                    .collect(),
+                ..Default::default()
+            };
+            pipeline.seed(procfs::scan(&mounts));
+            if let Err(e) = run(&source, &pipeline, &stats, &stop, &ready_tx) {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| format!("cannot start the collector thread: {e}"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => Err("the collector thread ended while loading".into()),
+    }
+}
+
+fn run(
+    source: &ProcessSource,
+    pipeline: &Arc<Pipeline>,
+    stats: &Arc<SourceStats>,
+    stop: &AtomicBool,
+    ready: &mpsc::Sender<Result<(), String>>,
+) -> Result<(), String> {
+    let mut builder = libbpf_rs::RingBufferBuilder::new();
+    let (p, s) = (pipeline.clone(), stats.clone());
+    builder
+        .add(source.ring(), move |bytes: &[u8]| {
+            s.events.fetch_add(1, Ordering::Relaxed);
+            match decode(bytes) {
+                Ok(record) => p.handle(record),
+                Err(e) => {
+                    s.decode_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("process record did not decode: {e}");
+                }
+            }
+            0
+        })
+        .map_err(|e| format!("ring buffer: {e}"))?;
+    let ring = builder.build().map_err(|e| format!("ring buffer: {e}"))?;
+    let _ = ready.send(Ok(()));
+    let mut reported_lost = 0;
+    while !stop.load(Ordering::Relaxed) {
+        // EINTR (a signal) is not an error worth stopping for.
+        if let Err(e) = ring.poll(POLL)
+            && e.kind() != libbpf_rs::ErrorKind::Interrupted
+        {
+            tracing::error!("ring buffer poll failed: {e}");
+        }
+        let counters = source.counters();
+        let lost = counters.lost();
+        if lost > reported_lost {
+            pipeline.report_lost(lost - reported_lost, "ring_buffer");
+            reported_lost = lost;
+        }
+        *stats.kernel.lock().unwrap_or_else(|e| e.into_inner()) = counters;
+        pipeline.sweep();
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The Scry node agent: wires the BPF sources, the process cache, attribution,
+//! the event bus and the local API together.
+
+pub mod api;
+pub mod client;
+pub mod collector;
+pub mod events;
+pub mod metadata;
+pub mod pipeline;
+pub mod preflight;
+pub mod process_cache;
+pub mod procfs;
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use scry_bpf::probe::HookSupport;
+use scry_bpf::process::ProcessSourceConfig;
+use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
+
+use crate::collector::SourceStats;
+use crate::events::EventBus;
+use crate::metadata::Attributor;
+use crate::metadata::cgroup::CgroupMounts;
+use crate::metadata::k8s::PodStore;
+use crate::pipeline::{Pipeline, PipelineConfig};
+
+pub const DEFAULT_SOCKET: &str = "/run/scry/scry.sock";
+
+/// Whether to watch Kubernetes pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KubernetesMode {
+    /// When running in a cluster (in-cluster service account) or KUBECONFIG is set.
+    Auto,
+    Off,
+    /// With this kubeconfig file.
+    Kubeconfig(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub socket: PathBuf,
+    pub node_name: String,
+    pub args_max: u32,
+    pub ring_bytes: u32,
+    pub process_cache_size: NonZeroUsize,
+    pub exit_grace: Duration,
+    pub enable_ancestors: bool,
+    pub stream_queue: usize,
+    pub kubernetes: KubernetesMode,
+}
+
+/// The node name: `NODE_NAME` (set from the downward API in a DaemonSet), else the hostname.
+pub fn default_node_name() -> String {
+    if let Ok(n) = std::env::var("NODE_NAME")
+        && !n.is_empty()
+    {
+        return n;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+async fn kube_client(mode: &KubernetesMode) -> anyhow::Result<Option<kube::Client>> {
+    let config = match mode {
+        KubernetesMode::Off => return Ok(None),
+        KubernetesMode::Kubeconfig(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .with_context(|| format!("using kubeconfig {}", path.display()))?
+        }
+        KubernetesMode::Auto => {
+            let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+            if !in_cluster && std::env::var_os("KUBECONFIG").is_none() {
+                return Ok(None);
+            }
+            kube::Config::infer().await.context("finding the Kubernetes API (in-cluster config or KUBECONFIG)")?
+        }
+    };
+    Ok(Some(kube::Client::try_from(config).context("creating the Kubernetes client")?))
+}
+
+/// Runs the agent until Ctrl-C or SIGTERM.
+pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let facts = preflight::check()?;
+    scry_bpf::route_libbpf_messages(|level, msg| match level {
+        scry_bpf::PrintLevel::Warn => tracing::debug!(target: "libbpf", "{}", msg.trim_end()),
+        _ => tracing::trace!(target: "libbpf", "{}", msg.trim_end()),
+    });
+    let support = HookSupport::probe();
+    let mounts = CgroupMounts::detect();
+
+    let client = kube_client(&cfg.kubernetes).await?;
+    let pods = client.as_ref().map(|_| PodStore::default());
+    let bus = Arc::new(EventBus::default());
+    let pipeline = Arc::new(Pipeline::new(
+        PipelineConfig {
+            node_name: cfg.node_name.clone(),
+            enable_ancestors: cfg.enable_ancestors,
+            process_cache_size: cfg.process_cache_size,
+            exit_grace: cfg.exit_grace,
+        },
+        Attributor::new(mounts.clone(), pods.clone()),
+        bus.clone(),
+    ));
+    let watch = match (client, pods.clone()) {
+        (Some(client), Some(store)) => Some(tokio::spawn(store.watch(client, cfg.node_name.clone()))),
+        _ => None,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let process_stats = Arc::new(SourceStats::default());
+    let collector = collector::start_process_collector(
+        ProcessSourceConfig { args_max: cfg.args_max, ring_bytes: cfg.ring_bytes },
+        support.clone(),
+        mounts,
+        pipeline.clone(),
+        process_stats.clone(),
+        stop.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot start the process source: {e}"))?;
+
+    let status = {
+        let (bus, pipeline, stats, node) = (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone());
+        let hooks: Vec<HookProbe> = support
+            .results
+            .iter()
+            .map(|r| HookProbe { kind: r.kind.to_string(), error: r.error.clone() })
+            .collect();
+        let k8s_off = match &cfg.kubernetes {
+            KubernetesMode::Off => "disabled by --kubernetes=off".to_owned(),
+            _ => "not in a cluster (no in-cluster service account, KUBECONFIG or --kubeconfig)".to_owned(),
+        };
+        Arc::new(move || AgentStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            node_name: node.clone(),
+            kernel: facts.kernel.clone(),
+            btf: Some(facts.btf.clone()),
+            uptime_seconds: started.elapsed().as_secs(),
+            hooks: hooks.clone(),
+            sources: vec![stats.status()],
+            stream: StreamStatus {
+                subscribers: bus.subscribers(),
+                queue_dropped: bus.dropped(),
+                events_published: bus.published(),
+            },
+            process_cache: pipeline.cache_status(),
+            kubernetes: match &pods {
+                Some(store) => {
+                    let (pods, containers) = store.counts();
+                    KubernetesStatus { enabled: true, detail: store.last_error(), pods, containers }
+                }
+                None => KubernetesStatus { enabled: false, detail: k8s_off.clone(), ..Default::default() },
+            },
+            notices: facts.notices.clone(),
+        }) as Arc<dyn Fn() -> AgentStatus + Send + Sync>
+    };
+
+    let listener = bind(&cfg.socket)?;
+    let app = api::router(api::ApiState { bus, status, node_name: cfg.node_name.clone(), queue: cfg.stream_queue });
+    tracing::info!("scry agent running on {}; API at {}", cfg.node_name, cfg.socket.display());
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = watch {
+        w.abort();
+    }
+    let joined = tokio::task::spawn_blocking(move || collector.join()).await;
+    let _ = std::fs::remove_file(&cfg.socket);
+    served.context("serving the local API")?;
+    if !matches!(joined, Ok(Ok(()))) {
+        bail!("the process collector thread panicked");
+    }
+    tracing::info!("scry agent stopped; BPF programs detached");
+    Ok(())
+}
+
+/// Binds the API socket, replacing a stale one but never a live agent's.
+fn bind(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another scry agent is already serving {}; stop it first or pass --socket", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale socket {}", path.display()))?;
+    }
+    let listener =
+        tokio::net::UnixListener::bind(path).with_context(|| format!("binding the API socket {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("restricting {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

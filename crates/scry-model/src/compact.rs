@@ -1,0 +1,72 @@
+//! One human line per event, in the spirit of `tetra getevents -o compact`.
+
+use crate::event::{Event, EventEnvelope, Process};
+
+/// Quotes like Go's `%q` when a string has spaces or non-printables.
+fn quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control())) {
+        s.to_owned()
+    } else {
+        format!("{s:?}")
+    }
+}
+
+/// `namespace/pod` for a pod's process, else the node name.
+fn source(p: &Process, node: &str) -> String {
+    match &p.pod {
+        Some(pod) => format!("{}/{}", pod.namespace, pod.name),
+        None => node.to_owned(),
+    }
+}
+
+fn head(emoji_word: &str, p: &Process, node: &str) -> String {
+    let mut line = format!("{emoji_word} {} {}", source(p, node), quote(&p.binary));
+    if !p.arguments.is_empty() {
+        line.push(' ');
+        line.push_str(&p.arguments);
+    }
+    line
+}
+
+pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
+    let body = match &ev.event {
+        Event::ProcessExec(e) => head("🚀 process", &e.process, &ev.node_name),
+        Event::ProcessExit(e) => {
+            let outcome = if e.signal.is_empty() { e.status.to_string() } else { e.signal.clone() };
+            format!("{} {outcome}", head("💥 exit   ", &e.process, &ev.node_name))
+        }
+        Event::LostEvents(l) => format!("⚠️  lost {} events ({})", l.count, l.source),
+    };
+    if timestamps { format!("{} {body}", ev.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)) } else { body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Pod, ProcessExec, ProcessExit};
+
+    fn envelope(event: Event) -> EventEnvelope {
+        EventEnvelope { event, node_name: "n1".into(), time: chrono::DateTime::UNIX_EPOCH }
+    }
+
+    #[test]
+    fn exec_in_a_pod_and_exit_on_the_host() {
+        let pod = Pod { namespace: "default".into(), name: "xwing".into(), ..Default::default() };
+        let p = Process {
+            binary: "/usr/bin/curl".into(),
+            arguments: "https://ebpf.io/".into(),
+            pod: Some(pod),
+            ..Default::default()
+        };
+        let exec = envelope(Event::ProcessExec(ProcessExec { process: p.clone(), ..Default::default() }));
+        assert_eq!(format(&exec, false), "🚀 process default/xwing /usr/bin/curl https://ebpf.io/");
+        let killed = ProcessExit { process: p, signal: "SIGKILL".into(), ..Default::default() };
+        assert_eq!(
+            format(&envelope(Event::ProcessExit(killed)), false),
+            "💥 exit    default/xwing /usr/bin/curl https://ebpf.io/ SIGKILL"
+        );
+        let host = Process { binary: "/my bin/x".into(), ..Default::default() };
+        let exit = ProcessExit { process: host, status: 3, ..Default::default() };
+        assert_eq!(format(&envelope(Event::ProcessExit(exit)), false), "💥 exit    n1 \"/my bin/x\" 3");
+    }
+}

@@ -1,0 +1,435 @@
+//! Events in Tetragon's JSON shape.
+//!
+//! Encoding rules follow protojson as Tetragon emits it: snake_case names, zero
+//! scalars and empty lists omitted, `*Value` wrappers (pid, uid, auid, tid)
+//! present even when 0, 64-bit integers as strings, timestamps RFC 3339 in UTC.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub type Timestamp = DateTime<Utc>;
+
+/// One line of the event stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    #[serde(flatten)]
+    pub event: Event,
+    #[serde(default)]
+    pub node_name: String,
+    pub time: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    ProcessExec(ProcessExec),
+    ProcessExit(ProcessExit),
+    /// Scry's notice that events were lost between the kernel and this stream.
+    LostEvents(LostEvents),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::ProcessExec(_) => EventType::ProcessExec,
+            Event::ProcessExit(_) => EventType::ProcessExit,
+            Event::LostEvents(_) => EventType::LostEvents,
+        }
+    }
+
+    /// The process the event is about, if any.
+    pub fn process(&self) -> Option<&Process> {
+        match self {
+            Event::ProcessExec(e) => Some(&e.process),
+            Event::ProcessExit(e) => Some(&e.process),
+            Event::LostEvents(_) => None,
+        }
+    }
+}
+
+/// Event types, named as Tetragon's `EventType` enum names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    ProcessExec,
+    ProcessExit,
+    LostEvents,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 3] = [EventType::ProcessExec, EventType::ProcessExit, EventType::LostEvents];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::ProcessExec => "PROCESS_EXEC",
+            EventType::ProcessExit => "PROCESS_EXIT",
+            EventType::LostEvents => "LOST_EVENTS",
+        }
+    }
+
+    /// Accepts `PROCESS_EXEC`, `process_exec` and `process-exec`.
+    pub fn parse(s: &str) -> Option<EventType> {
+        let norm = s.trim().to_ascii_uppercase().replace('-', "_");
+        EventType::ALL.into_iter().find(|t| t.name() == norm)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// protojson renders 64-bit integers as strings.
+mod u64_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Str(String),
+            Num(u64),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Str(s) => s.parse().map_err(D::Error::custom),
+            Repr::Num(n) => Ok(n),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Process {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub exec_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cwd: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub binary: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub arguments: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub flags: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<Pod>,
+    /// Container id (first 31 hex characters, as Tetragon prints it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub docker: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub parent_exec_id: String,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub refcnt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Capabilities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ns: Option<Namespaces>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_credentials: Option<ProcessCredentials>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_properties: Option<BinaryProperties>,
+    /// Scry: where a process outside Kubernetes runs (systemd unit, cgroup).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostAttribution>,
+}
+
+impl Process {
+    /// argv[1..] as one string, the way Tetragon joins it: arguments with a
+    /// space are double-quoted.
+    pub fn join_arguments(argv: &[String]) -> String {
+        argv.iter()
+            .map(|a| if a.contains(' ') { format!("\"{a}\"") } else { a.clone() })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Pod {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub workload: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub workload_kind: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Container {
+    /// `<runtime>://<64 hex>`, as Kubernetes reports it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub maybe_exec_probe: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostAttribution {
+    /// The systemd unit (`ssh.service`, `session-3.scope`), when there is one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    /// The cgroup v2 path (or v1 memory-controller path) of the process.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capabilities {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permitted: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub effective: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inheritable: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Namespace {
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub inum: u32,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_host: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Namespaces {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uts: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mnt: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid_for_children: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_for_children: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Namespace>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessCredentials {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub euid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sgid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsuid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsgid: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BinaryProperties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setuid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setgid: Option<u32>,
+    /// `PRIVILEGES_RAISED_EXEC_FILE_SETUID`, `PRIVILEGES_RAISED_EXEC_FILE_SETGID`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub privileges_changed: Vec<String>,
+    /// Set for a binary with no link left (deleted, or a memfd).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileProperties>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileProperties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode: Option<InodeProperties>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InodeProperties {
+    #[serde(with = "u64_string")]
+    pub number: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessExec {
+    pub process: Process,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Process>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Process>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessExit {
+    pub process: Process,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Process>,
+    /// Name of the terminating signal (`SIGKILL`), when a signal ended it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub signal: String,
+    /// Exit code; omitted when 0.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub status: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Process>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LostEvents {
+    #[serde(with = "u64_string")]
+    pub count: u64,
+    /// Where they were lost: `ring_buffer` (kernel) or `stream_queue` (this client's queue).
+    pub source: String,
+}
+
+/// Signal names for exit events.
+pub fn signal_name(sig: u32) -> String {
+    const NAMES: [&str; 32] = [
+        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+        "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
+        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+        "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ];
+    match NAMES.get(sig as usize) {
+        Some(n) if !n.is_empty() => (*n).to_owned(),
+        _ => format!("SIG{sig}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time() -> Timestamp {
+        DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456789Z").unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn exit_serializes_like_tetragon() {
+        let ev = EventEnvelope {
+            event: Event::ProcessExit(ProcessExit {
+                process: Process {
+                    exec_id: "bjE6MTIzOjQ1".into(),
+                    pid: Some(45),
+                    uid: Some(0),
+                    binary: "/usr/bin/curl".into(),
+                    arguments: "https://x".into(),
+                    auid: Some(u32::MAX),
+                    ..Default::default()
+                },
+                signal: "SIGKILL".into(),
+                status: 0,
+                time: Some(time()),
+                ..Default::default()
+            }),
+            node_name: "n1".into(),
+            time: time(),
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert_eq!(
+            json,
+            r#"{"process_exit":{"process":{"exec_id":"bjE6MTIzOjQ1","pid":45,"uid":0,"binary":"/usr/bin/curl","arguments":"https://x","auid":4294967295},"signal":"SIGKILL","time":"2026-11-21T10:00:00.123456789Z"},"node_name":"n1","time":"2026-11-21T10:00:00.123456789Z"}"#
+        );
+        let back: EventEnvelope = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn sixty_four_bit_integers_are_strings() {
+        let lost = Event::LostEvents(LostEvents { count: 7, source: "ring_buffer".into() });
+        assert_eq!(serde_json::to_string(&lost).unwrap(), r#"{"lost_events":{"count":"7","source":"ring_buffer"}}"#);
+    }
+
+    #[test]
+    fn arguments_with_spaces_are_quoted() {
+        let argv = ["-c".to_owned(), "exit 3".to_owned()];
+        assert_eq!(Process::join_arguments(&argv), r#"-c "exit 3""#);
+    }
+
+    #[test]
+    fn event_type_names() {
+        assert_eq!(EventType::parse("process_exec"), Some(EventType::ProcessExec));
+        assert_eq!(EventType::parse("PROCESS-EXIT"), Some(EventType::ProcessExit));
+        assert_eq!(EventType::parse("kprobe"), None);
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(40), "SIG40");
+    }
+}

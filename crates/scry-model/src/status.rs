@@ -1,0 +1,77 @@
+//! What `scry status` shows: the agent's view of the kernel, its sources and its losses.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub version: String,
+    pub node_name: String,
+    pub kernel: String,
+    /// Where the kernel's BTF was found, if anywhere.
+    pub btf: Option<String>,
+    pub uptime_seconds: u64,
+    /// Every hook kind probed at start, and why a refused one was refused.
+    pub hooks: Vec<HookProbe>,
+    pub sources: Vec<SourceStatus>,
+    pub stream: StreamStatus,
+    pub process_cache: ProcessCacheStatus,
+    pub kubernetes: KubernetesStatus,
+    /// Things the agent had to do or do without, each in one line.
+    pub notices: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookProbe {
+    pub kind: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallback {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub name: String,
+    /// The hook kind in use.
+    pub hook: String,
+    /// Better kinds that were tried first, and why each was refused.
+    pub fallbacks: Vec<Fallback>,
+    /// Records read from the ring buffer.
+    pub events: u64,
+    /// Records the kernel could not put in the ring buffer (full).
+    pub kernel_lost: u64,
+    /// Records that did not decode.
+    pub decode_errors: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    pub subscribers: u64,
+    /// Events dropped because a subscriber's queue was full.
+    pub queue_dropped: u64,
+    pub events_published: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessCacheStatus {
+    pub size: u64,
+    pub capacity: u64,
+    /// Live entries pushed out by the capacity bound.
+    pub evictions: u64,
+    /// Events whose process (or parent) was not in the cache.
+    pub misses: u64,
+    /// Exited entries kept for late events.
+    pub exited_pending_removal: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubernetesStatus {
+    pub enabled: bool,
+    /// Why not, or the last error seen by the pod watch.
+    pub detail: String,
+    pub pods: u64,
+    pub containers: u64,
+}
