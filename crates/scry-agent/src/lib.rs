@@ -106,6 +106,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             process_cache_size: cfg.process_cache_size,
             exit_grace: cfg.exit_grace,
         },
+        facts.host_namespaces,
         Attributor::new(mounts.clone(), pods.clone()),
         bus.clone(),
     ));

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use scry_bpf::process::{ExecRecord, ExitRecord, ForkRecord, NAMESPACES, ProcessRecord, flags};
+use scry_bpf::process::{ExecRecord, ExitRecord, ForkRecord, ProcessRecord, flags};
 use scry_model::caps;
 use scry_model::event::{
     BinaryProperties, Capabilities, Event, EventEnvelope, FileProperties, InodeProperties, LostEvents, Namespace,
@@ -109,13 +109,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pipeline {
-    pub fn new(cfg: PipelineConfig, attributor: Attributor, bus: Arc<EventBus>) -> Pipeline {
-        let host_ns = std::array::from_fn(|i| {
-            std::fs::read_link(format!("/proc/1/ns/{}", NAMESPACES[i]))
-                .ok()
-                .and_then(|l| l.to_string_lossy().split_once('[')?.1.trim_end_matches(']').parse().ok())
-                .unwrap_or(0)
-        });
+    pub fn new(cfg: PipelineConfig, host_ns: [u32; 10], attributor: Attributor, bus: Arc<EventBus>) -> Pipeline {
         Pipeline {
             cache: Mutex::new(ProcessCache::new(cfg.process_cache_size, cfg.exit_grace)),
             cfg,
@@ -342,7 +336,7 @@ mod tests {
             process_cache_size: NonZeroUsize::new(64).unwrap(),
             exit_grace: Duration::from_secs(10),
         };
-        (Pipeline::new(cfg, Attributor::new(CgroupMounts::default(), None), bus), sub)
+        (Pipeline::new(cfg, [0; 10], Attributor::new(CgroupMounts::default(), None), bus), sub)
     }
 
     fn exec(pid: u32, ppid: u32, ktime: u64, argv: &[&str]) -> ProcessRecord {

@@ -15,6 +15,17 @@ pub struct Facts {
     pub btf: String,
     /// What the agent did to the host to be able to run (shown by `scry status`).
     pub notices: Vec<String>,
+    /// Namespace inode numbers of the host (pid 1), indexed as `NAMESPACES`.
+    pub host_namespaces: [u32; 10],
+}
+
+fn namespaces_of(pid: &str) -> [u32; 10] {
+    std::array::from_fn(|i| {
+        fs::read_link(format!("/proc/{pid}/ns/{}", scry_bpf::process::NAMESPACES[i]))
+            .ok()
+            .and_then(|l| l.to_string_lossy().split_once('[')?.1.trim_end_matches(']').parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 const CAP_SYS_ADMIN: u32 = 21;
@@ -71,6 +82,14 @@ pub fn check() -> anyhow::Result<Facts> {
         }
         notices.push(format!("mounted tracefs at {TRACEFS} (it was not mounted)"));
     }
+    let mut host_namespaces = namespaces_of("1");
+    if host_namespaces.contains(&0) {
+        host_namespaces = namespaces_of("self");
+        notices.push(
+            "host namespaces taken from the agent's own: /proc/1/ns is unreadable, so `is_host` means \"same as the agent\""
+                .to_owned(),
+        );
+    }
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default();
-    Ok(Facts { kernel, btf: BTF_PATH.to_owned(), notices })
+    Ok(Facts { kernel, btf: BTF_PATH.to_owned(), notices, host_namespaces })
 }

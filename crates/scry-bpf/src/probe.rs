@@ -129,15 +129,17 @@ fn probe_kind(kind: HookKind) -> Result<(), String> {
         let keep = prog.name().to_str() == Some(wanted);
         prog.set_autoload(keep);
     }
-    let skel = open.load().map_err(|e| format!("load: {e}"))?;
+    let skel = open.load().map_err(|e| format!("load: {e:#}"))?;
     let prog = skel
         .object()
         .progs_mut()
         .find(|p| p.name().to_str() == Some(wanted))
         .ok_or_else(|| format!("program {wanted} missing from the probe object"))?;
     let _link: Link = match kind {
-        HookKind::Uprobe => prog
-            .attach_uprobe_with_opts(
+        HookKind::Uprobe => {
+            // Referencing the target keeps the linker from dropping it.
+            std::hint::black_box(scry_uprobe_probe_target as extern "C" fn() -> i32);
+            prog.attach_uprobe_with_opts(
                 -1,
                 "/proc/self/exe",
                 0,
@@ -146,16 +148,17 @@ fn probe_kind(kind: HookKind) -> Result<(), String> {
                     ..Default::default()
                 },
             )
-            .map_err(|e| format!("attach: {e}"))?,
+            .map_err(|e| format!("attach: {e:#}"))?
+        }
         HookKind::PerfEvent => {
             let fd = open_cpu_clock_event().map_err(|e| format!("perf_event_open: {e}"))?;
-            let link = prog.attach_perf_event(fd).map_err(|e| format!("attach: {e}"));
+            let link = prog.attach_perf_event(fd).map_err(|e| format!("attach: {e:#}"));
             // The link holds its own reference to the perf event.
             // SAFETY: fd was returned by perf_event_open and is owned here.
             unsafe { libc::close(fd) };
             link?
         }
-        _ => prog.attach().map_err(|e| format!("attach: {e}"))?,
+        _ => prog.attach().map_err(|e| format!("attach: {e:#}"))?,
     };
     Ok(())
 }

@@ -7,8 +7,7 @@
 //! the task's cgroup), so a process that lives for a millisecond is attributed
 //! as well as a daemon.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A container as its cgroup names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,53 +98,65 @@ impl CgroupMounts {
     }
 }
 
-/// cgroup id → path, for one hierarchy. A cgroup's id is its directory's inode
-/// number, so a miss is answered by walking the hierarchy once more.
+/// cgroup id → path, for one hierarchy. The kernel resolves an id exactly:
+/// a cgroup's id is its kernfs node id, which `open_by_handle_at` accepts as a
+/// file handle on the hierarchy's mount (as systemd and bpftool do).
 #[derive(Debug)]
 pub struct CgroupPaths {
     root: PathBuf,
-    by_id: HashMap<u64, String>,
+    by_id: lru::LruCache<u64, Option<String>>,
 }
 
-/// Bounds a rescan so a huge hierarchy cannot stall the event path.
-const MAX_SCAN_DIRS: usize = 100_000;
+/// Entries kept; a node has far fewer live cgroups.
+const CACHE_ENTRIES: usize = 16384;
+/// `FILEID_KERNFS`: the handle type kernfs gives its file handles.
+const FILEID_KERNFS: i32 = 0xfe;
+
+#[repr(C)]
+struct KernfsHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
 
 impl CgroupPaths {
     pub fn new(root: PathBuf) -> Self {
-        CgroupPaths { root, by_id: HashMap::new() }
+        let cap = std::num::NonZeroUsize::new(CACHE_ENTRIES).expect("nonzero");
+        CgroupPaths { root, by_id: lru::LruCache::new(cap) }
     }
 
-    /// The known path (relative to the hierarchy root, starting with `/`) of cgroup `id`.
-    pub fn cached(&self, id: u64) -> Option<String> {
-        self.by_id.get(&id).cloned()
-    }
-
-    /// Walks the hierarchy again, then answers as `cached`.
-    pub fn rescan_for(&mut self, id: u64) -> Option<String> {
-        self.rescan();
-        self.cached(id)
-    }
-
-    fn rescan(&mut self) {
-        use std::os::unix::fs::MetadataExt;
-        self.by_id.clear();
-        let mut stack = vec![self.root.clone()];
-        let mut seen = 0;
-        while let Some(dir) = stack.pop() {
-            seen += 1;
-            if seen > MAX_SCAN_DIRS {
-                break;
-            }
-            let Ok(meta) = std::fs::metadata(&dir) else { continue };
-            let rel = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
-            self.by_id.insert(meta.ino(), format!("/{}", rel.display()));
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push(entry.path());
-                }
-            }
+    /// The path (relative to the hierarchy root, starting with `/`) of cgroup
+    /// `id`, or `None` once the cgroup is gone.
+    pub fn path(&mut self, id: u64) -> Option<String> {
+        if let Some(known) = self.by_id.get(&id) {
+            return known.clone();
         }
+        let found = self.resolve(id);
+        self.by_id.put(id, found.clone());
+        found
+    }
+
+    fn resolve(&self, id: u64) -> Option<String> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let mount = std::fs::File::open(&self.root).ok()?;
+        let mut handle = KernfsHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id };
+        // SAFETY: the handle is a valid `struct file_handle` with 8 bytes of
+        // payload; the returned fd is owned below.
+        let fd = unsafe {
+            libc::open_by_handle_at(
+                mount.as_raw_fd(),
+                (&mut handle as *mut KernfsHandle).cast::<libc::file_handle>(),
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: fd was just returned by the kernel and is not owned elsewhere.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let full = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        let rel = full.strip_prefix(&self.root).ok()?;
+        Some(format!("/{}", rel.display()))
     }
 }
 
@@ -191,13 +202,26 @@ mod tests {
     }
 
     #[test]
+    fn resolves_cgroup_ids_through_the_kernel() {
+        use std::os::unix::fs::MetadataExt;
+        let Some(root) = CgroupMounts::detect().v2 else { panic!("a cgroup2 hierarchy is mounted here") };
+        let mut paths = CgroupPaths::new(root.clone());
+        assert_eq!(paths.path(std::fs::metadata(&root).unwrap().ino()).as_deref(), Some("/"));
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_owned();
+        let ino = std::fs::metadata(root.join(own.trim_start_matches('/'))).unwrap().ino();
+        assert_eq!(paths.path(ino), Some(own));
+        assert_eq!(paths.path(u64::MAX - 1), None);
+    }
+
+    #[test]
     fn mountinfo_hybrid() {
         let text = "\
 30 23 0:26 / /sys/fs/cgroup/memory rw,relatime shared:10 - cgroup cgroup rw,memory
 31 23 0:27 / /sys/fs/cgroup/unified rw,relatime shared:11 - cgroup2 cgroup2 rw
 32 23 0:28 / /sys/fs/cgroup/pids rw,relatime shared:12 - cgroup cgroup rw,pids";
         let m = CgroupMounts::parse(text);
-        assert_eq!(m.v2.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
-        assert_eq!(m.v1_memory.as_deref(), Some(Path::new("/sys/fs/cgroup/memory")));
+        assert_eq!(m.v2.as_deref(), Some(std::path::Path::new("/sys/fs/cgroup/unified")));
+        assert_eq!(m.v1_memory.as_deref(), Some(std::path::Path::new("/sys/fs/cgroup/memory")));
     }
 }

@@ -3,8 +3,6 @@
 pub mod cgroup;
 pub mod k8s;
 
-use std::time::{Duration, Instant};
-
 use scry_bpf::process::CgroupRef;
 use scry_model::event::{HostAttribution, Pod};
 
@@ -23,17 +21,11 @@ pub struct Attribution {
 /// Tetragon prints this many characters of the container id.
 const DOCKER_ID_LEN: usize = 31;
 
-/// A cgroup-id → path miss rescans the hierarchy at most this often, so a
-/// burst of processes in already-deleted cgroups cannot turn into a burst of
-/// filesystem walks.
-const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
-
 pub struct Attributor {
     mounts: CgroupMounts,
     v2: Option<CgroupPaths>,
     v1: Option<CgroupPaths>,
     pods: Option<PodStore>,
-    last_rescan: Option<Instant>,
 }
 
 impl Attributor {
@@ -43,7 +35,6 @@ impl Attributor {
             v1: mounts.v1_memory.clone().map(CgroupPaths::new),
             mounts,
             pods,
-            last_rescan: None,
         }
     }
 
@@ -70,16 +61,10 @@ impl Attributor {
     }
 
     fn path(&mut self, v2: &CgroupRef, v1: &CgroupRef) -> Option<String> {
-        let use_v2 = self.mounts.v2.is_some() && v2.id != 0;
-        let (id, paths) = if use_v2 { (v2.id, self.v2.as_mut()) } else { (v1.id, self.v1.as_mut()) };
-        let paths = paths?;
-        if let Some(p) = paths.cached(id) {
-            return Some(p);
+        if self.mounts.v2.is_some() && v2.id != 0 {
+            self.v2.as_mut()?.path(v2.id)
+        } else {
+            self.v1.as_mut()?.path(v1.id)
         }
-        if self.last_rescan.is_some_and(|t| t.elapsed() < RESCAN_INTERVAL) {
-            return None;
-        }
-        self.last_rescan = Some(Instant::now());
-        paths.rescan_for(id)
     }
 }

@@ -1,0 +1,216 @@
+//! `scry`: the node agent and the commands that talk to it.
+
+mod status;
+
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use scry_agent::client::Client;
+use scry_agent::{AgentConfig, DEFAULT_SOCKET, KubernetesMode};
+use scry_model::EventType;
+use scry_model::filter::EventFilter;
+
+#[derive(Parser)]
+#[command(name = "scry", version, about = "eBPF observability and runtime security for Linux nodes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node agent in the foreground (as root). Ctrl-C stops it and detaches everything.
+    Agent(AgentArgs),
+    /// Stream events from the running agent.
+    Events(EventsArgs),
+    /// Show the agent's hooks, sources, losses and caches.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+struct SocketArg {
+    /// The agent's API socket.
+    #[arg(long, default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kubernetes {
+    /// Watch pods when running in a cluster or when KUBECONFIG is set.
+    Auto,
+    Off,
+}
+
+#[derive(Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    /// Node name used in events and exec ids (default: $NODE_NAME, else the hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Bytes of argv captured per exec; longer argv is cut and flagged truncArgs.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=16383))]
+    args_size: u32,
+    /// Ring buffer size in bytes for process events (a power of two).
+    #[arg(long, default_value_t = 8 << 20)]
+    ring_buffer_size: u32,
+    /// Most process images kept in the process cache (LRU beyond that).
+    #[arg(long, default_value_t = NonZeroUsize::new(65536).expect("nonzero"))]
+    process_cache_size: NonZeroUsize,
+    /// Seconds an exited process stays in the cache for late events.
+    #[arg(long, default_value_t = 10)]
+    exit_grace_seconds: u64,
+    /// Add each event's ancestors (beyond the parent) to process events.
+    #[arg(long)]
+    enable_ancestors: bool,
+    /// Events queued per stream subscriber before drops (counted and reported).
+    #[arg(long, default_value_t = 10000)]
+    event_queue_size: usize,
+    /// Kubernetes pod metadata.
+    #[arg(long, value_enum, default_value_t = Kubernetes::Auto)]
+    kubernetes: Kubernetes,
+    /// Kubeconfig to watch pods with (implies Kubernetes on).
+    #[arg(long, conflicts_with = "kubernetes")]
+    kubeconfig: Option<PathBuf>,
+    /// Log filter (e.g. info, debug, scry_agent=debug).
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EventsOutput {
+    Json,
+    Compact,
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[arg(short, long, value_enum, default_value_t = EventsOutput::Json)]
+    output: EventsOutput,
+    /// Event types (PROCESS_EXEC, PROCESS_EXIT); comma-separated or repeated.
+    #[arg(short, long, value_delimiter = ',', value_parser = parse_event_type)]
+    event_types: Vec<EventType>,
+    /// Binary path regex; repeat for OR.
+    #[arg(long = "binary", alias = "process")]
+    binary: Vec<String>,
+    #[arg(long)]
+    pid: Vec<u32>,
+    /// Kubernetes namespace (exact); "" selects host processes.
+    #[arg(short, long)]
+    namespace: Vec<String>,
+    /// Pod name regex.
+    #[arg(long)]
+    pod: Vec<String>,
+    /// Container id or name regex.
+    #[arg(long)]
+    container: Vec<String>,
+    /// Prefix compact lines with the event time.
+    #[arg(long)]
+    timestamps: bool,
+}
+
+fn parse_event_type(s: &str) -> Result<EventType, String> {
+    EventType::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown event type {s:?}; known: {}", known.join(", "))
+    })
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusOutput {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[arg(short, long, value_enum, default_value_t = StatusOutput::Text)]
+    output: StatusOutput,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scry: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Agent(args) => agent(args).await,
+            Command::Events(args) => events(args).await,
+            Command::Status(args) => status::show(&Client::new(&args.socket.socket), args.output).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log)?)
+        .with_writer(std::io::stderr)
+        .init();
+    let kubernetes = match (args.kubeconfig, args.kubernetes) {
+        (Some(path), _) => KubernetesMode::Kubeconfig(path),
+        (None, Kubernetes::Off) => KubernetesMode::Off,
+        (None, Kubernetes::Auto) => KubernetesMode::Auto,
+    };
+    scry_agent::run(AgentConfig {
+        socket: args.socket.socket,
+        node_name: args.node_name.unwrap_or_else(scry_agent::default_node_name),
+        args_max: args.args_size,
+        ring_bytes: args.ring_buffer_size,
+        process_cache_size: args.process_cache_size,
+        exit_grace: Duration::from_secs(args.exit_grace_seconds),
+        enable_ancestors: args.enable_ancestors,
+        stream_queue: args.event_queue_size,
+        kubernetes,
+    })
+    .await
+}
+
+async fn events(args: EventsArgs) -> anyhow::Result<()> {
+    let filter = EventFilter {
+        event_types: args.event_types,
+        binary_regex: args.binary,
+        pid: args.pid,
+        namespace: args.namespace,
+        pod_regex: args.pod,
+        container_regex: args.container,
+    };
+    // Fail on a bad regex here, with the flag's name, before asking the agent.
+    filter.compile()?;
+    let mut stream = Client::new(&args.socket.socket).events(&filter).await?;
+    let mut out = std::io::stdout().lock();
+    while let Some(line) = stream.next_line().await? {
+        let text = match args.output {
+            EventsOutput::Json => line,
+            EventsOutput::Compact => {
+                let event: scry_model::EventEnvelope = serde_json::from_str(&line)?;
+                scry_model::compact::format(&event, args.timestamps)
+            }
+        };
+        // A closed stdout (`| head`) ends the stream quietly.
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the agent closed the event stream (it stopped)")
+}

@@ -1,0 +1,69 @@
+//! `scry status` output.
+
+use std::fmt::Write;
+
+use scry_agent::client::Client;
+use scry_model::status::AgentStatus;
+
+use crate::StatusOutput;
+
+pub async fn show(client: &Client, output: StatusOutput) -> anyhow::Result<()> {
+    let status = client.status().await?;
+    match output {
+        StatusOutput::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        StatusOutput::Text => print!("{}", text(&status)),
+    }
+    Ok(())
+}
+
+fn text(s: &AgentStatus) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Scry agent {} on {} (up {}s)", s.version, s.node_name, s.uptime_seconds);
+    let _ = writeln!(o, "Kernel:  {}", s.kernel);
+    let _ = writeln!(o, "BTF:     {}", s.btf.as_deref().unwrap_or("none"));
+    let _ = writeln!(o, "\nHook kinds (probed by load + attach):");
+    for h in &s.hooks {
+        match &h.error {
+            None => {
+                let _ = writeln!(o, "  {:<11} ok", h.kind);
+            }
+            Some(e) => {
+                let _ = writeln!(o, "  {:<11} refused: {e}", h.kind);
+            }
+        }
+    }
+    let _ = writeln!(o, "\nSources:");
+    for src in &s.sources {
+        let _ = writeln!(
+            o,
+            "  {:<8} hook {:<7} events {:<10} kernel lost {:<8} decode errors {}",
+            src.name, src.hook, src.events, src.kernel_lost, src.decode_errors
+        );
+        for f in &src.fallbacks {
+            let _ = writeln!(o, "           fell back from {}: {}", f.kind, f.reason);
+        }
+    }
+    let st = &s.stream;
+    let _ = writeln!(
+        o,
+        "\nEvent stream: {} subscribers, {} events published, {} dropped (subscriber queues full)",
+        st.subscribers, st.events_published, st.queue_dropped
+    );
+    let pc = &s.process_cache;
+    let _ = writeln!(
+        o,
+        "Process cache: {} / {} entries, {} exited awaiting removal, {} evictions, {} misses",
+        pc.size, pc.capacity, pc.exited_pending_removal, pc.evictions, pc.misses
+    );
+    let k = &s.kubernetes;
+    if k.enabled {
+        let err = if k.detail.is_empty() { String::new() } else { format!(" (last error: {})", k.detail) };
+        let _ = writeln!(o, "Kubernetes: watching this node's pods: {} pods, {} containers{err}", k.pods, k.containers);
+    } else {
+        let _ = writeln!(o, "Kubernetes: off ({})", k.detail);
+    }
+    for n in &s.notices {
+        let _ = writeln!(o, "Notice: {n}");
+    }
+    o
+}

@@ -1,0 +1,165 @@
+//! Harness for the end-to-end tests: runs the `scry` binary built by the
+//! workspace (as root, on the real kernel) and reads its event stream.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use scry_agent::client::{Client, EventStream};
+use scry_model::filter::EventFilter;
+use scry_model::{Event, EventEnvelope};
+
+pub const NODE: &str = "test-node";
+
+/// Fails (never skips) when not root: these tests load BPF programs.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "the end-to-end tests load BPF programs and must run as root (CI runs them as root)");
+}
+
+/// `target/<profile>/scry`, next to the directory holding this test binary.
+pub fn scry_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("scry");
+    assert!(bin.exists(), "{} is missing: build it first (`cargo build --bins`, as scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A running `scry agent`, stopped with SIGINT on drop (and by the kernel with
+/// SIGTERM if the test process dies first).
+pub struct Agent {
+    child: Child,
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    pub fn start(extra: &[&str]) -> Agent {
+        require_root();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("scry.sock");
+        let mut cmd = Command::new(scry_bin());
+        cmd.args(["agent", "--node-name", NODE, "--socket"]).arg(&socket);
+        // Kubernetes stays off unless a test brings its own API server.
+        if !extra.iter().any(|a| a.starts_with("--kubeconfig")) {
+            cmd.args(["--kubernetes", "off"]);
+        }
+        cmd.args(extra).stdout(Stdio::null());
+        // SAFETY: prctl is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        // The parent-death signal follows the thread that forks, so fork from a
+        // thread that lives as long as the test process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(cmd.spawn());
+            loop {
+                std::thread::park();
+            }
+        });
+        let child = rx.recv().expect("spawner thread").expect("scry agent starts");
+        let agent = Agent { child, socket, _dir: dir };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // On its own thread: the caller may be inside a runtime already.
+        let client = self.client();
+        let ready = std::thread::spawn(move || {
+            let rt = runtime();
+            while Instant::now() < deadline {
+                if rt.block_on(client.status()).is_ok() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        });
+        if ready.join().expect("readiness thread") {
+            return;
+        }
+        panic!("scry agent did not serve {} within 30 s", self.socket.display());
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.socket)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// An event subscription that collects until a condition holds.
+pub struct Events {
+    stream: EventStream,
+    pub seen: Vec<EventEnvelope>,
+}
+
+impl Events {
+    pub async fn subscribe(agent: &Agent, filter: EventFilter) -> Events {
+        Events { stream: agent.client().events(&filter).await.expect("subscribed"), seen: Vec::new() }
+    }
+
+    /// Reads events until `done(seen)` holds; panics after `timeout`.
+    pub async fn until(&mut self, timeout: Duration, what: &str, done: impl Fn(&[EventEnvelope]) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(&self.seen) {
+            match tokio::time::timeout_at(deadline, self.stream.next_event()).await {
+                Ok(Ok(Some(ev))) => self.seen.push(ev),
+                Ok(Ok(None)) => panic!("the agent closed the stream while waiting for {what}"),
+                Ok(Err(e)) => panic!("stream error while waiting for {what}: {e}"),
+                Err(_) => panic!("timed out waiting for {what}; saw {} events: {:#?}", self.seen.len(), self.seen),
+            }
+        }
+    }
+}
+
+pub fn exec_of(events: &[EventEnvelope], pid: u32) -> Option<&scry_model::event::ProcessExec> {
+    events.iter().find_map(|e| match &e.event {
+        Event::ProcessExec(x) if x.process.pid == Some(pid) => Some(x),
+        _ => None,
+    })
+}
+
+pub fn execs_of<'a>(events: &'a [EventEnvelope], binary: &str) -> Vec<&'a scry_model::event::ProcessExec> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ProcessExec(x) if x.process.binary == binary => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn exit_of<'a>(events: &'a [EventEnvelope], exec_id: &str) -> Option<&'a scry_model::event::ProcessExit> {
+    events.iter().find_map(|e| match &e.event {
+        Event::ProcessExit(x) if x.process.exec_id == exec_id => Some(x),
+        _ => None,
+    })
+}
+
+/// The real path of a binary (`/bin/sh` is `/usr/bin/dash` on Debian).
+pub fn real(path: &str) -> String {
+    std::fs::canonicalize(path).expect("path exists").to_string_lossy().into_owned()
+}
