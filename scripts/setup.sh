@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing Scry needs on Debian, when missing:
+# clang-19 (compiles the BPF C), libelf/zlib (static, linked into libbpf),
+# pkg-config, and the programs the tests run. Idempotent; run as root.
+set -euo pipefail
+
+packages=(clang-19 libelf-dev zlib1g-dev pkg-config make)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Tracepoints are attached through tracefs; the agent mounts it too when run.
+if [ ! -d /sys/kernel/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing
+fi

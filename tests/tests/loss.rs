@@ -1,0 +1,80 @@
+//! No silent loss: ring-buffer overflow in the kernel and a full subscriber
+//! queue in user space are both counted in `scry status` and announced in the
+//! event stream as `lost N events`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use scry_e2e::{Agent, Events, runtime};
+use scry_model::Event;
+use scry_model::filter::EventFilter;
+
+fn run_true(n: usize) {
+    for _ in 0..n {
+        assert!(Command::new("/usr/bin/true").status().unwrap().success());
+    }
+}
+
+fn lost_counts(events: &[scry_model::EventEnvelope], source: &str) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::LostEvents(l) if l.source == source => Some(l.count),
+            _ => None,
+        })
+        .sum()
+}
+
+#[test]
+fn ring_buffer_overflow_is_counted_and_announced() {
+    // A 4 KiB ring holds a handful of exec records.
+    let agent = Agent::start(&["--ring-buffer-size", "4096"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut events = Events::subscribe(&agent, EventFilter::default()).await;
+        // Freeze the agent so nothing drains the ring while processes run.
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(agent.pid() as i32, libc::SIGSTOP) };
+        run_true(100);
+        // SAFETY: as above.
+        unsafe { libc::kill(agent.pid() as i32, libc::SIGCONT) };
+        events
+            .until(Duration::from_secs(10), "a ring_buffer lost notice", |seen| lost_counts(seen, "ring_buffer") > 0)
+            .await;
+        let status = agent.client().status().await.unwrap();
+        let kernel_lost = status.sources[0].kernel_lost;
+        // 100 execs, exits and forks cannot fit in 4 KiB: most were lost.
+        assert!(kernel_lost >= 100, "kernel lost only {kernel_lost}");
+        // Every kernel loss is announced, and only kernel losses as ring_buffer.
+        events
+            .until(Duration::from_secs(10), "notices adding up to the kernel count", |seen| {
+                lost_counts(seen, "ring_buffer") == kernel_lost
+            })
+            .await;
+        assert_eq!(status.stream.queue_dropped, 0);
+    });
+}
+
+#[test]
+fn full_subscriber_queue_is_counted_and_announced() {
+    let agent = Agent::start(&["--event-queue-size", "1"]);
+    let rt = runtime();
+    rt.block_on(async {
+        // Subscribed, but not read while 300 processes run: the socket buffer
+        // fills, then the one-slot queue, then events are dropped.
+        let mut events = Events::subscribe(&agent, EventFilter::default()).await;
+        run_true(300);
+        let status = agent.client().status().await.unwrap();
+        let dropped = status.stream.queue_dropped;
+        assert!(dropped > 0, "nothing was dropped: {:?}", status.stream);
+        assert_eq!(status.sources[0].kernel_lost, 0);
+        // Reading now brings the notice with the exact count.
+        events
+            .until(Duration::from_secs(20), "stream_queue notices adding up to the drops", |seen| {
+                lost_counts(seen, "stream_queue") == dropped
+            })
+            .await;
+        let delivered = events.seen.iter().filter(|e| !matches!(e.event, Event::LostEvents(_))).count() as u64;
+        assert!(delivered + dropped >= 600, "300 execs + 300 exits: delivered {delivered}, dropped {dropped}");
+    });
+}
