@@ -32,6 +32,52 @@ fn storm(bin: &Path, n: usize, workers: usize) -> Duration {
     start.elapsed()
 }
 
+/// The shortest process there is: a static x86-64 ELF whose whole program is
+/// `exit(0)`. No dynamic loader, no libc start-up, so exec and exit dominate
+/// its cost and the agent's share of each exec is as visible as it can be.
+/// Elsewhere the storm runs a copy of /usr/bin/true.
+fn write_storm_binary(path: &Path) {
+    if cfg!(target_arch = "x86_64") {
+        const BASE: u64 = 0x40_0000;
+        const CODE: [u8; 9] = [0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]; // mov eax,60; xor edi,edi; syscall
+        let size = (64 + 56 + CODE.len()) as u64;
+        let mut elf = Vec::with_capacity(size as usize);
+        elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        elf.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+        elf.extend_from_slice(&1u32.to_le_bytes());
+        elf.extend_from_slice(&(BASE + 64 + 56).to_le_bytes()); // entry
+        elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+        elf.extend_from_slice(&0u64.to_le_bytes()); // no sections
+        elf.extend_from_slice(&0u32.to_le_bytes());
+        for half in [64u16, 56, 1, 0, 0, 0] {
+            elf.extend_from_slice(&half.to_le_bytes()); // ehsize, phentsize, phnum, sh*
+        }
+        elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+        for word in [0, BASE, BASE, size, size, 0x1000] {
+            elf.extend_from_slice(&word.to_le_bytes());
+        }
+        elf.extend_from_slice(&CODE);
+        std::fs::write(path, elf).unwrap();
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    } else {
+        std::fs::copy("/usr/bin/true", path).unwrap();
+    }
+}
+
+/// CPU time (user + system) the process `pid` has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("agent stat");
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -120,19 +166,27 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("scry-storm-true");
-    std::fs::copy("/usr/bin/true", &bin).unwrap();
+    write_storm_binary(&bin);
     let bin_str = bin.to_str().unwrap().to_owned();
     storm(&bin, 500, workers); // warm caches
 
     let (mut base, mut agent_only, mut streamed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_only, mut cpu_streamed) = (Duration::ZERO, Duration::ZERO);
     let (mut captured_execs, mut captured_exits, mut lost) = (0, 0, 0);
     for round in 0..rounds {
         base.push(storm(&bin, n, workers).as_secs_f64());
         let agent = Agent::start(&scry, dir.path());
+        let cpu0 = cpu_time(agent.child.id());
         agent_only.push(storm(&bin, n, workers).as_secs_f64());
+        // The agent drains its ring on a 20 ms timer: let the last storm's
+        // events pass before counting this one's.
+        std::thread::sleep(Duration::from_millis(200));
+        let cpu1 = cpu_time(agent.child.id());
+        cpu_only += cpu1 - cpu0;
         let counter = Counter::start(&agent.socket, &bin_str);
         streamed.push(storm(&bin, n, workers).as_secs_f64());
         counter.wait_for(n as u64);
+        cpu_streamed += cpu_time(agent.child.id()) - cpu1;
         let (e, x, l) = (
             counter.execs.load(Ordering::Relaxed),
             counter.exits.load(Ordering::Relaxed),
@@ -152,6 +206,12 @@ fn main() {
     println!("  without agent          {:>8.0} execs/s  ({b:.3} s median)", n as f64 / b);
     println!("  with agent             {:>8.0} execs/s  ({a:.3} s)  wall ratio {:.3}", n as f64 / a, a / b);
     println!("  with agent + stream    {:>8.0} execs/s  ({s:.3} s)  wall ratio {:.3}", n as f64 / s, s / b);
+    let per_exec = |cpu: Duration| cpu.as_secs_f64() * 1e6 / (n * rounds) as f64;
+    println!(
+        "  agent CPU per exec     {:.1} µs without a stream, {:.1} µs streaming JSON (BPF time is charged to the storm)",
+        per_exec(cpu_only),
+        per_exec(cpu_streamed)
+    );
     println!(
         "  captured / expected    execs {captured_execs}/{expected} ({:.2}%), exits {captured_exits}/{expected} ({:.2}%), lost notices {lost}",
         100.0 * captured_execs as f64 / expected as f64,

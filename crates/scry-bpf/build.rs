@@ -21,7 +21,9 @@ fn main() {
             .clang_args(["-Isrc/bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror", "-O2", "-g"])
             .build_and_generate(out.join(format!("{name}.skel.rs")))
             .unwrap_or_else(|e| {
-                panic!("building {src} with {clang} failed (is clang-19 installed? scripts/setup.sh installs it): {e:#}")
+                panic!(
+                    "building {src} with {clang} failed (is clang-19 installed? scripts/setup.sh installs it): {e:#}"
+                )
             });
     }
 }

@@ -23,7 +23,11 @@ pub fn require_root() {
 pub fn scry_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("scry");
-    assert!(bin.exists(), "{} is missing: build it first (`cargo build --bins`, as scripts/test.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build --bins`, as scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 

@@ -19,7 +19,9 @@ async fn pods(State(queries): State<Arc<Mutex<Vec<String>>>>, RawQuery(query): R
     queries.lock().unwrap().push(query.clone());
     if query.contains("watch=true") {
         // A watch that stays open with nothing new to say.
-        return Response::new(Body::from_stream(futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>()));
+        return Response::new(Body::from_stream(
+            futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>(),
+        ));
     }
     let pod = serde_json::json!({
         "metadata": {
@@ -105,22 +107,26 @@ fn pod_metadata_from_the_api_server_attributes_container_processes() {
         child.wait().unwrap();
         events.until(Duration::from_secs(10), "exec in the pod's container", |s| exec_of(s, pid).is_some()).await;
         let p = exec_of(&events.seen, pid).unwrap().process.clone();
-        let pod = p.pod.expect("pod attribution");
+        let pod = p.pod.as_deref().expect("pod attribution");
         assert_eq!(pod.namespace, "shop");
         assert_eq!(pod.name, "web-7d4b9c-x2x9z");
         assert_eq!(pod.uid, POD_UID);
         assert_eq!(pod.workload, "web");
         assert_eq!(pod.workload_kind, "Deployment");
         assert_eq!(pod.pod_labels.get("tier").map(String::as_str), Some("front"));
-        let c = pod.container.expect("container");
+        let c = pod.container.as_ref().expect("container");
         assert_eq!(c.name, "nginx");
         assert_eq!(c.id, format!("containerd://{CONTAINER}"));
-        assert_eq!(c.image.unwrap().name, "nginx:1.27");
+        assert_eq!(c.image.as_ref().unwrap().name, "nginx:1.27");
         assert_eq!(p.docker, CONTAINER[..31]);
 
         // The events filter selects by namespace and pod.
         let f = EventFilter { namespace: vec!["shop".into()], pod_regex: vec!["^web-".into()], ..Default::default() };
-        assert!(f.compile().unwrap().matches(&events.seen.iter().find(|e| e.event.process().and_then(|p| p.pid) == Some(pid)).unwrap().event));
+        assert!(
+            f.compile().unwrap().matches(
+                &events.seen.iter().find(|e| e.event.process().and_then(|p| p.pid) == Some(pid)).unwrap().event
+            )
+        );
     });
     for d in [&leaf, &pod_dir, &slice] {
         let _ = std::fs::remove_dir(d);

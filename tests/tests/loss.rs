@@ -64,7 +64,16 @@ fn full_subscriber_queue_is_counted_and_announced() {
         // fills, then the one-slot queue, then events are dropped.
         let mut events = Events::subscribe(&agent, EventFilter::default()).await;
         run_true(300);
-        let status = agent.client().status().await.unwrap();
+        // Each process is a fork, an exec and an exit record: wait until the
+        // collector has handled them all (it drains the ring on a timer).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            let status = agent.client().status().await.unwrap();
+            if status.sources[0].events >= 900 || std::time::Instant::now() > deadline {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let dropped = status.stream.queue_dropped;
         assert!(dropped > 0, "nothing was dropped: {:?}", status.stream);
         assert_eq!(status.sources[0].kernel_lost, 0);

@@ -12,7 +12,8 @@ fn process_older_than_the_agent_has_identity_and_ancestry() {
     scry_e2e::require_root();
     let dir = tempfile::tempdir().unwrap();
     let go = dir.path().join("go");
-    let script = format!("while [ ! -e {} ]; do /usr/bin/sleep 0.05; done; /usr/bin/echo from-old-parent; :", go.display());
+    let script =
+        format!("while [ ! -e {} ]; do /usr/bin/sleep 0.05; done; /usr/bin/echo from-old-parent; :", go.display());
     let mut old = Command::new("/bin/sh").args(["-c", &script]).current_dir(dir.path()).spawn().unwrap();
     let old_pid = old.id();
     std::thread::sleep(Duration::from_millis(200));
@@ -26,7 +27,9 @@ fn process_older_than_the_agent_has_identity_and_ancestry() {
         events
             .until(Duration::from_secs(10), "echo's exec and the old shell's exit", |seen| {
                 execs_of(seen, &echo).iter().any(|e| e.parent.as_ref().is_some_and(|p| p.pid == Some(old_pid)))
-                    && seen.iter().any(|e| matches!(&e.event, scry_model::Event::ProcessExit(x) if x.process.pid == Some(old_pid)))
+                    && seen.iter().any(
+                        |e| matches!(&e.event, scry_model::Event::ProcessExit(x) if x.process.pid == Some(old_pid)),
+                    )
             })
             .await;
         let exec = execs_of(&events.seen, &echo)

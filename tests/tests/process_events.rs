@@ -147,10 +147,7 @@ fn three_level_fork_exec_chain_with_ancestors() {
         let mut events = Events::subscribe(agent(), all()).await;
         // The trailing `:` stops dash from exec'ing its last command in place,
         // so each level is a fork + exec.
-        let mut child = Command::new("/bin/sh")
-            .args(["-c", "/bin/sh -c '/usr/bin/sleep 0.1; :'; :"])
-            .spawn()
-            .unwrap();
+        let mut child = Command::new("/bin/sh").args(["-c", "/bin/sh -c '/usr/bin/sleep 0.1; :'; :"]).spawn().unwrap();
         let top = child.id();
         assert!(child.wait().unwrap().success());
         let sleep_bin = real("/usr/bin/sleep");
@@ -230,7 +227,8 @@ fn cgroup_mount(fstype: &str, option: Option<&str>) -> Option<String> {
     text.lines().find_map(|l| {
         let (pre, post) = l.split_once(" - ")?;
         let mut post = post.split(' ');
-        let ok = post.next() == Some(fstype) && option.is_none_or(|o| post.nth(1).is_some_and(|s| s.split(',').any(|x| x == o)));
+        let ok = post.next() == Some(fstype)
+            && option.is_none_or(|o| post.nth(1).is_some_and(|s| s.split(',').any(|x| x == o)));
         ok.then(|| pre.split(' ').nth(4).unwrap().to_owned())
     })
 }
@@ -241,9 +239,7 @@ fn containerd_cgroup_v2_systemd_layout_names_the_container() {
     let uid_ = POD_UID.replace('-', "_");
     let cg = TestCgroup::create(
         &root,
-        &format!(
-            "scry-test-kubepods.slice/kubepods-besteffort-pod{uid_}.slice/cri-containerd-{CONTAINER}.scope"
-        ),
+        &format!("scry-test-kubepods.slice/kubepods-besteffort-pod{uid_}.slice/cri-containerd-{CONTAINER}.scope"),
     );
     runtime().block_on(async {
         let mut events = Events::subscribe(agent(), all()).await;
@@ -299,7 +295,17 @@ fn cli_json_has_tetragon_field_names_and_compact_lines_match() {
         .spawn()
         .unwrap();
     let mut compact = Command::new(scry_bin())
-        .args(["events", "--socket", &socket, "-o", "compact", "--binary", regex, "--event-types", "process_exec,process_exit"])
+        .args([
+            "events",
+            "--socket",
+            &socket,
+            "-o",
+            "compact",
+            "--binary",
+            regex,
+            "--event-types",
+            "process_exec,process_exit",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -319,8 +325,10 @@ fn cli_json_has_tetragon_field_names_and_compact_lines_match() {
     let mut compact_lines = BufReader::new(compact.stdout.take().unwrap()).lines();
     let compact_exec = compact_lines.next().unwrap().unwrap();
     let compact_exit = compact_lines.next().unwrap().unwrap();
-    json.kill().unwrap();
-    compact.kill().unwrap();
+    for mut child in [json, compact] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 
     // Envelope: one event key, node_name, time.
     let obj = exec.as_object().unwrap();
@@ -388,11 +396,8 @@ fn filters_select_by_pid_binary_and_type() {
     runtime().block_on(async {
         let mut child = Command::new("/usr/bin/sleep").arg("0.3").spawn().unwrap();
         let pid = child.id();
-        let filter = EventFilter {
-            pid: vec![pid],
-            event_types: vec![scry_model::EventType::ProcessExit],
-            ..Default::default()
-        };
+        let filter =
+            EventFilter { pid: vec![pid], event_types: vec![scry_model::EventType::ProcessExit], ..Default::default() };
         let mut events = Events::subscribe(agent(), filter).await;
         let mut other = Command::new("/usr/bin/true").spawn().unwrap();
         other.wait().unwrap();

@@ -18,6 +18,9 @@ use scry_model::status::AgentStatus;
 
 use crate::events::{EventBus, Subscription};
 
+/// A stream chunk stops growing at this size.
+const CHUNK_BYTES: usize = 256 << 10;
+
 #[derive(Clone)]
 pub struct ApiState {
     pub bus: Arc<EventBus>,
@@ -28,10 +31,7 @@ pub struct ApiState {
 }
 
 pub fn router(state: ApiState) -> axum::Router {
-    axum::Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/events", post(events))
-        .with_state(state)
+    axum::Router::new().route("/v1/status", get(status)).route("/v1/events", post(events)).with_state(state)
 }
 
 async fn status(State(st): State<ApiState>) -> Json<AgentStatus> {
@@ -41,7 +41,9 @@ async fn status(State(st): State<ApiState>) -> Json<AgentStatus> {
 async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
     let filter: EventFilter = match serde_json::from_slice(&body) {
         Ok(f) => f,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid event filter: {e}")).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("invalid event filter: {e}")).into_response();
+        }
     };
     let compiled = match filter.compile() {
         Ok(c) => c,
@@ -49,12 +51,20 @@ async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
     };
     let sub = st.bus.subscribe(compiled, st.queue);
     let node = st.node_name.clone();
+    // Events come in bursts (the collector drains its ring on a timer): each
+    // chunk carries every event already queued, up to a bound, so a burst costs
+    // one write, not one per event.
     let stream = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
-        let event = sub.rx.recv().await?;
+        let mut event = Some(sub.rx.recv().await?);
         let mut out = lost_notice(&sub, &node);
-        // Serializing our own types to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &*event);
-        out.push(b'\n');
+        while let Some(ev) = event.take() {
+            // Serializing our own types to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, &*ev);
+            out.push(b'\n');
+            if out.len() < CHUNK_BYTES {
+                event = sub.rx.try_recv().ok();
+            }
+        }
         Some((Ok::<_, Infallible>(Bytes::from(out)), (sub, node)))
     });
     Response::builder()
@@ -71,7 +81,7 @@ fn lost_notice(sub: &Subscription, node: &str) -> Vec<u8> {
     }
     let notice = EventEnvelope {
         event: Event::LostEvents(LostEvents { count: lost, source: "stream_queue".into() }),
-        node_name: node.to_owned(),
+        node_name: node.into(),
         time: chrono::Utc::now(),
     };
     let mut out = serde_json::to_vec(&notice).unwrap_or_default();

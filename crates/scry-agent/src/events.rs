@@ -81,7 +81,7 @@ mod tests {
     fn ev(n: u64) -> EventEnvelope {
         EventEnvelope {
             event: Event::LostEvents(LostEvents { count: n, source: "t".into() }),
-            node_name: String::new(),
+            node_name: "".into(),
             time: chrono::DateTime::UNIX_EPOCH,
         }
     }

@@ -128,12 +128,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot start the process source: {e}"))?;
 
     let status = {
-        let (bus, pipeline, stats, node) = (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone());
-        let hooks: Vec<HookProbe> = support
-            .results
-            .iter()
-            .map(|r| HookProbe { kind: r.kind.to_string(), error: r.error.clone() })
-            .collect();
+        let (bus, pipeline, stats, node) =
+            (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone());
+        let hooks: Vec<HookProbe> =
+            support.results.iter().map(|r| HookProbe { kind: r.kind.to_string(), error: r.error.clone() }).collect();
         let k8s_off = match &cfg.kubernetes {
             KubernetesMode::Off => "disabled by --kubernetes=off".to_owned(),
             _ => "not in a cluster (no in-cluster service account, KUBECONFIG or --kubeconfig)".to_owned(),

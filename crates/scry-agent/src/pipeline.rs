@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use scry_bpf::process::{ExecRecord, ExitRecord, ForkRecord, ProcessRecord, flags};
-use scry_model::caps;
+use scry_model::caps::CapSet;
 use scry_model::event::{
     BinaryProperties, Capabilities, Event, EventEnvelope, FileProperties, InodeProperties, LostEvents, Namespace,
     Namespaces, Process, ProcessCredentials, ProcessExec, ProcessExit, Timestamp, signal_name,
@@ -17,7 +17,7 @@ use scry_model::status::ProcessCacheStatus;
 
 use crate::events::EventBus;
 use crate::metadata::Attributor;
-use crate::process_cache::{Entry, ExecKey, ProcessCache};
+use crate::process_cache::{CloneIdentity, Entry, ExecKey, ProcessCache};
 use crate::procfs::FLAG_PROCFS;
 
 /// Tetragon's bit for "this image was forked, not exec'd, from its parent".
@@ -97,6 +97,8 @@ impl Clock {
 
 pub struct Pipeline {
     cfg: PipelineConfig,
+    /// Shared by every event's envelope.
+    node_name: Arc<str>,
     clock: Clock,
     host_ns: [u32; 10],
     cache: Mutex<ProcessCache>,
@@ -111,6 +113,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Pipeline {
     pub fn new(cfg: PipelineConfig, host_ns: [u32; 10], attributor: Attributor, bus: Arc<EventBus>) -> Pipeline {
         Pipeline {
+            node_name: cfg.node_name.as_str().into(),
             cache: Mutex::new(ProcessCache::new(cfg.process_cache_size, cfg.exit_grace)),
             cfg,
             clock: Clock::now(),
@@ -125,7 +128,7 @@ impl Pipeline {
     }
 
     fn envelope(&self, event: Event) -> EventEnvelope {
-        EventEnvelope { event, node_name: self.cfg.node_name.clone(), time: chrono::Utc::now() }
+        EventEnvelope { event, node_name: Arc::clone(&self.node_name), time: chrono::Utc::now() }
     }
 
     /// Loads processes found in `/proc`, oldest first; publishes nothing.
@@ -133,9 +136,10 @@ impl Pipeline {
         let mut cache = lock(&self.cache);
         for r in records {
             let key = ExecKey { pid: r.pid, ktime: r.ktime };
-            let parent = cache.current(r.ppid).map(|(k, e)| (k, e.process.exec_id.clone()));
-            let process = self.process(&r, key, r.flags, parent.as_ref().map(|p| p.1.clone()));
-            cache.insert(key, Entry::new(process, parent.map(|p| p.0), false));
+            let parent_key = cache.current(r.ppid).map(|(k, _)| k);
+            let parent = parent_key.and_then(|k| cache.process(k));
+            let process = self.process(&r, key, r.flags, parent.map(|p| p.exec_id.clone()));
+            cache.insert(key, Entry::image(process, parent_key));
         }
     }
 
@@ -179,13 +183,13 @@ impl Pipeline {
             Some((k, false, _)) => (Some(k), false),
             None => (cache.current(r.ppid).map(|(k, _)| k), false),
         };
-        let parent = parent_key.and_then(|k| cache.get(k)).map(|e| e.process.clone());
+        let parent = parent_key.and_then(|k| cache.process(k));
         if parent.is_none() {
             cache.miss();
         }
         let bits = if forked { r.flags | FLAG_CLONE } else { r.flags };
         let process = self.process(r, key, bits, parent.as_ref().map(|p| p.exec_id.clone()));
-        cache.insert(key, Entry::new(process.clone(), parent_key, false));
+        cache.insert(key, Entry::image(Arc::clone(&process), parent_key));
         match prev {
             Some((k, true, _)) => cache.remove(k, now),
             Some((k, false, _)) => cache.retire(k, now),
@@ -198,35 +202,35 @@ impl Pipeline {
 
     fn on_fork(&self, f: &ForkRecord) {
         let mut cache = lock(&self.cache);
-        let Some((parent_key, parent)) = cache.current(f.ppid).map(|(k, e)| (k, e.process.clone())) else {
+        let Some((parent_key, parent)) =
+            cache.current(f.ppid).map(|(k, _)| k).and_then(|k| Some((k, cache.process(k)?)))
+        else {
             cache.miss();
             return;
         };
         let key = ExecKey { pid: f.pid, ktime: f.ktime };
-        let process = Process {
-            exec_id: self.exec_id(key),
-            pid: Some(f.pid),
-            tid: Some(f.pid),
-            flags: flag_words(FLAG_CLONE),
-            start_time: Some(self.clock.monotonic(f.ktime)),
-            parent_exec_id: parent.exec_id.clone(),
-            ..parent
-        };
-        cache.insert(key, Entry::new(process, Some(parent_key), true));
+        let identity = CloneIdentity { exec_id: self.exec_id(key), start_time: self.clock.monotonic(f.ktime) };
+        cache.insert(key, Entry::clone_of(parent_key, parent, identity));
     }
 
     fn on_exit(&self, x: &ExitRecord) {
         let mut cache = lock(&self.cache);
-        let (process, parent, ancestors) = match cache.current(x.pid).map(|(k, e)| (k, e.process.clone(), e.parent)) {
+        let current = cache.current(x.pid).map(|(k, e)| (k, e.parent));
+        let (process, parent, ancestors) = match current.and_then(|(k, p)| Some((k, cache.process(k)?, p))) {
             Some((key, process, parent_key)) => {
-                let parent = parent_key.and_then(|k| cache.get(k)).map(|e| e.process.clone());
+                let parent = parent_key.and_then(|k| cache.process(k));
                 let ancestors = self.ancestors(&mut cache, key);
                 cache.retire(key, Instant::now());
                 (process, parent, ancestors)
             }
             None => {
                 cache.miss();
-                let unknown = Process { pid: Some(x.pid), tid: Some(x.tid), flags: "unknown".into(), ..Default::default() };
+                let unknown = Arc::new(Process {
+                    pid: Some(x.pid),
+                    tid: Some(x.tid),
+                    flags: "unknown".into(),
+                    ..Default::default()
+                });
                 (unknown, None, Vec::new())
             }
         };
@@ -244,17 +248,17 @@ impl Pipeline {
         self.bus.publish(self.envelope(Event::ProcessExit(exit)));
     }
 
-    fn ancestors(&self, cache: &mut ProcessCache, key: ExecKey) -> Vec<Process> {
+    fn ancestors(&self, cache: &mut ProcessCache, key: ExecKey) -> Vec<Arc<Process>> {
         if self.cfg.enable_ancestors { cache.ancestors(key, MAX_ANCESTORS) } else { Vec::new() }
     }
 
-    fn process(&self, r: &ExecRecord, key: ExecKey, bits: u32, parent_exec_id: Option<String>) -> Process {
+    fn process(&self, r: &ExecRecord, key: ExecKey, bits: u32, parent_exec_id: Option<String>) -> Arc<Process> {
         let attribution = lock(&self.attributor).attribute(&r.cgroup_v2, &r.cgroup_v1);
         let start_time =
             if r.flags & FLAG_PROCFS != 0 { self.clock.boottime(r.ktime) } else { self.clock.monotonic(r.ktime) };
         let ns = |i: usize| Some(Namespace { inum: r.ns[i], is_host: r.ns[i] != 0 && r.ns[i] == self.host_ns[i] });
         let c = &r.creds;
-        Process {
+        Arc::new(Process {
             exec_id: self.exec_id(key),
             pid: Some(r.pid),
             uid: Some(c.euid),
@@ -269,9 +273,9 @@ impl Pipeline {
             parent_exec_id: parent_exec_id.unwrap_or_default(),
             refcnt: 0,
             cap: Some(Capabilities {
-                permitted: caps::names(r.caps.permitted),
-                effective: caps::names(r.caps.effective),
-                inheritable: caps::names(r.caps.inheritable),
+                permitted: CapSet(r.caps.permitted),
+                effective: CapSet(r.caps.effective),
+                inheritable: CapSet(r.caps.inheritable),
             }),
             ns: Some(Namespaces {
                 uts: ns(0),
@@ -298,7 +302,7 @@ impl Pipeline {
             }),
             binary_properties: binary_properties(r),
             host: attribution.host,
-        }
+        })
     }
 }
 

@@ -47,7 +47,7 @@ pub fn check() -> anyhow::Result<Facts> {
     }
     let caps = effective_caps();
     let has = |c: u32| caps & (1 << c) != 0;
-    if !has(CAP_SYS_ADMIN) && !(has(CAP_BPF) && has(CAP_PERFMON)) {
+    if !(has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) {
         bail!(
             "missing capability: loading BPF needs CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON (effective set is {caps:#x}). \
              Run privileged, or grant them (e.g. securityContext.capabilities.add)"

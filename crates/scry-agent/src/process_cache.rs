@@ -2,17 +2,20 @@
 //! name its process, its parent and its ancestors.
 //!
 //! An entry is one process *image*: a fork creates one (flag `clone`), each exec
-//! creates one. Bounded by an LRU of configurable capacity. An exited entry
+//! creates one. A clone's `Process` (its parent's, renamed) is built only when
+//! something asks for it: most clones exec at once and are never named. Bounded by an LRU of configurable capacity. An exited entry
 //! stays for a grace period so late events still find it, and longer while a
 //! cached child names it as parent (as Tetragon's refcount does), so ancestry
 //! outlives short-lived parents.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use scry_model::Process;
+use scry_model::event::Timestamp;
 
 /// Identifies one process image: tgid and the boot-relative ns time it began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,7 +26,10 @@ pub struct ExecKey {
 
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub process: Process,
+    /// Shared with the events that name this image. For an unbuilt clone, the
+    /// parent image it copies.
+    process: Arc<Process>,
+    unbuilt: Option<CloneIdentity>,
     pub parent: Option<ExecKey>,
     /// Forked and not (yet) exec'd.
     pub is_clone: bool,
@@ -33,9 +39,44 @@ pub struct Entry {
     remove_after: Option<Instant>,
 }
 
+/// What a clone has of its own; the rest it takes from its parent.
+#[derive(Clone, Debug)]
+pub struct CloneIdentity {
+    pub exec_id: String,
+    pub start_time: Timestamp,
+}
+
 impl Entry {
-    pub fn new(process: Process, parent: Option<ExecKey>, is_clone: bool) -> Entry {
-        Entry { process, parent, is_clone, children: 0, remove_after: None }
+    /// An exec'd image (or one found in /proc).
+    pub fn image(process: Arc<Process>, parent: Option<ExecKey>) -> Entry {
+        Entry { process, unbuilt: None, parent, is_clone: false, children: 0, remove_after: None }
+    }
+
+    /// A forked child of `parent`, not yet exec'd.
+    pub fn clone_of(parent_key: ExecKey, parent: Arc<Process>, identity: CloneIdentity) -> Entry {
+        Entry {
+            process: parent,
+            unbuilt: Some(identity),
+            parent: Some(parent_key),
+            is_clone: true,
+            children: 0,
+            remove_after: None,
+        }
+    }
+
+    /// Builds an unbuilt clone's own `Process`.
+    fn build(&mut self, key: ExecKey) {
+        if let Some(id) = self.unbuilt.take() {
+            self.process = Arc::new(Process {
+                exec_id: id.exec_id,
+                pid: Some(key.pid),
+                tid: Some(key.pid),
+                flags: "clone".into(),
+                start_time: Some(id.start_time),
+                parent_exec_id: self.process.exec_id.clone(),
+                ..Process::clone(&self.process)
+            });
+        }
     }
 }
 
@@ -47,8 +88,9 @@ pub struct CacheCounters {
 
 pub struct ProcessCache {
     entries: LruCache<ExecKey, Entry>,
-    /// The current image of each live tgid.
-    by_pid: HashMap<u32, ExecKey>,
+    /// The current image of each live tgid (hashed as the LRU hashes: this is
+    /// on every event's path and needs no DoS-resistant hash).
+    by_pid: HashMap<u32, ExecKey, lru::DefaultHasher>,
     /// Entries whose grace period is running, in deadline order.
     retiring: VecDeque<(Instant, ExecKey)>,
     grace: Duration,
@@ -59,7 +101,7 @@ impl ProcessCache {
     pub fn new(capacity: NonZeroUsize, grace: Duration) -> ProcessCache {
         ProcessCache {
             entries: LruCache::new(capacity),
-            by_pid: HashMap::new(),
+            by_pid: HashMap::default(),
             retiring: VecDeque::new(),
             grace,
             counters: CacheCounters::default(),
@@ -68,6 +110,10 @@ impl ProcessCache {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn capacity(&self) -> usize {
@@ -84,8 +130,11 @@ impl ProcessCache {
         self.entries.get(&key).map(|e| (key, e))
     }
 
-    pub fn get(&mut self, key: ExecKey) -> Option<&Entry> {
-        self.entries.get(&key)
+    /// The `Process` of an image, building it first if it is an unbuilt clone.
+    pub fn process(&mut self, key: ExecKey) -> Option<Arc<Process>> {
+        let e = self.entries.get_mut(&key)?;
+        e.build(key);
+        Some(Arc::clone(&e.process))
     }
 
     /// Counts an event whose process or parent was not found.
@@ -151,7 +200,9 @@ impl ProcessCache {
         }
         let mut parent = removed.parent;
         while let Some(pk) = parent.take() {
-            let Some(p) = self.entries.peek_mut(&pk) else { break };
+            let Some(p) = self.entries.peek_mut(&pk) else {
+                break;
+            };
             p.children = p.children.saturating_sub(1);
             let done = p.children == 0 && p.remove_after.is_some_and(|due| due <= now);
             if done && let Some(gone) = self.entries.pop(&pk) {
@@ -164,7 +215,7 @@ impl ProcessCache {
     }
 
     /// The chain above `key`'s parent, nearest first, at most `max` long.
-    pub fn ancestors(&mut self, key: ExecKey, max: usize) -> Vec<Process> {
+    pub fn ancestors(&mut self, key: ExecKey, max: usize) -> Vec<Arc<Process>> {
         let mut out = Vec::new();
         let mut next = self.entries.peek(&key).and_then(|e| e.parent);
         // Skip the parent itself: events carry it separately.
@@ -173,8 +224,11 @@ impl ProcessCache {
             if out.len() >= max {
                 break;
             }
-            let Some(e) = self.entries.peek(&k) else { break };
-            out.push(e.process.clone());
+            let Some(e) = self.entries.peek_mut(&k) else {
+                break;
+            };
+            e.build(k);
+            out.push(Arc::clone(&e.process));
             next = e.parent;
         }
         out
@@ -185,8 +239,8 @@ impl ProcessCache {
 mod tests {
     use super::*;
 
-    fn proc(pid: u32, binary: &str) -> Process {
-        Process { pid: Some(pid), binary: binary.into(), ..Default::default() }
+    fn proc(pid: u32, binary: &str) -> Arc<Process> {
+        Arc::new(Process { pid: Some(pid), binary: binary.into(), ..Default::default() })
     }
 
     fn cache(cap: usize) -> ProcessCache {
@@ -198,10 +252,11 @@ mod tests {
         let mut c = cache(8);
         let a = ExecKey { pid: 10, ktime: 1 };
         let b = ExecKey { pid: 10, ktime: 2 };
-        c.insert(a, Entry::new(proc(10, "/bin/sh"), None, false));
-        c.insert(b, Entry::new(proc(10, "/bin/ls"), Some(a), false));
-        assert_eq!(c.current(10).unwrap().1.process.binary, "/bin/ls");
-        assert_eq!(c.get(a).unwrap().process.binary, "/bin/sh");
+        c.insert(a, Entry::image(proc(10, "/bin/sh"), None));
+        c.insert(b, Entry::image(proc(10, "/bin/ls"), Some(a)));
+        assert_eq!(c.current(10).unwrap().0, b);
+        assert_eq!(c.process(b).unwrap().binary, "/bin/ls");
+        assert_eq!(c.process(a).unwrap().binary, "/bin/sh");
     }
 
     #[test]
@@ -210,17 +265,17 @@ mod tests {
         let now = Instant::now();
         let parent = ExecKey { pid: 1, ktime: 1 };
         let child = ExecKey { pid: 2, ktime: 2 };
-        c.insert(parent, Entry::new(proc(1, "/p"), None, false));
-        c.insert(child, Entry::new(proc(2, "/c"), Some(parent), false));
+        c.insert(parent, Entry::image(proc(1, "/p"), None));
+        c.insert(child, Entry::image(proc(2, "/c"), Some(parent)));
         c.retire(parent, now);
         c.sweep(now + Duration::from_secs(5));
-        assert!(c.get(parent).is_some(), "within grace");
+        assert!(c.process(parent).is_some(), "within grace");
         c.sweep(now + Duration::from_secs(11));
-        assert!(c.get(parent).is_some(), "held by a live child");
+        assert!(c.process(parent).is_some(), "held by a live child");
         c.retire(child, now);
         c.sweep(now + Duration::from_secs(11));
-        assert!(c.get(child).is_none());
-        assert!(c.get(parent).is_none(), "released with its last child");
+        assert!(c.process(child).is_none());
+        assert!(c.process(parent).is_none(), "released with its last child");
         assert_eq!(c.len(), 0);
         assert_eq!(c.retiring(), 0);
     }
@@ -229,7 +284,7 @@ mod tests {
     fn capacity_bounds_memory_and_counts_live_evictions() {
         let mut c = cache(3);
         for pid in 0..5 {
-            c.insert(ExecKey { pid, ktime: pid as u64 }, Entry::new(proc(pid, "/x"), None, false));
+            c.insert(ExecKey { pid, ktime: pid as u64 }, Entry::image(proc(pid, "/x"), None));
         }
         assert_eq!(c.len(), 3);
         assert_eq!(c.counters.evictions, 2);
@@ -238,14 +293,30 @@ mod tests {
     }
 
     #[test]
+    fn a_clone_is_built_from_its_parent_when_first_asked_for() {
+        let mut c = cache(8);
+        let parent = ExecKey { pid: 1, ktime: 1 };
+        let child = ExecKey { pid: 2, ktime: 2 };
+        let p = Arc::new(Process { exec_id: "p".into(), cwd: "/srv".into(), ..(*proc(1, "/bin/bash")).clone() });
+        c.insert(parent, Entry::image(Arc::clone(&p), None));
+        let identity = CloneIdentity { exec_id: "c".into(), start_time: Timestamp::UNIX_EPOCH };
+        c.insert(child, Entry::clone_of(parent, p, identity));
+        let built = c.process(child).unwrap();
+        assert_eq!((built.exec_id.as_str(), built.parent_exec_id.as_str()), ("c", "p"));
+        assert_eq!((built.pid, built.tid, built.flags.as_str()), (Some(2), Some(2), "clone"));
+        assert_eq!((built.binary.as_str(), built.cwd.as_str()), ("/bin/bash", "/srv"));
+        assert!(Arc::ptr_eq(&built, &c.process(child).unwrap()), "built once");
+    }
+
+    #[test]
     fn ancestors_skip_the_parent() {
         let mut c = cache(8);
         let keys: Vec<ExecKey> = (1..=4).map(|pid| ExecKey { pid, ktime: pid as u64 }).collect();
         for (i, &k) in keys.iter().enumerate() {
             let parent = i.checked_sub(1).map(|j| keys[j]);
-            c.insert(k, Entry::new(proc(k.pid, &format!("/b{}", k.pid)), parent, false));
+            c.insert(k, Entry::image(proc(k.pid, &format!("/b{}", k.pid)), parent));
         }
-        let chain: Vec<String> = c.ancestors(keys[3], 10).into_iter().map(|p| p.binary).collect();
+        let chain: Vec<String> = c.ancestors(keys[3], 10).into_iter().map(|p| p.binary.clone()).collect();
         assert_eq!(chain, ["/b2", "/b1"]);
         assert_eq!(c.ancestors(keys[3], 1).len(), 1);
     }

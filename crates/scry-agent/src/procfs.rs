@@ -43,11 +43,7 @@ fn read_process(pid: u32, ticks: u64, mounts: &CgroupMounts) -> Option<ExecRecor
     let start_ticks: u64 = rest.get(19)?.parse().ok()?;
     let status = fs::read_to_string(format!("{dir}/status")).ok()?;
     let field = |name: &str| -> Vec<&str> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().collect())
-            .unwrap_or_default()
+        status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.split_whitespace().collect()).unwrap_or_default()
     };
     let ids = |name: &str| -> [u32; 4] {
         let v = field(name);
@@ -89,7 +85,8 @@ fn read_process(pid: u32, ticks: u64, mounts: &CgroupMounts) -> Option<ExecRecor
     if cwd == "/" {
         rec_flags |= flags::ROOT_CWD;
     }
-    let auid = fs::read_to_string(format!("{dir}/loginuid")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(u32::MAX);
+    let auid =
+        fs::read_to_string(format!("{dir}/loginuid")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(u32::MAX);
     let ns = std::array::from_fn(|i| namespace_inode(&dir, NAMESPACES[i]));
     let (cgroup_v2, cgroup_v1) = cgroups(&dir, mounts);
     Some(ExecRecord {
@@ -135,7 +132,9 @@ fn cgroups(dir: &str, mounts: &CgroupMounts) -> (CgroupRef, CgroupRef) {
     let mut v1 = CgroupRef::default();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
         if controllers.is_empty() {
             v2 = cgroup_ref(mounts.v2.as_deref(), path);
         } else if controllers.split(',').any(|c| c == "memory") {
@@ -149,9 +148,7 @@ fn cgroup_ref(mount: Option<&Path>, path: &str) -> CgroupRef {
     let mut parts = path.rsplit('/');
     let name = parts.next().unwrap_or("").to_owned();
     let parent_name = parts.next().unwrap_or("").to_owned();
-    let id = mount
-        .and_then(|m| fs::metadata(m.join(path.trim_start_matches('/'))).ok())
-        .map_or(0, |meta| meta.ino());
+    let id = mount.and_then(|m| fs::metadata(m.join(path.trim_start_matches('/'))).ok()).map_or(0, |meta| meta.ino());
     CgroupRef { id, name, parent_name }
 }
 

@@ -80,10 +80,7 @@ pub struct HookSupport {
 impl HookSupport {
     /// Probes every kind. Takes a few tens of milliseconds.
     pub fn probe() -> HookSupport {
-        let results = HookKind::ALL
-            .iter()
-            .map(|&kind| ProbeResult { kind, error: probe_kind(kind).err() })
-            .collect();
+        let results = HookKind::ALL.iter().map(|&kind| ProbeResult { kind, error: probe_kind(kind).err() }).collect();
         HookSupport { results }
     }
 
@@ -121,9 +118,7 @@ fn program_name(kind: HookKind) -> &'static str {
 
 fn probe_kind(kind: HookKind) -> Result<(), String> {
     let mut storage = MaybeUninit::uninit();
-    let mut open = ProbesSkelBuilder::default()
-        .open(&mut storage)
-        .map_err(|e| format!("open: {e}"))?;
+    let mut open = ProbesSkelBuilder::default().open(&mut storage).map_err(|e| format!("open: {e}"))?;
     let wanted = program_name(kind);
     for mut prog in open.open_object_mut().progs_mut() {
         let keep = prog.name().to_str() == Some(wanted);
@@ -143,10 +138,7 @@ fn probe_kind(kind: HookKind) -> Result<(), String> {
                 -1,
                 "/proc/self/exe",
                 0,
-                UprobeOpts {
-                    func_name: Some("scry_uprobe_probe_target".into()),
-                    ..Default::default()
-                },
+                UprobeOpts { func_name: Some("scry_uprobe_probe_target".into()), ..Default::default() },
             )
             .map_err(|e| format!("attach: {e:#}"))?
         }

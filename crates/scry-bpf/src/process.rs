@@ -100,10 +100,7 @@ impl ProcessSource {
         Err(LoadError::NoHook(fallbacks))
     }
 
-    fn load_as(
-        cfg: &ProcessSourceConfig,
-        kind: HookKind,
-    ) -> Result<(ProcessSkel<'static>, Vec<Link>), String> {
+    fn load_as(cfg: &ProcessSourceConfig, kind: HookKind) -> Result<(ProcessSkel<'static>, Vec<Link>), String> {
         // The skeleton borrows its object storage for as long as it lives, and
         // it lives as long as the agent: one small allocation per load.
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -120,6 +117,7 @@ impl ProcessSource {
         open.maps.events.set_max_entries(cfg.ring_bytes).map_err(|e| format!("ring size: {e}"))?;
         let rodata = open.maps.rodata_data.as_deref_mut().ok_or("no .rodata in the process object")?;
         rodata.args_max = cfg.args_max;
+        rodata.wakeup_bytes = u64::from(cfg.ring_bytes / 4);
         let skel = open.load().map_err(|e| format!("load: {e}"))?;
         let mut links = Vec::new();
         for prog in skel.object().progs_mut() {
@@ -232,18 +230,8 @@ pub struct ExecRecord {
 }
 
 /// Names of `ExecRecord::ns`, in order.
-pub const NAMESPACES: [&str; 10] = [
-    "uts",
-    "ipc",
-    "mnt",
-    "pid",
-    "pid_for_children",
-    "net",
-    "time",
-    "time_for_children",
-    "cgroup",
-    "user",
-];
+pub const NAMESPACES: [&str; 10] =
+    ["uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitRecord {

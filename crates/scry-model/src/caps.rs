@@ -1,4 +1,9 @@
-//! Linux capability names, as Tetragon prints them (`CAP_SYS_ADMIN`).
+//! Linux capability sets, printed with Tetragon's names (`CAP_SYS_ADMIN`).
+
+use std::borrow::Cow;
+
+use serde::de::Error;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const NAMES: [&str; 41] = [
     "CAP_CHOWN",
@@ -44,24 +49,64 @@ const NAMES: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// Names of the capabilities set in `mask`, lowest bit first. Bits past the
-/// last known capability are named `CAP_<bit>`.
-pub fn names(mask: u64) -> Vec<String> {
-    (0..64)
-        .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| match NAMES.get(bit as usize) {
-            Some(name) => (*name).to_owned(),
-            None => format!("CAP_{bit}"),
+/// A capability set, kept as the kernel's bit mask and written as Tetragon
+/// writes it: a list of names, lowest bit first. Bits past the last known
+/// capability are named `CAP_<bit>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSet(pub u64);
+
+impl CapSet {
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Names of the set's capabilities, lowest bit first.
+    pub fn names(self) -> impl Iterator<Item = Cow<'static, str>> {
+        (0..64u32).filter(move |bit| self.0 & (1u64 << bit) != 0).map(|bit| match NAMES.get(bit as usize) {
+            Some(name) => Cow::Borrowed(*name),
+            None => Cow::Owned(format!("CAP_{bit}")),
         })
-        .collect()
+    }
+
+    /// The bit of a capability name (`CAP_SYS_ADMIN` or `CAP_<bit>`).
+    pub fn bit_of(name: &str) -> Option<u32> {
+        if let Some(i) = NAMES.iter().position(|n| *n == name) {
+            return Some(i as u32);
+        }
+        name.strip_prefix("CAP_").and_then(|b| b.parse().ok()).filter(|b| *b < 64)
+    }
+}
+
+impl Serialize for CapSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+impl<'de> Deserialize<'de> for CapSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CapSet, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        let mut mask = 0;
+        for name in names {
+            let bit = CapSet::bit_of(&name).ok_or_else(|| D::Error::custom(format!("unknown capability {name}")))?;
+            mask |= 1u64 << bit;
+        }
+        Ok(CapSet(mask))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::CapSet;
+
     #[test]
-    fn names_bits() {
-        assert_eq!(super::names(0), Vec::<String>::new());
-        assert_eq!(super::names(1 << 21 | 1 << 0), ["CAP_CHOWN", "CAP_SYS_ADMIN"]);
-        assert_eq!(super::names(1 << 40 | 1 << 50), ["CAP_CHECKPOINT_RESTORE", "CAP_50"]);
+    fn names_bits_both_ways() {
+        let json = |m: u64| serde_json::to_string(&CapSet(m)).unwrap();
+        assert_eq!(json(0), "[]");
+        assert_eq!(json(1 << 21 | 1 << 0), r#"["CAP_CHOWN","CAP_SYS_ADMIN"]"#);
+        assert_eq!(json(1 << 40 | 1 << 50), r#"["CAP_CHECKPOINT_RESTORE","CAP_50"]"#);
+        let back: CapSet = serde_json::from_str(r#"["CAP_CHECKPOINT_RESTORE","CAP_50","CAP_CHOWN"]"#).unwrap();
+        assert_eq!(back, CapSet(1 << 40 | 1 << 50 | 1));
+        assert!(serde_json::from_str::<CapSet>(r#"["CAP_NOPE"]"#).is_err());
     }
 }

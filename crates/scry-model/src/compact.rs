@@ -44,6 +44,7 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
 mod tests {
     use super::*;
     use crate::event::{Pod, ProcessExec, ProcessExit};
+    use std::sync::Arc;
 
     fn envelope(event: Event) -> EventEnvelope {
         EventEnvelope { event, node_name: "n1".into(), time: chrono::DateTime::UNIX_EPOCH }
@@ -52,12 +53,12 @@ mod tests {
     #[test]
     fn exec_in_a_pod_and_exit_on_the_host() {
         let pod = Pod { namespace: "default".into(), name: "xwing".into(), ..Default::default() };
-        let p = Process {
+        let p = Arc::new(Process {
             binary: "/usr/bin/curl".into(),
             arguments: "https://ebpf.io/".into(),
-            pod: Some(pod),
+            pod: Some(Arc::new(pod)),
             ..Default::default()
-        };
+        });
         let exec = envelope(Event::ProcessExec(ProcessExec { process: p.clone(), ..Default::default() }));
         assert_eq!(format(&exec, false), "🚀 process default/xwing /usr/bin/curl https://ebpf.io/");
         let killed = ProcessExit { process: p, signal: "SIGKILL".into(), ..Default::default() };
@@ -66,7 +67,7 @@ mod tests {
             "💥 exit    default/xwing /usr/bin/curl https://ebpf.io/ SIGKILL"
         );
         let host = Process { binary: "/my bin/x".into(), ..Default::default() };
-        let exit = ProcessExit { process: host, status: 3, ..Default::default() };
+        let exit = ProcessExit { process: Arc::new(host), status: 3, ..Default::default() };
         assert_eq!(format(&envelope(Event::ProcessExit(exit)), false), "💥 exit    n1 \"/my bin/x\" 3");
     }
 }

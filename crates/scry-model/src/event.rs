@@ -6,9 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::caps::CapSet;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -18,7 +21,7 @@ pub struct EventEnvelope {
     #[serde(flatten)]
     pub event: Event,
     #[serde(default)]
-    pub node_name: String,
+    pub node_name: Arc<str>,
     pub time: Timestamp,
 }
 
@@ -135,7 +138,7 @@ pub struct Process {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod: Option<Pod>,
+    pub pod: Option<Arc<Pod>>,
     /// Container id (first 31 hex characters, as Tetragon prints it).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub docker: String,
@@ -162,10 +165,7 @@ impl Process {
     /// argv[1..] as one string, the way Tetragon joins it: arguments with a
     /// space are double-quoted.
     pub fn join_arguments(argv: &[String]) -> String {
-        argv.iter()
-            .map(|a| if a.contains(' ') { format!("\"{a}\"") } else { a.clone() })
-            .collect::<Vec<_>>()
-            .join(" ")
+        argv.iter().map(|a| if a.contains(' ') { format!("\"{a}\"") } else { a.clone() }).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -227,12 +227,12 @@ pub struct HostAttribution {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Capabilities {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub permitted: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub effective: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub inheritable: Vec<String>,
+    #[serde(skip_serializing_if = "CapSet::is_empty")]
+    pub permitted: CapSet,
+    #[serde(skip_serializing_if = "CapSet::is_empty")]
+    pub effective: CapSet,
+    #[serde(skip_serializing_if = "CapSet::is_empty")]
+    pub inheritable: CapSet,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -326,19 +326,19 @@ pub struct InodeProperties {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessExec {
-    pub process: Process,
+    pub process: Arc<Process>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Process>,
+    pub parent: Option<Arc<Process>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ancestors: Vec<Process>,
+    pub ancestors: Vec<Arc<Process>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessExit {
-    pub process: Process,
+    pub process: Arc<Process>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Process>,
+    pub parent: Option<Arc<Process>>,
     /// Name of the terminating signal (`SIGKILL`), when a signal ended it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub signal: String,
@@ -348,7 +348,7 @@ pub struct ProcessExit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ancestors: Vec<Process>,
+    pub ancestors: Vec<Arc<Process>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -363,10 +363,38 @@ pub struct LostEvents {
 /// Signal names for exit events.
 pub fn signal_name(sig: u32) -> String {
     const NAMES: [&str; 32] = [
-        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
-        "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
-        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
-        "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match NAMES.get(sig as usize) {
         Some(n) if !n.is_empty() => (*n).to_owned(),
@@ -386,7 +414,7 @@ mod tests {
     fn exit_serializes_like_tetragon() {
         let ev = EventEnvelope {
             event: Event::ProcessExit(ProcessExit {
-                process: Process {
+                process: Arc::new(Process {
                     exec_id: "bjE6MTIzOjQ1".into(),
                     pid: Some(45),
                     uid: Some(0),
@@ -394,7 +422,7 @@ mod tests {
                     arguments: "https://x".into(),
                     auid: Some(u32::MAX),
                     ..Default::default()
-                },
+                }),
                 signal: "SIGKILL".into(),
                 status: 0,
                 time: Some(time()),

@@ -41,10 +41,7 @@ pub struct CompiledFilter {
 }
 
 fn compile(field: &'static str, patterns: &[String]) -> Result<Vec<Regex>, FilterError> {
-    patterns
-        .iter()
-        .map(|p| Regex::new(p).map_err(|source| FilterError { field, pattern: p.clone(), source }))
-        .collect()
+    patterns.iter().map(|p| Regex::new(p).map_err(|source| FilterError { field, pattern: p.clone(), source })).collect()
 }
 
 impl EventFilter {
@@ -67,7 +64,9 @@ fn any_or_empty<T>(set: &[T], pred: impl Fn(&T) -> bool) -> bool {
 impl CompiledFilter {
     /// Lost-event notices concern the stream itself and always pass.
     pub fn matches(&self, event: &Event) -> bool {
-        let Some(p) = event.process() else { return true };
+        let Some(p) = event.process() else {
+            return true;
+        };
         let ty = event.event_type();
         let pod = p.pod.as_ref();
         let container = pod.and_then(|pod| pod.container.as_ref());
@@ -96,7 +95,8 @@ mod tests {
             ..Default::default()
         });
         Event::ProcessExec(ProcessExec {
-            process: Process { binary: binary.into(), pid: Some(pid), pod, ..Default::default() },
+            process: Process { binary: binary.into(), pid: Some(pid), pod: pod.map(Into::into), ..Default::default() }
+                .into(),
             ..Default::default()
         })
     }

@@ -83,7 +83,9 @@ impl CgroupMounts {
         let mut mounts = CgroupMounts::default();
         for line in mountinfo.lines() {
             // id parent major:minor root mount-point options ... - fstype source super-options
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
             let mount_point = pre.split(' ').nth(4).map(PathBuf::from);
             let mut post = post.split(' ');
             let fstype = post.next().unwrap_or("");

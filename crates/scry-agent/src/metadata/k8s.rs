@@ -144,14 +144,20 @@ impl PodStore {
 /// CronJob pods by a Job named `<cronjob>-<schedule time>`.
 fn workload(pod: &K8sPod) -> (String, String) {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let Some(owner) = pod.metadata.owner_references.as_ref().and_then(|o| o.iter().find(|o| o.controller == Some(true)))
+    let Some(owner) =
+        pod.metadata.owner_references.as_ref().and_then(|o| o.iter().find(|o| o.controller == Some(true)))
     else {
         return (name, "Pod".to_owned());
     };
     let trim_suffix = |n: &str| n.rsplit_once('-').map_or(n.to_owned(), |(base, _)| base.to_owned());
     match owner.kind.as_str() {
         "ReplicaSet" => (trim_suffix(&owner.name), "Deployment".to_owned()),
-        "Job" if owner.name.rsplit_once('-').is_some_and(|(_, s)| s.len() >= 8 && s.bytes().all(|b| b.is_ascii_digit())) => {
+        "Job"
+            if owner
+                .name
+                .rsplit_once('-')
+                .is_some_and(|(_, s)| s.len() >= 8 && s.bytes().all(|b| b.is_ascii_digit())) =>
+        {
             (trim_suffix(&owner.name), "CronJob".to_owned())
         }
         kind => (owner.name.clone(), kind.to_owned()),
@@ -178,9 +184,8 @@ fn pod_meta(pod: &K8sPod) -> Option<PodMeta> {
                 name: cs.name.clone(),
                 image: cs.image.clone(),
                 image_id: cs.image_id.clone(),
-                started_at: started_at.and_then(|t| {
-                    chrono::DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond() as u32)
-                }),
+                started_at: started_at
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond() as u32)),
             })
         })
         .collect();

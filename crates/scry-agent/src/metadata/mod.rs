@@ -3,6 +3,8 @@
 pub mod cgroup;
 pub mod k8s;
 
+use std::sync::Arc;
+
 use scry_bpf::process::CgroupRef;
 use scry_model::event::{HostAttribution, Pod};
 
@@ -14,7 +16,7 @@ use k8s::PodStore;
 pub struct Attribution {
     /// Container id as Tetragon's `docker` field carries it (31 hex characters).
     pub docker: String,
-    pub pod: Option<Pod>,
+    pub pod: Option<Arc<Pod>>,
     pub host: Option<HostAttribution>,
 }
 
@@ -50,7 +52,7 @@ impl Attributor {
         for r in self.refs(v2, v1) {
             if let Some(c) = container_of(&r.name, &r.parent_name) {
                 let pod_uid = pod_uid_of(&r.parent_name);
-                let pod = self.pods.as_ref().and_then(|p| p.lookup(&c.id, pod_uid.as_deref()));
+                let pod = self.pods.as_ref().and_then(|p| p.lookup(&c.id, pod_uid.as_deref())).map(Arc::new);
                 return Attribution { docker: c.id[..DOCKER_ID_LEN].to_owned(), pod, host: None };
             }
         }
