@@ -3,7 +3,7 @@
 //! event as JSON. Rounds alternate so drift hits every mode alike; medians are
 //! printed with the ratios and events captured / expected.
 //!
-//! Usage (root): cargo run --release -p scry-bench --bin exec-storm -- [N] [ROUNDS]
+//! Usage (root): cargo run --release -p scry-bench --bin exec-storm -- [N] [ROUNDS] [WORKERS]
 //! Needs the release agent: cargo build --release --bin scry
 
 use std::path::{Path, PathBuf};
@@ -159,7 +159,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(20_000, |a| a.parse().expect("N"));
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
-    let workers = std::thread::available_parallelism().map_or(2, |p| p.get());
+    // Default: one worker per core, so the agent competes with the storm for
+    // every cycle (the worst case). Fewer workers model a node with headroom.
+    let cores = std::thread::available_parallelism().map_or(2, |p| p.get());
+    let workers: usize = args.next().map_or(cores, |a| a.parse().expect("WORKERS"));
     let exe = std::env::current_exe().unwrap();
     let scry = exe.parent().unwrap().join("scry");
     assert!(scry.exists(), "{} missing: cargo build --release --bin scry", scry.display());
