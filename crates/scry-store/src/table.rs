@@ -455,7 +455,7 @@ mod tests {
             s.spawn(move || {
                 for _ in 0..200 {
                     let n = rows(&t.scan(TimeRange::default()));
-                    assert!(n <= 4000 && n % 10 == 0, "a scan saw a torn state: {n}");
+                    assert!(n <= 4000 && n.is_multiple_of(10), "a scan saw a torn state: {n}");
                 }
             });
         });
