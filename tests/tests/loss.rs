@@ -46,11 +46,21 @@ fn ring_buffer_overflow_is_counted_and_announced() {
         // 100 execs, exits and forks cannot fit in 4 KiB: most were lost.
         assert!(kernel_lost >= 100, "kernel lost only {kernel_lost}");
         // Every kernel loss is announced, and only kernel losses as ring_buffer.
-        events
-            .until(Duration::from_secs(10), "notices adding up to the kernel count", |seen| {
-                lost_counts(seen, "ring_buffer") == kernel_lost
-            })
-            .await;
+        // Other processes on the machine (other tests) may overflow the tiny
+        // ring again meanwhile: the notices must catch up with the count.
+        let mut lost = kernel_lost;
+        for _ in 0..20 {
+            events
+                .until(Duration::from_secs(10), "notices adding up to the kernel count", |seen| {
+                    lost_counts(seen, "ring_buffer") >= lost
+                })
+                .await;
+            lost = agent.client().status().await.unwrap().sources[0].kernel_lost;
+            if lost_counts(&events.seen, "ring_buffer") == lost {
+                break;
+            }
+        }
+        assert_eq!(lost_counts(&events.seen, "ring_buffer"), lost);
         assert_eq!(status.stream.queue_dropped, 0);
     });
 }
@@ -64,26 +74,33 @@ fn full_subscriber_queue_is_counted_and_announced() {
         // fills, then the one-slot queue, then events are dropped.
         let mut events = Events::subscribe(&agent, EventFilter::default()).await;
         run_true(300);
-        // Each process is a fork, an exec and an exit record: wait until the
-        // collector has handled them all (it drains the ring on a timer).
+        // Wait until the agent has published everything (it drains its ring on
+        // a timer): the published count holds still across a few drains.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut last = agent.client().status().await.unwrap();
         let status = loop {
-            let status = agent.client().status().await.unwrap();
-            if status.sources[0].events >= 900 || std::time::Instant::now() > deadline {
-                break status;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = agent.client().status().await.unwrap();
+            let settled =
+                now.stream.events_published == last.stream.events_published && now.stream.events_published >= 600;
+            if settled || std::time::Instant::now() > deadline {
+                break now;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            last = now;
         };
         let dropped = status.stream.queue_dropped;
         assert!(dropped > 0, "nothing was dropped: {:?}", status.stream);
         assert_eq!(status.sources[0].kernel_lost, 0);
-        // Reading now brings the notice with the exact count.
+        // Reading now brings what was queued and notices with the exact count:
+        // together they account for every exec and exit.
+        let delivered = |seen: &[scry_model::EventEnvelope]| {
+            seen.iter().filter(|e| !matches!(e.event, Event::LostEvents(_))).count() as u64
+        };
         events
             .until(Duration::from_secs(20), "stream_queue notices adding up to the drops", |seen| {
-                lost_counts(seen, "stream_queue") == dropped
+                lost_counts(seen, "stream_queue") == dropped && delivered(seen) + dropped >= 600
             })
             .await;
-        let delivered = events.seen.iter().filter(|e| !matches!(e.event, Event::LostEvents(_))).count() as u64;
-        assert!(delivered + dropped >= 600, "300 execs + 300 exits: delivered {delivered}, dropped {dropped}");
+        assert_eq!(lost_counts(&events.seen, "stream_queue"), dropped);
     });
 }

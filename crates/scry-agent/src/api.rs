@@ -1,6 +1,7 @@
 //! The agent's local API, served over HTTP on a Unix socket:
-//! `GET /v1/status` and `POST /v1/events` (body: an `EventFilter`; response: a
-//! stream of event JSON lines).
+//! `GET /v1/status`; `POST /v1/events` (body: an `EventFilter`; response: a
+//! stream of event JSON lines); `GET /v1/tables`; `POST /v1/query/sql` (body:
+//! a `SqlRequest`; response: a `QueryResponse`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,10 +17,16 @@ use scry_model::event::{Event, EventEnvelope, LostEvents};
 use scry_model::filter::EventFilter;
 use scry_model::status::AgentStatus;
 
+use scry_query::QueryEngine;
+use scry_query::wire::{self, QueryResponse, ResultTable, SqlRequest, TableInfo};
+
 use crate::events::{EventBus, Subscription};
 
 /// A stream chunk stops growing at this size.
 const CHUNK_BYTES: usize = 256 << 10;
+
+/// How often an idle stream checks for drops to announce.
+const LOSS_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -28,14 +35,41 @@ pub struct ApiState {
     pub node_name: String,
     /// Per-subscriber queue length.
     pub queue: usize,
+    pub engine: Arc<QueryEngine>,
 }
 
 pub fn router(state: ApiState) -> axum::Router {
-    axum::Router::new().route("/v1/status", get(status)).route("/v1/events", post(events)).with_state(state)
+    axum::Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/events", post(events))
+        .route("/v1/tables", get(tables))
+        .route("/v1/query/sql", post(sql))
+        .with_state(state)
 }
 
 async fn status(State(st): State<ApiState>) -> Json<AgentStatus> {
     Json((st.status)())
+}
+
+async fn tables(State(st): State<ApiState>) -> Json<Vec<TableInfo>> {
+    let tables = st.engine.store().tables();
+    Json(tables.iter().map(|t| TableInfo { columns: wire::columns(&t.schema()), stats: t.stats() }).collect())
+}
+
+async fn sql(State(st): State<ApiState>, body: Bytes) -> Response {
+    let req: SqlRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid query request: {e}")).into_response(),
+    };
+    let max_rows = req.max_rows.unwrap_or(wire::DEFAULT_MAX_ROWS);
+    let result = match st.engine.sql(&req.query, max_rows).await {
+        Ok(out) => ResultTable::from_output(&out),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(table) => Json(QueryResponse { tables: vec![table] }).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
@@ -55,7 +89,20 @@ async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
     // chunk carries every event already queued, up to a bound, so a burst costs
     // one write, not one per event.
     let stream = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
-        let mut event = Some(sub.rx.recv().await?);
+        let first = loop {
+            tokio::select! {
+                event = sub.rx.recv() => break event?,
+                // Drops after the last delivered event are announced even if
+                // no further event comes.
+                () = tokio::time::sleep(LOSS_CHECK) => {
+                    let notice = lost_notice(&sub, &node);
+                    if !notice.is_empty() {
+                        return Some((Ok::<_, Infallible>(Bytes::from(notice)), (sub, node)));
+                    }
+                }
+            }
+        };
+        let mut event = Some(first);
         let mut out = lost_notice(&sub, &node);
         while let Some(ev) = event.take() {
             // Serializing our own types to a Vec cannot fail.
@@ -65,7 +112,7 @@ async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
                 event = sub.rx.try_recv().ok();
             }
         }
-        Some((Ok::<_, Infallible>(Bytes::from(out)), (sub, node)))
+        Some((Ok(Bytes::from(out)), (sub, node)))
     });
     Response::builder()
         .header("content-type", "application/x-ndjson")

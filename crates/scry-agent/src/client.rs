@@ -10,6 +10,7 @@ use hyper_util::rt::TokioIo;
 use scry_model::EventEnvelope;
 use scry_model::filter::EventFilter;
 use scry_model::status::AgentStatus;
+use scry_query::wire::{QueryResponse, SqlRequest, TableInfo};
 use tokio::net::UnixStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,20 @@ impl Client {
 
     pub async fn status(&self) -> Result<AgentStatus, ClientError> {
         let resp = self.request(Self::build("GET", "/v1/status", Vec::new())).await?;
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// Runs a read-only SQL query over the agent's tables.
+    pub async fn sql(&self, req: &SqlRequest) -> Result<QueryResponse, ClientError> {
+        let resp = self.request(Self::build("POST", "/v1/query/sql", serde_json::to_vec(req)?)).await?;
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// The agent's tables: schemas, sizes, time span, evictions.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>, ClientError> {
+        let resp = self.request(Self::build("GET", "/v1/tables", Vec::new())).await?;
         let body = resp.into_body().collect().await?.to_bytes();
         Ok(serde_json::from_slice(&body)?)
     }

@@ -127,6 +127,7 @@ fn run(
             reported_lost = lost;
         }
         *stats.kernel.lock().unwrap_or_else(|e| e.into_inner()) = counters;
+        pipeline.flush_tables();
         pipeline.sweep();
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod preflight;
 pub mod process_cache;
 pub mod procfs;
+pub mod tables;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ use anyhow::{Context, bail};
 use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
+use scry_model::tables::{PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
+use scry_query::{EngineConfig, QueryEngine};
+use scry_store::{Budget, Store};
 
 use crate::collector::SourceStats;
 use crate::events::EventBus;
@@ -28,6 +32,7 @@ use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::tables::ProcessTables;
 
 pub const DEFAULT_SOCKET: &str = "/run/scry/scry.sock";
 
@@ -52,6 +57,10 @@ pub struct AgentConfig {
     pub enable_ancestors: bool,
     pub stream_queue: usize,
     pub kubernetes: KubernetesMode,
+    /// Bytes all tables may hold together, split as Pixie splits them.
+    pub store_bytes: u64,
+    /// Memory one query may use.
+    pub query_memory_bytes: usize,
 }
 
 /// The node name: `NODE_NAME` (set from the downward API in a DaemonSet), else the hostname.
@@ -99,17 +108,28 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = kube_client(&cfg.kubernetes).await?;
     let pods = client.as_ref().map(|_| PodStore::default());
     let bus = Arc::new(EventBus::default());
-    let pipeline = Arc::new(Pipeline::new(
-        PipelineConfig {
-            node_name: cfg.node_name.clone(),
-            enable_ancestors: cfg.enable_ancestors,
-            process_cache_size: cfg.process_cache_size,
-            exit_grace: cfg.exit_grace,
-        },
-        facts.host_namespaces,
-        Attributor::new(mounts.clone(), pods.clone()),
-        bus.clone(),
+    let store = Arc::new(Store::default());
+    let budget = Budget::pixie_defaults(cfg.store_bytes).split([PROC_EXEC_EVENTS, PROC_EXIT_EVENTS]);
+    let process_tables =
+        ProcessTables::create(&store, &cfg.node_name, budget[PROC_EXEC_EVENTS], budget[PROC_EXIT_EVENTS])?;
+    let engine = Arc::new(QueryEngine::new(
+        store,
+        EngineConfig { memory_limit_bytes: cfg.query_memory_bytes, ..EngineConfig::default() },
     ));
+    let pipeline = Arc::new(
+        Pipeline::new(
+            PipelineConfig {
+                node_name: cfg.node_name.clone(),
+                enable_ancestors: cfg.enable_ancestors,
+                process_cache_size: cfg.process_cache_size,
+                exit_grace: cfg.exit_grace,
+            },
+            facts.host_namespaces,
+            Attributor::new(mounts.clone(), pods.clone()),
+            bus.clone(),
+        )
+        .with_tables(process_tables),
+    );
     let watch = match (client, pods.clone()) {
         (Some(client), Some(store)) => Some(tokio::spawn(store.watch(client, cfg.node_name.clone()))),
         _ => None,
@@ -162,7 +182,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     };
 
     let listener = bind(&cfg.socket)?;
-    let app = api::router(api::ApiState { bus, status, node_name: cfg.node_name.clone(), queue: cfg.stream_queue });
+    let app =
+        api::router(api::ApiState { bus, status, node_name: cfg.node_name.clone(), queue: cfg.stream_queue, engine });
     tracing::info!("scry agent running on {}; API at {}", cfg.node_name, cfg.socket.display());
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
 

@@ -19,6 +19,7 @@ use crate::events::EventBus;
 use crate::metadata::Attributor;
 use crate::process_cache::{CloneIdentity, Entry, ExecKey, ProcessCache};
 use crate::procfs::FLAG_PROCFS;
+use crate::tables::ProcessTables;
 
 /// Tetragon's bit for "this image was forked, not exec'd, from its parent".
 const FLAG_CLONE: u32 = 0x4000;
@@ -104,6 +105,7 @@ pub struct Pipeline {
     cache: Mutex<ProcessCache>,
     attributor: Mutex<Attributor>,
     bus: Arc<EventBus>,
+    tables: Option<ProcessTables>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,6 +122,20 @@ impl Pipeline {
             host_ns,
             attributor: Mutex::new(attributor),
             bus,
+            tables: None,
+        }
+    }
+
+    /// Also writes every exec and exit into the process tables.
+    pub fn with_tables(mut self, tables: ProcessTables) -> Pipeline {
+        self.tables = Some(tables);
+        self
+    }
+
+    /// Hands the table rows collected since the last call to the store.
+    pub fn flush_tables(&self) {
+        if let Some(t) = &self.tables {
+            t.flush();
         }
     }
 
@@ -197,6 +213,9 @@ impl Pipeline {
         }
         let ancestors = self.ancestors(&mut cache, key);
         drop(cache);
+        if let Some(t) = &self.tables {
+            t.on_exec(key, &process, parent.as_deref());
+        }
         self.bus.publish(self.envelope(Event::ProcessExec(ProcessExec { process, parent, ancestors })));
     }
 
@@ -216,12 +235,12 @@ impl Pipeline {
     fn on_exit(&self, x: &ExitRecord) {
         let mut cache = lock(&self.cache);
         let current = cache.current(x.pid).map(|(k, e)| (k, e.parent));
-        let (process, parent, ancestors) = match current.and_then(|(k, p)| Some((k, cache.process(k)?, p))) {
+        let (key, process, parent, ancestors) = match current.and_then(|(k, p)| Some((k, cache.process(k)?, p))) {
             Some((key, process, parent_key)) => {
                 let parent = parent_key.and_then(|k| cache.process(k));
                 let ancestors = self.ancestors(&mut cache, key);
                 cache.retire(key, Instant::now());
-                (process, parent, ancestors)
+                (Some(key), process, parent, ancestors)
             }
             None => {
                 cache.miss();
@@ -231,18 +250,22 @@ impl Pipeline {
                     flags: "unknown".into(),
                     ..Default::default()
                 });
-                (unknown, None, Vec::new())
+                (None, unknown, None, Vec::new())
             }
         };
         drop(cache);
         let signal = x.status & 0x7f;
         let code = (x.status >> 8) & 0xff;
+        let time = self.clock.monotonic(x.ktime);
+        if let Some(t) = &self.tables {
+            t.on_exit(key, time.timestamp_nanos_opt().unwrap_or_default(), &process, code, signal);
+        }
         let exit = ProcessExit {
             process,
             parent,
             signal: if signal != 0 { signal_name(signal) } else { String::new() },
             status: if signal != 0 { 0 } else { code },
-            time: Some(self.clock.monotonic(x.ktime)),
+            time: Some(time),
             ancestors,
         };
         self.bus.publish(self.envelope(Event::ProcessExit(exit)));

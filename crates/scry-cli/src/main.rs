@@ -1,5 +1,6 @@
 //! `scry`: the node agent and the commands that talk to it.
 
+mod results;
 mod status;
 
 use std::io::Write;
@@ -29,6 +30,31 @@ enum Command {
     Events(EventsArgs),
     /// Show the agent's hooks, sources, losses and caches.
     Status(StatusArgs),
+    /// Query the agent's tables with SQL (read-only).
+    Sql(SqlArgs),
+    /// List the agent's tables: columns, rows, bytes, time span, evictions.
+    Tables(TablesArgs),
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    /// The query, e.g. "SELECT binary, count(*) FROM proc_exec_events GROUP BY binary".
+    query: String,
+    #[arg(short, long, value_enum, default_value_t = results::Format::Table)]
+    output: results::Format,
+    /// Rows per result table at most.
+    #[arg(long, default_value_t = scry_query::wire::DEFAULT_MAX_ROWS)]
+    max_rows: usize,
+}
+
+#[derive(Args)]
+struct TablesArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[arg(short, long, value_enum, default_value_t = results::Format::Table)]
+    output: results::Format,
 }
 
 #[derive(Args)]
@@ -76,6 +102,12 @@ struct AgentArgs {
     /// Kubeconfig to watch pods with (implies Kubernetes on).
     #[arg(long, conflicts_with = "kubernetes")]
     kubeconfig: Option<PathBuf>,
+    /// Memory all tables may use together, in MiB (split as Pixie splits it).
+    #[arg(long, default_value_t = 1280)]
+    store_size_mb: u64,
+    /// Memory one query may use, in MiB; a query needing more fails.
+    #[arg(long, default_value_t = 256)]
+    query_memory_mb: usize,
     /// Log filter (e.g. info, debug, scry_agent=debug).
     #[arg(long, default_value = "info")]
     log: String,
@@ -151,6 +183,11 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent(args).await,
             Command::Events(args) => events(args).await,
             Command::Status(args) => status::show(&Client::new(&args.socket.socket), args.output).await,
+            Command::Sql(args) => sql(args).await,
+            Command::Tables(args) => {
+                let tables = Client::new(&args.socket.socket).tables().await?;
+                Ok(results::print_tables(&mut std::io::stdout().lock(), &tables, args.output)?)
+            }
         }
     });
     match result {
@@ -182,8 +219,20 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         enable_ancestors: args.enable_ancestors,
         stream_queue: args.event_queue_size,
         kubernetes,
+        store_bytes: args.store_size_mb << 20,
+        query_memory_bytes: args.query_memory_mb << 20,
     })
     .await
+}
+
+async fn sql(args: SqlArgs) -> anyhow::Result<()> {
+    let req = scry_query::wire::SqlRequest { query: args.query, max_rows: Some(args.max_rows) };
+    let resp = Client::new(&args.socket.socket).sql(&req).await?;
+    let mut out = std::io::stdout().lock();
+    for table in &resp.tables {
+        results::print(&mut out, table, args.output)?;
+    }
+    Ok(())
 }
 
 async fn events(args: EventsArgs) -> anyhow::Result<()> {

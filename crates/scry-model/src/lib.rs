@@ -8,5 +8,6 @@ pub mod compact;
 pub mod event;
 pub mod filter;
 pub mod status;
+pub mod tables;
 
 pub use event::{Event, EventEnvelope, EventType, Process};

@@ -11,7 +11,7 @@
 
 mod table;
 
-pub use table::{Scan, StoreError, Table, TableConfig, TableStats, TimeRange};
+pub use table::{Scan, StoreError, TIME_COLUMN, Table, TableConfig, TableStats, TimeRange};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

@@ -1,0 +1,109 @@
+//! Prints query results: aligned tables, CSV, or one JSON object per row.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use scry_query::wire::{ResultTable, TableInfo};
+use serde_json::Value;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+pub fn print(out: &mut impl Write, t: &ResultTable, format: Format) -> std::io::Result<()> {
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+    match format {
+        Format::Json => {
+            for row in &t.rows {
+                let obj: serde_json::Map<String, Value> =
+                    names.iter().zip(row).map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+                writeln!(out, "{}", Value::Object(obj))?;
+            }
+        }
+        Format::Csv => {
+            writeln!(out, "{}", names.iter().map(|n| csv_field(n)).collect::<Vec<_>>().join(","))?;
+            for row in &t.rows {
+                writeln!(out, "{}", row.iter().map(|v| csv_field(&text(v))).collect::<Vec<_>>().join(","))?;
+            }
+        }
+        Format::Table => {
+            let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(text).collect()).collect();
+            let widths: Vec<usize> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| cells.iter().map(|r| r[i].chars().count()).chain([n.len()]).max().unwrap_or(0))
+                .collect();
+            let line = |cols: Vec<&str>| {
+                cols.iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_owned()
+            };
+            writeln!(
+                out,
+                "{}",
+                line(names.iter().map(|n| n.to_uppercase()).collect::<Vec<_>>().iter().map(String::as_str).collect())
+            )?;
+            for r in &cells {
+                writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+            }
+        }
+    }
+    if t.truncated {
+        eprintln!("scry: {}: more rows matched; showing the first {} (raise --max-rows)", t.name, t.rows.len());
+    }
+    Ok(())
+}
+
+fn time_text(ns: Option<i64>) -> String {
+    ns.and_then(|ns| {
+        chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+    })
+    .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+pub fn print_tables(out: &mut impl Write, tables: &[TableInfo], format: Format) -> std::io::Result<()> {
+    if format == Format::Json {
+        for t in tables {
+            writeln!(out, "{}", serde_json::to_string(t).unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    for t in tables {
+        let s = &t.stats;
+        writeln!(
+            out,
+            "{}: {} rows, {} bytes of {} ({} batches), {} .. {}, evicted {} rows",
+            s.name,
+            s.rows,
+            s.bytes,
+            s.budget_bytes,
+            s.batches,
+            time_text(s.oldest_time),
+            time_text(s.newest_time),
+            s.evicted_rows
+        )?;
+        for c in &t.columns {
+            writeln!(out, "  {:<20} {}", c.name, c.data_type)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Arrow schemas of the tables Scry keeps, with Pixie's names and column
+//! order where Pixie has the table (extra Scry columns come after Pixie's).
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+pub const PROC_EXEC_EVENTS: &str = "proc_exec_events";
+pub const PROC_EXIT_EVENTS: &str = "proc_exit_events";
+
+fn time() -> Field {
+    Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
+}
+
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, false)
+}
+
+fn int(name: &str) -> Field {
+    Field::new(name, DataType::Int64, false)
+}
+
+/// Where a process runs, as every process table carries it.
+fn placement() -> [Field; 6] {
+    [text("namespace"), text("pod"), text("container"), text("container_id"), text("unit"), text("node")]
+}
+
+/// Scry: one row per exec (`process_exec` events as a table).
+pub fn proc_exec_events() -> SchemaRef {
+    let mut fields = vec![
+        time(),
+        text("upid"),
+        int("pid"),
+        int("ppid"),
+        text("exec_id"),
+        text("parent_exec_id"),
+        text("binary"),
+        text("cmdline"),
+        text("cwd"),
+        int("uid"),
+    ];
+    fields.extend(placement());
+    Arc::new(Schema::new(fields))
+}
+
+/// Pixie's `proc_exit_events` (time_, upid, exit_code, signal, comm), then Scry's columns.
+pub fn proc_exit_events() -> SchemaRef {
+    let mut fields = vec![
+        time(),
+        text("upid"),
+        int("exit_code"),
+        int("signal"),
+        text("comm"),
+        int("pid"),
+        text("exec_id"),
+        text("binary"),
+    ];
+    fields.extend(placement());
+    Arc::new(Schema::new(fields))
+}
+
+/// Pixie's UPID rendered as Pixie renders it (a UUID-shaped 128-bit value):
+/// high 64 bits `asid << 32 | pid`, low 64 bits the start time in clock ticks
+/// (1/100 s since boot).
+pub fn upid(asid: u32, pid: u32, start_ticks: u64) -> String {
+    let high = (u64::from(asid) << 32) | u64::from(pid);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xffff,
+        start_ticks >> 48,
+        start_ticks & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn upid_renders_like_pixie() {
+        assert_eq!(super::upid(1, 0x1a2b, 0x4d2c1), "00000001-0000-1a2b-0000-00000004d2c1");
+    }
+}
