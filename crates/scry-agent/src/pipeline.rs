@@ -152,10 +152,9 @@ impl Pipeline {
         let mut cache = lock(&self.cache);
         for r in records {
             let key = ExecKey { pid: r.pid, ktime: r.ktime };
-            let parent_key = cache.current(r.ppid).map(|(k, _)| k);
-            let parent = parent_key.and_then(|k| cache.process(k));
-            let process = self.process(&r, key, r.flags, parent.map(|p| p.exec_id.clone()));
-            cache.insert(key, Entry::image(process, parent_key));
+            let parent = cache.current_process(r.ppid);
+            let process = self.process(&r, key, r.flags, parent.as_ref().map(|(_, p)| p.exec_id.clone()));
+            cache.insert(key, Entry::image(process, parent.map(|(k, _)| k)));
         }
     }
 
@@ -221,9 +220,7 @@ impl Pipeline {
 
     fn on_fork(&self, f: &ForkRecord) {
         let mut cache = lock(&self.cache);
-        let Some((parent_key, parent)) =
-            cache.current(f.ppid).map(|(k, _)| k).and_then(|k| Some((k, cache.process(k)?)))
-        else {
+        let Some((parent_key, parent)) = cache.current_process(f.ppid) else {
             cache.miss();
             return;
         };
@@ -234,10 +231,9 @@ impl Pipeline {
 
     fn on_exit(&self, x: &ExitRecord) {
         let mut cache = lock(&self.cache);
-        let current = cache.current(x.pid).map(|(k, e)| (k, e.parent));
-        let (key, process, parent, ancestors) = match current.and_then(|(k, p)| Some((k, cache.process(k)?, p))) {
-            Some((key, process, parent_key)) => {
-                let parent = parent_key.and_then(|k| cache.process(k));
+        let (key, process, parent, ancestors) = match cache.current_process(x.pid) {
+            Some((key, process)) => {
+                let parent = cache.parent_process(key);
                 let ancestors = self.ancestors(&mut cache, key);
                 cache.retire(key, Instant::now());
                 (Some(key), process, parent, ancestors)

@@ -130,6 +130,18 @@ impl ProcessCache {
         self.entries.get(&key).map(|e| (key, e))
     }
 
+    /// The current image of `pid` and its `Process`.
+    pub fn current_process(&mut self, pid: u32) -> Option<(ExecKey, Arc<Process>)> {
+        let key = *self.by_pid.get(&pid)?;
+        Some((key, self.process(key)?))
+    }
+
+    /// The `Process` of the image `key` names as its parent.
+    pub fn parent_process(&mut self, key: ExecKey) -> Option<Arc<Process>> {
+        let parent = self.entries.peek(&key)?.parent?;
+        self.process(parent)
+    }
+
     /// The `Process` of an image, building it first if it is an unbuilt clone.
     pub fn process(&mut self, key: ExecKey) -> Option<Arc<Process>> {
         let e = self.entries.get_mut(&key)?;

@@ -48,22 +48,14 @@ pub fn print(out: &mut impl Write, t: &ResultTable, format: Format) -> std::io::
                 .enumerate()
                 .map(|(i, n)| cells.iter().map(|r| r[i].chars().count()).chain([n.len()]).max().unwrap_or(0))
                 .collect();
-            let line = |cols: Vec<&str>| {
-                cols.iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
+            let line = |cols: &[String]| {
+                let padded: Vec<String> = cols.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                padded.join("  ").trim_end().to_owned()
             };
-            writeln!(
-                out,
-                "{}",
-                line(names.iter().map(|n| n.to_uppercase()).collect::<Vec<_>>().iter().map(String::as_str).collect())
-            )?;
+            let header: Vec<String> = names.iter().map(|n| n.to_uppercase()).collect();
+            writeln!(out, "{}", line(&header))?;
             for r in &cells {
-                writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+                writeln!(out, "{}", line(r))?;
             }
         }
     }

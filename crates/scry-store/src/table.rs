@@ -241,12 +241,16 @@ impl Table {
             }
             _ => {
                 let batches: Vec<&RecordBatch> = inner.hot.iter().map(|s| &s.batch).collect();
-                let one = concat_batches(&self.schema, batches)
+                let batch = concat_batches(&self.schema, batches)
                     .map_err(|e| StoreError::Seal { table: self.name.clone(), reason: e.to_string() })?;
-                let old_bytes: u64 = inner.hot.drain(..).map(|s| s.bytes).sum();
-                let sealed = self.stored(one)?;
-                inner.bytes = inner.bytes - old_bytes + sealed.bytes;
-                inner.sealed.push_back(sealed);
+                // The parts' time bounds are the whole's: no second pass over time_.
+                let (mut lo, mut hi, mut old_bytes) = (i64::MAX, i64::MIN, 0);
+                for part in inner.hot.drain(..) {
+                    (lo, hi, old_bytes) = (lo.min(part.min), hi.max(part.max), old_bytes + part.bytes);
+                }
+                let bytes = batch.get_array_memory_size() as u64;
+                inner.bytes = inner.bytes - old_bytes + bytes;
+                inner.sealed.push_back(Stored { batch, min: lo, max: hi, bytes });
             }
         }
         inner.hot_rows = 0;
