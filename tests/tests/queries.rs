@@ -128,3 +128,95 @@ fn tables_are_listed_and_bad_queries_are_refused_with_the_reason() {
     assert!(text.starts_with("proc_exec_events: "), "{text}");
     assert!(text.contains("  exit_code            Int64"), "{text}");
 }
+
+/// Runs `scry run ARGS… -o json`, feeding `stdin`; rows as JSON objects, or the error text.
+fn scry_run(agent: &Agent, args: &[&str], stdin: &str) -> Result<Vec<Value>, String> {
+    use std::io::Write;
+    let mut child = Command::new(scry_bin())
+        .args(["run", "--socket"])
+        .arg(&agent.socket)
+        .args(["-o", "json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+}
+
+#[test]
+fn pxl_scripts_show_executed_processes() {
+    let agent = Agent::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("scry-pxl-probe");
+    std::fs::copy("/bin/sh", &bin).unwrap();
+    let bin_real = real(bin.to_str().unwrap());
+    let mut pids = Vec::new();
+    for code in [0, 5] {
+        let mut child = Command::new(&bin).args(["-c", &format!("sleep 0.05; exit {code}")]).spawn().unwrap();
+        pids.push(child.id());
+        assert_eq!(child.wait().unwrap().code(), Some(code));
+    }
+    let mut killed = Command::new(&bin).args(["-c", "sleep 30"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    pids.push(killed.id());
+
+    // The library script, with arguments as `px run` takes them.
+    let args = ["px/procs", "--", "--start_time=-1m", "--binary", "scry-pxl-probe"];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rows = scry_run(&agent, &args, "").unwrap();
+    while rows.iter().filter(|r| !r["exit_code"].is_null()).count() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        rows = scry_run(&agent, &args, "").unwrap();
+    }
+    rows.sort_by_key(|r| r["time_"].as_str().unwrap().to_owned());
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let got: Vec<(u64, i64, i64)> = rows
+        .iter()
+        .map(|r| (r["pid"].as_u64().unwrap(), r["exit_code"].as_i64().unwrap(), r["signal"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, [(u64::from(pids[0]), 0, 0), (u64::from(pids[1]), 5, 0), (u64::from(pids[2]), 0, 9)]);
+    for r in &rows {
+        assert_eq!(r["_tableName"], "Processes");
+        assert_eq!(r["binary"], bin_real);
+        assert_eq!(r["ppid"], std::process::id());
+        assert!(r["lifetime"].as_i64().unwrap() > 0, "{r}");
+    }
+    assert_eq!(rows[1]["cmdline"], format!("{bin_real} -c \"sleep 0.05; exit 5\""));
+
+    // A script from stdin: ctx lookups resolve through the agent's process directory.
+    let script = format!(
+        "import px\n\
+         df = px.DataFrame('proc_exec_events', start_time='-1m')\n\
+         df = df[df.binary == '{bin_real}']\n\
+         df.cmd = df.ctx['cmdline']\n\
+         df.node = df.ctx['node']\n\
+         df.same_pid = px.upid_to_pid(df.upid) == df.pid\n\
+         px.display(df.groupby(['node', 'same_pid']).agg(n=('cmd', px.count), cmd=('cmd', px.min)), 'by_node')\n"
+    );
+    let rows = scry_run(&agent, &["-"], &script).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["_tableName"], "by_node");
+    assert_eq!((rows[0]["n"].as_i64(), rows[0]["same_pid"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(rows[0]["cmd"], format!("{bin_real} -c \"sleep 0.05; exit 0\""));
+    assert!(!rows[0]["node"].as_str().unwrap().is_empty());
+
+    // A broken script: the error names the line and column; the agent keeps serving.
+    let err =
+        scry_run(&agent, &["-"], "import px\ndf = px.DataFrame('proc_exec_events')\ndf = df[df.nope]\n").unwrap_err();
+    assert!(err.contains("line 3, column 9: column `nope` is not in the DataFrame"), "{err}");
+    let err = scry_run(&agent, &["px/procs", "--", "--namespce=x"], "").unwrap_err();
+    assert!(err.contains("unknown script argument `--namespce`"), "{err}");
+    assert_eq!(
+        sql_rows(&agent, "SELECT upid_to_pid('00000001-0000-1092-0000-00000001e240') AS pid"),
+        [serde_json::json!({"pid": 4242})]
+    );
+}

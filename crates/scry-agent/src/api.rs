@@ -1,7 +1,8 @@
 //! The agent's local API, served over HTTP on a Unix socket:
 //! `GET /v1/status`; `POST /v1/events` (body: an `EventFilter`; response: a
 //! stream of event JSON lines); `GET /v1/tables`; `POST /v1/query/sql` (body:
-//! a `SqlRequest`; response: a `QueryResponse`).
+//! a `SqlRequest`) and `POST /v1/query/pxl` (body: a `ScriptRequest`), both
+//! answering with a `QueryResponse`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use scry_model::filter::EventFilter;
 use scry_model::status::AgentStatus;
 
 use scry_query::QueryEngine;
-use scry_query::wire::{self, QueryResponse, ResultTable, SqlRequest, TableInfo};
+use scry_query::wire::{self, QueryResponse, ResultTable, ScriptRequest, SqlRequest, TableInfo};
 
 use crate::events::{EventBus, Subscription};
 
@@ -44,6 +45,7 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/v1/events", post(events))
         .route("/v1/tables", get(tables))
         .route("/v1/query/sql", post(sql))
+        .route("/v1/query/pxl", post(pxl))
         .with_state(state)
 }
 
@@ -69,6 +71,22 @@ async fn sql(State(st): State<ApiState>, body: Bytes) -> Response {
     match result {
         Ok(table) => Json(QueryResponse { tables: vec![table] }).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
+}
+
+async fn pxl(State(st): State<ApiState>, body: Bytes) -> Response {
+    let req: ScriptRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid script request: {e}")).into_response(),
+    };
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let tables = match scry_pxl::run(&st.engine, &req, now).await {
+        Ok(outputs) => outputs.iter().map(ResultTable::from_output).collect::<Result<Vec<_>, _>>(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match tables {
+        Ok(tables) => Json(QueryResponse { tables }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 

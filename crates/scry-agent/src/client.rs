@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use scry_model::EventEnvelope;
 use scry_model::filter::EventFilter;
 use scry_model::status::AgentStatus;
-use scry_query::wire::{QueryResponse, SqlRequest, TableInfo};
+use scry_query::wire::{QueryResponse, ScriptRequest, SqlRequest, TableInfo};
 use tokio::net::UnixStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,16 @@ impl Client {
 
     /// Runs a read-only SQL query over the agent's tables.
     pub async fn sql(&self, req: &SqlRequest) -> Result<QueryResponse, ClientError> {
-        let resp = self.request(Self::build("POST", "/v1/query/sql", serde_json::to_vec(req)?)).await?;
+        self.query("/v1/query/sql", serde_json::to_vec(req)?).await
+    }
+
+    /// Runs a PxL script over the agent's tables.
+    pub async fn pxl(&self, req: &ScriptRequest) -> Result<QueryResponse, ClientError> {
+        self.query("/v1/query/pxl", serde_json::to_vec(req)?).await
+    }
+
+    async fn query(&self, path: &str, body: Vec<u8>) -> Result<QueryResponse, ClientError> {
+        let resp = self.request(Self::build("POST", path, body)).await?;
         let body = resp.into_body().collect().await?.to_bytes();
         Ok(serde_json::from_slice(&body)?)
     }

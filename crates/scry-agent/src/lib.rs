@@ -4,6 +4,7 @@
 pub mod api;
 pub mod client;
 pub mod collector;
+pub mod directory;
 pub mod events;
 pub mod metadata;
 pub mod pipeline;
@@ -27,6 +28,7 @@ use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
 use crate::collector::SourceStats;
+use crate::directory::ProcessDirectory;
 use crate::events::EventBus;
 use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
@@ -35,6 +37,9 @@ use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::tables::ProcessTables;
 
 pub const DEFAULT_SOCKET: &str = "/run/scry/scry.sock";
+
+/// Processes the query engine can name by UPID (`df.ctx[…]`), most recent first.
+const PROCESS_DIRECTORY_SIZE: usize = 16_384;
 
 /// Whether to watch Kubernetes pods.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,11 +115,17 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let bus = Arc::new(EventBus::default());
     let store = Arc::new(Store::default());
     let budget = Budget::pixie_defaults(cfg.store_bytes).split([PROC_EXEC_EVENTS, PROC_EXIT_EVENTS]);
-    let process_tables =
-        ProcessTables::create(&store, &cfg.node_name, budget[PROC_EXEC_EVENTS], budget[PROC_EXIT_EVENTS])?;
+    let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
+    let process_tables = ProcessTables::create(
+        &store,
+        directory.clone(),
+        &cfg.node_name,
+        budget[PROC_EXEC_EVENTS],
+        budget[PROC_EXIT_EVENTS],
+    )?;
     let engine = Arc::new(QueryEngine::new(
         store,
-        EngineConfig { memory_limit_bytes: cfg.query_memory_bytes, ..EngineConfig::default() },
+        EngineConfig { memory_limit_bytes: cfg.query_memory_bytes, metadata: directory, ..EngineConfig::default() },
     ));
     let pipeline = Arc::new(
         Pipeline::new(

@@ -154,6 +154,9 @@ impl Pipeline {
             let key = ExecKey { pid: r.pid, ktime: r.ktime };
             let parent = cache.current_process(r.ppid);
             let process = self.process(&r, key, r.flags, parent.as_ref().map(|(_, p)| p.exec_id.clone()));
+            if let Some(t) = &self.tables {
+                t.remember(key, &process);
+            }
             cache.insert(key, Entry::image(process, parent.map(|(k, _)| k)));
         }
     }

@@ -9,6 +9,7 @@ use scry_model::Process;
 use scry_model::tables::{self, upid};
 use scry_store::{Store, StoreError, Table, TableConfig};
 
+use crate::directory::{ProcessDirectory, command_line};
 use crate::process_cache::ExecKey;
 
 /// Rows per batch before a flush is forced.
@@ -133,10 +134,6 @@ fn comm_of(binary: &str) -> &str {
     &name[..end]
 }
 
-fn command_line(p: &Process) -> String {
-    if p.arguments.is_empty() { p.binary.clone() } else { format!("{} {}", p.binary, p.arguments) }
-}
-
 struct Rows {
     exec: ExecRows,
     exit: ExitRows,
@@ -148,11 +145,19 @@ pub struct ProcessTables {
     node: String,
     asid: u32,
     rows: Mutex<Rows>,
+    directory: Arc<ProcessDirectory>,
 }
 
 impl ProcessTables {
-    /// Creates the process tables in `store`, each with `budget` bytes.
-    pub fn create(store: &Store, node: &str, exec_budget: u64, exit_budget: u64) -> Result<ProcessTables, StoreError> {
+    /// Creates the process tables in `store`, each with its budget in bytes;
+    /// every process written is also remembered in `directory`.
+    pub fn create(
+        store: &Store,
+        directory: Arc<ProcessDirectory>,
+        node: &str,
+        exec_budget: u64,
+        exit_budget: u64,
+    ) -> Result<ProcessTables, StoreError> {
         let cfg = |budget_bytes| TableConfig { budget_bytes, ..TableConfig::default() };
         Ok(ProcessTables {
             exec: store.create(tables::PROC_EXEC_EVENTS, tables::proc_exec_events(), cfg(exec_budget))?,
@@ -160,6 +165,7 @@ impl ProcessTables {
             node: node.to_owned(),
             asid: 0,
             rows: Mutex::new(Rows { exec: ExecRows::default(), exit: ExitRows::default() }),
+            directory,
         })
     }
 
@@ -167,11 +173,18 @@ impl ProcessTables {
         upid(self.asid, key.pid, key.ktime / NS_PER_TICK)
     }
 
+    /// Makes a process found running at start known by its UPID.
+    pub fn remember(&self, key: ExecKey, p: &Process) {
+        self.directory.remember(&self.upid(key), p);
+    }
+
     pub fn on_exec(&self, key: ExecKey, p: &Process, parent: Option<&Process>) {
+        let upid = self.upid(key);
+        self.directory.remember(&upid, p);
         let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
         let r = &mut rows.exec;
         r.time.append_value(p.start_time.and_then(|t| t.timestamp_nanos_opt()).unwrap_or_default());
-        r.upid.append_value(self.upid(key));
+        r.upid.append_value(upid);
         r.pid.append_value(i64::from(key.pid));
         r.ppid.append_value(parent.and_then(|p| p.pid).map_or(0, i64::from));
         r.exec_id.append_value(&p.exec_id);
@@ -252,7 +265,8 @@ mod tests {
     #[test]
     fn rows_reach_the_store_on_flush() {
         let store = Store::default();
-        let t = ProcessTables::create(&store, "n1", 1 << 20, 1 << 20).unwrap();
+        let directory = Arc::new(ProcessDirectory::new("n1", 16));
+        let t = ProcessTables::create(&store, directory.clone(), "n1", 1 << 20, 1 << 20).unwrap();
         let p = Process {
             exec_id: "e1".into(),
             pid: Some(42),
@@ -277,6 +291,9 @@ mod tests {
         let upid = col("upid");
         let upid = upid.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
         assert_eq!(upid.value(0), "00000000-0000-002a-0000-000000000003");
+        use scry_query::ProcessMetadata;
+        let known = directory.process(upid.value(0)).unwrap();
+        assert_eq!((known.cmdline.as_str(), known.node_name.as_str()), ("/bin/sleep 1", "n1"));
         let exit = store.get("proc_exit_events").unwrap().scan(Default::default());
         let signal = exit.batches[0].column(3).clone();
         assert_eq!(signal.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0), 9);

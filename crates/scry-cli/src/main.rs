@@ -30,6 +30,9 @@ enum Command {
     Events(EventsArgs),
     /// Show the agent's hooks, sources, losses and caches.
     Status(StatusArgs),
+    /// Run a PxL script on the agent's tables: a file, `-` for stdin, or a library script such as
+    /// px/procs. Script arguments follow `--`, as with `px run`: scry run px/procs -- --start_time=-10m
+    Run(RunArgs),
     /// Query the agent's tables with SQL (read-only).
     Sql(SqlArgs),
     /// List the agent's tables: columns, rows, bytes, time span, evictions.
@@ -47,6 +50,30 @@ struct SqlArgs {
     /// Rows per result table at most.
     #[arg(long, default_value_t = scry_query::wire::DEFAULT_MAX_ROWS)]
     max_rows: usize,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    /// A .pxl file, `-` for stdin, or a library script name (see --list).
+    #[arg(required_unless_present = "list")]
+    script: Option<String>,
+    /// List the library scripts and exit.
+    #[arg(long)]
+    list: bool,
+    /// A Pixie vis spec (vis.json) for a script file: its variables are the script's arguments, its
+    /// widgets the functions to run. Library scripts carry their own.
+    #[arg(long)]
+    vis: Option<std::path::PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = results::Format::Table)]
+    output: results::Format,
+    /// Rows per output table at most (default: the script's #px:set max_output_rows_per_table, else 10000).
+    #[arg(long)]
+    max_rows: Option<usize>,
+    /// Script arguments: --name=value or --name value.
+    #[arg(last = true)]
+    args: Vec<String>,
 }
 
 #[derive(Args)]
@@ -183,6 +210,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent(args).await,
             Command::Events(args) => events(args).await,
             Command::Status(args) => status::show(&Client::new(&args.socket.socket), args.output).await,
+            Command::Run(args) => run_script(args).await,
             Command::Sql(args) => sql(args).await,
             Command::Tables(args) => {
                 let tables = Client::new(&args.socket.socket).tables().await?;
@@ -223,6 +251,63 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         query_memory_bytes: args.query_memory_mb << 20,
     })
     .await
+}
+
+async fn run_script(args: RunArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.list {
+        for s in scry_pxl::library::SCRIPTS {
+            writeln!(out, "{:<20} {}", s.name, s.description)?;
+        }
+        return Ok(());
+    }
+    let name = args.script.unwrap_or_default();
+    let (script, vis) = match scry_pxl::library::find(&name) {
+        Some(s) => (s.pxl.to_owned(), Some(s.vis()?)),
+        None => {
+            let script = if name == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&name).map_err(|e| {
+                    let library: Vec<&str> = scry_pxl::library::SCRIPTS.iter().map(|s| s.name).collect();
+                    anyhow::anyhow!("{name}: {e}; not a library script either ({})", library.join(", "))
+                })?
+            };
+            let vis = match &args.vis {
+                Some(path) => Some(scry_pxl::vis::Vis::parse(&std::fs::read_to_string(path)?)?),
+                None => None,
+            };
+            (script, vis)
+        }
+    };
+    let given = script_args(&args.args)?;
+    let exec_funcs = match vis {
+        Some(vis) => vis.exec_funcs(&given)?,
+        None if given.is_empty() => Vec::new(),
+        None => anyhow::bail!("script arguments need a vis spec naming them (--vis vis.json)"),
+    };
+    let req = scry_query::wire::ScriptRequest { script, exec_funcs, max_rows: args.max_rows };
+    let resp = Client::new(&args.socket.socket).pxl(&req).await?;
+    Ok(results::print_outputs(&mut out, &resp.tables, args.output)?)
+}
+
+/// `--name=value` or `--name value` pairs, as `px run` takes them after `--`.
+fn script_args(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut it = raw.iter();
+    while let Some(arg) = it.next() {
+        let Some(flag) = arg.strip_prefix("--") else {
+            anyhow::bail!("script argument `{arg}`: write --name=value");
+        };
+        match flag.split_once('=') {
+            Some((k, v)) => out.push((k.to_owned(), v.to_owned())),
+            None => match it.next() {
+                Some(v) => out.push((flag.to_owned(), v.clone())),
+                None => anyhow::bail!("script argument `{arg}` has no value"),
+            },
+        }
+    }
+    Ok(out)
 }
 
 async fn sql(args: SqlArgs) -> anyhow::Result<()> {

@@ -25,13 +25,33 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
+/// Prints a script's outputs, each under its name as Pixie's CLI shows it:
+/// a `Table ID:` line before a table or CSV, a `_tableName` key in JSON rows.
+pub fn print_outputs(out: &mut impl Write, tables: &[ResultTable], format: Format) -> std::io::Result<()> {
+    for (i, t) in tables.iter().enumerate() {
+        if format != Format::Json {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "Table ID: {}", t.name)?;
+        }
+        print_table(out, t, format, true)?;
+    }
+    Ok(())
+}
+
 pub fn print(out: &mut impl Write, t: &ResultTable, format: Format) -> std::io::Result<()> {
+    print_table(out, t, format, false)
+}
+
+fn print_table(out: &mut impl Write, t: &ResultTable, format: Format, named: bool) -> std::io::Result<()> {
     let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     match format {
         Format::Json => {
             for row in &t.rows {
+                let name = named.then(|| ("_tableName".to_owned(), Value::String(t.name.clone())));
                 let obj: serde_json::Map<String, Value> =
-                    names.iter().zip(row).map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+                    name.into_iter().chain(names.iter().zip(row).map(|(n, v)| ((*n).to_owned(), v.clone()))).collect();
                 writeln!(out, "{}", Value::Object(obj))?;
             }
         }

@@ -7,6 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub const PROC_EXEC_EVENTS: &str = "proc_exec_events";
 pub const PROC_EXIT_EVENTS: &str = "proc_exit_events";
+pub const HTTP_EVENTS: &str = "http_events";
 
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
@@ -57,6 +58,43 @@ pub fn proc_exit_events() -> SchemaRef {
     ];
     fields.extend(placement());
     Arc::new(Schema::new(fields))
+}
+
+/// Pixie's `http_events`: the columns every socket table starts with, then
+/// HTTP's.
+pub fn http_events() -> SchemaRef {
+    let mut fields = socket_columns().to_vec();
+    fields.extend([
+        int("major_version"),
+        int("minor_version"),
+        int("content_type"),
+        text("req_headers"),
+        text("req_method"),
+        text("req_path"),
+        text("req_body"),
+        int("req_body_size"),
+        text("resp_headers"),
+        int("resp_status"),
+        text("resp_message"),
+        text("resp_body"),
+        int("resp_body_size"),
+        int("latency"),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// Pixie's first eight columns of every request/response table.
+fn socket_columns() -> [Field; 8] {
+    [
+        time(),
+        text("upid"),
+        text("remote_addr"),
+        int("remote_port"),
+        text("local_addr"),
+        int("local_port"),
+        int("trace_role"),
+        Field::new("encrypted", DataType::Boolean, false),
+    ]
 }
 
 /// Pixie's UPID rendered as Pixie renders it (a UUID-shaped 128-bit value):

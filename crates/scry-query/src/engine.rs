@@ -1,5 +1,6 @@
 //! Sessions over the store, bounded results.
 
+use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -11,20 +12,33 @@ use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use scry_store::Store;
 
+use crate::functions::{self, NoMetadata, ProcessMetadata};
 use crate::provider::StoreTable;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EngineConfig {
     /// Memory one query may use for joins, sorts and aggregations; past it the
     /// query fails with a clear error instead of growing the agent.
     pub memory_limit_bytes: usize,
     /// Threads a query's plan is split across.
     pub partitions: usize,
+    /// What the `upid_to_<field>` functions know of processes.
+    pub metadata: Arc<dyn ProcessMetadata>,
 }
 
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
-        EngineConfig { memory_limit_bytes: 256 << 20, partitions: 2 }
+        EngineConfig { memory_limit_bytes: 256 << 20, partitions: 2, metadata: Arc::new(NoMetadata) }
+    }
+}
+
+// By hand: the metadata source need not be printable.
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("memory_limit_bytes", &self.memory_limit_bytes)
+            .field("partitions", &self.partitions)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,11 +81,13 @@ impl QueryEngine {
     }
 
     /// A session that sees every store table by its name (names with a dot,
-    /// like `kafka_events.beta`, are one name, not schema + table).
+    /// like `kafka_events.beta`, are one name, not schema + table), with the
+    /// px functions (`functions`).
     pub fn session(&self) -> Result<SessionContext, QueryError> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.cfg.memory_limit_bytes, 1.0).build_arc()?;
         let config = SessionConfig::new().with_target_partitions(self.cfg.partitions.max(1));
         let ctx = SessionContext::new_with_config_rt(config, runtime);
+        functions::register(&ctx, self.cfg.metadata.clone());
         for table in self.store.tables() {
             ctx.register_table(TableReference::bare(table.name()), Arc::new(StoreTable::new(table)))?;
         }

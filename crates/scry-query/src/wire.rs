@@ -77,3 +77,27 @@ impl ResultTable {
         Ok(ResultTable { name: out.name.clone(), columns, rows, truncated: out.truncated })
     }
 }
+
+/// A PxL script to run, with the script functions to call by name (as
+/// Pixie's `exec_funcs`); without them the script's `px.display` calls
+/// make the outputs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRequest {
+    pub script: String,
+    #[serde(default)]
+    pub exec_funcs: Vec<ExecFunc>,
+    /// Rows per output table at most; the script's `#px:set
+    /// max_output_rows_per_table`, else `DEFAULT_MAX_ROWS`, when absent.
+    #[serde(default)]
+    pub max_rows: Option<usize>,
+}
+
+/// One script function to call, its arguments as text (converted by the
+/// parameters' annotations), and the name of the output it makes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecFunc {
+    pub func: String,
+    pub output_name: String,
+    #[serde(default)]
+    pub args: std::collections::BTreeMap<String, String>,
+}

@@ -1,0 +1,40 @@
+//! The `px/` scripts shipped in the binary, named as Pixie names its own so
+//! `scry run px/…` works from muscle memory. Each is a `.pxl` file and a
+//! `vis.json` saying which functions to run with which arguments.
+
+use crate::error::Result;
+use crate::vis::Vis;
+
+pub struct Script {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub pxl: &'static str,
+    pub vis: &'static str,
+}
+
+impl Script {
+    pub fn vis(&self) -> Result<Vis> {
+        Vis::parse(self.vis)
+    }
+}
+
+macro_rules! script {
+    ($name:literal, $dir:literal, $description:literal) => {
+        Script {
+            name: $name,
+            description: $description,
+            pxl: include_str!(concat!("../library/", $name, "/", $dir, ".pxl")),
+            vis: include_str!(concat!("../library/", $name, "/vis.json")),
+        }
+    };
+}
+
+pub const SCRIPTS: &[Script] = &[
+    script!("px/procs", "procs", "Processes started on the node, with placement, exit code, signal and lifetime."),
+    script!("px/proc_exits", "proc_exits", "How processes ended: exits by code and signal, failure rate per binary."),
+    script!("px/upids", "upids", "Processes (UPIDs) per pod: executions, first and last seen."),
+];
+
+pub fn find(name: &str) -> Option<&'static Script> {
+    SCRIPTS.iter().find(|s| s.name == name)
+}
