@@ -3,7 +3,7 @@
 //! column becomes a DataFusion expression with Pixie's semantics (`/`
 //! always divides as FLOAT64).
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::{Expr, Operator, binary_expr, cast};
 
 use crate::ast::{BinOp, CmpOp, LogicalOp, Pos, UnaryOp};
@@ -37,6 +37,9 @@ pub fn binary(pos: Pos, op: BinOp, l: Value, r: Value) -> Result<Value> {
     let Some(template) = column_of(&l, &r) else {
         return Err(PxlError::at(pos, format!("cannot apply `{op:?}` to {} and {}", l.kind(), r.kind())));
     };
+    if matches!(op, BinOp::Add | BinOp::Sub) && (is_time(&l) || is_time(&r)) {
+        return time_arithmetic(pos, op, &template, &l, &r);
+    }
     let text = is_text(&l) && is_text(&r);
     let (le, re) = (l.to_expr(pos)?, r.to_expr(pos)?);
     let expr = match op {
@@ -50,6 +53,32 @@ pub fn binary(pos: Pos, op: BinOp, l: Value, r: Value) -> Result<Value> {
         BinOp::Pow => datafusion::functions::math::expr_fn::power(le, re),
     };
     Ok(with_expr(&template, expr))
+}
+
+fn is_time(v: &Value) -> bool {
+    match v {
+        Value::Time(_) => true,
+        Value::Column(c) => matches!(c.data_type(), Some(DataType::Timestamp(..))),
+        _ => false,
+    }
+}
+
+/// Times are nanosecond counts in PxL: time ± int is a time, time − time an
+/// int. DataFusion keeps timestamps and integers apart, so both sides go
+/// through Int64.
+fn time_arithmetic(pos: Pos, op: BinOp, template: &Column, l: &Value, r: &Value) -> Result<Value> {
+    let ns = |v: &Value| -> Result<Expr> { Ok(cast(v.to_expr(pos)?, DataType::Int64)) };
+    let (le, re) = (ns(l)?, ns(r)?);
+    let expr = match (op, is_time(l), is_time(r)) {
+        (BinOp::Sub, true, true) => le - re,
+        (BinOp::Add, true, true) => {
+            return Err(PxlError::at(pos, "cannot add two times; subtract them for a duration"));
+        }
+        (BinOp::Add, ..) => cast(le + re, DataType::Timestamp(TimeUnit::Nanosecond, None)),
+        (_, true, false) => cast(le - re, DataType::Timestamp(TimeUnit::Nanosecond, None)),
+        _ => return Err(PxlError::at(pos, "cannot subtract a time from a number")),
+    };
+    Ok(with_expr(template, expr))
 }
 
 fn fold_binary(pos: Pos, op: BinOp, l: &Value, r: &Value) -> Result<Option<Value>> {

@@ -13,7 +13,7 @@ use scry_query::wire::ExecFunc;
 use crate::error::{PxlError, Result};
 
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Vis {
     #[serde(default)]
     pub variables: Vec<Variable>,
@@ -24,7 +24,7 @@ pub struct Vis {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Variable {
     pub name: String,
     #[serde(rename = "type", default)]
@@ -33,17 +33,20 @@ pub struct Variable {
     pub default_value: Option<String>,
     #[serde(default)]
     pub description: String,
+    /// The values a UI may offer; not enforced here.
+    #[serde(default)]
+    pub valid_values: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GlobalFunc {
     pub output_name: String,
     pub func: Func,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Widget {
     #[serde(default)]
     pub name: String,
@@ -58,6 +61,7 @@ pub struct Widget {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Func {
     pub name: String,
     #[serde(default)]
@@ -65,6 +69,7 @@ pub struct Func {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FuncArg {
     pub name: String,
     #[serde(default)]
@@ -159,5 +164,7 @@ mod tests {
         assert_eq!(e.to_string(), "unknown script argument `--nmespace`; arguments: start_time, namespace");
         let e = vis.exec_funcs(&[]).unwrap_err();
         assert_eq!(e.to_string(), "the script needs `--namespace`: namespace to show");
+        let e = Vis::parse(r#"{"variables": [], "widgtes": []}"#).unwrap_err();
+        assert!(e.to_string().starts_with("bad vis spec: unknown field `widgtes`"), "{e}");
     }
 }

@@ -348,6 +348,9 @@ t.pid = px.upid_to_pid(t.upid)
 t.ns = t.ctx['namespace']
 t.rounded = px.round(t.ms, 1)
 t.sq = px.sqrt(px.abs(t.neg))
+t.later = t.time_ + px.seconds(1)
+t.age = px.now() - t.time_
+t.gap = t.later - t.time_
 t = t.filter(t.latency > px.DurationNanos(0))
 t = t[t.req_path != '']
 t = t.drop(['neg', 'double'])
@@ -368,6 +371,8 @@ px.debug(t.head(1), 'peek')
     assert_eq!(row[column("match")], json!(true));
     assert_eq!(row[column("where")], json!(5));
     assert_eq!(row[column("rounded")], json!("10.0"));
+    assert_eq!(row[column("gap")], json!(S), "time + duration - time");
+    assert!(row[column("age")].as_i64().unwrap() >= 50 * S, "now - time_ is a duration in ns: {row:?}");
 }
 
 #[test]
@@ -438,4 +443,40 @@ fn library_scripts_compile_and_run_with_their_defaults() {
         assert!(!out.is_empty(), "{}", script.name);
         assert!(out.iter().all(|t| t.rows.is_empty()), "{}: the process tables are empty here", script.name);
     }
+}
+
+/// Mutated scripts (bytes dropped, repeated, swapped for PxL's punctuation)
+/// compile or fail with an error; none panics.
+#[test]
+fn mangled_scripts_never_panic() {
+    let engine = engine();
+    let tables = scry_pxl::StoreTables(engine.store().clone());
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet = b"()[]{}:.,'\"=+-*/%<>!&|~# \n\tpxdfagr0123456789_";
+    let mut compiled = 0;
+    for script in library::SCRIPTS {
+        for _ in 0..400 {
+            let mut bytes = script.pxl.as_bytes().to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % bytes.len() as u64) as usize;
+                match next() % 3 {
+                    0 => drop(bytes.remove(at)),
+                    1 => bytes.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                    _ => bytes[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let funcs = script.vis().unwrap().exec_funcs(&[]).unwrap();
+            if scry_pxl::compile(&text, &funcs, engine.session().unwrap().state(), &tables, NOW).is_ok() {
+                compiled += 1;
+            }
+        }
+    }
+    assert!(compiled > 0, "some mutations (in comments, say) still compile");
 }

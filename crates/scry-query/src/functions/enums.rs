@@ -8,9 +8,9 @@ use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::cast::as_int64_array;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{ScalarUDF, Volatility};
 
-use super::scalar::{Arg, Kernel, Returns, one, udf};
+use super::scalar::{Arg, Kernel, family, one};
 
 /// RFC 1035 and RFC 2136 response codes; a code without a name stays a number.
 fn dns_rcode(code: i64) -> Cow<'static, str> {
@@ -113,13 +113,8 @@ impl Kernel for Names {
 }
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
-    [("dns_rcode_name", Names::DnsRcode), ("http_resp_message", Names::HttpStatus)]
-        .into_iter()
-        .map(|(name, names)| {
-            let signature = Signature::exact(vec![DataType::Int64], Volatility::Immutable);
-            udf(name, signature, Returns::Type(DataType::Utf8), names)
-        })
-        .collect()
+    let names = [("dns_rcode_name", Names::DnsRcode), ("http_resp_message", Names::HttpStatus)];
+    family(&[DataType::Int64], Volatility::Immutable, names.map(|(name, names)| (name, names, DataType::Utf8)))
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::cast::as_string_array;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{ScalarUDF, Volatility};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::scalar::{Arg, Kernel, Returns, two, udf};
+use super::scalar::{Arg, Kernel, family, two};
 
 /// The text of `key`'s value in the object `doc`, as written there.
 fn pluck<'d>(doc: &'d str, key: &str) -> Option<&'d RawValue> {
@@ -152,17 +152,15 @@ impl Kernel for As {
 }
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
-    [
-        ("pluck", As::Text, DataType::Utf8),
-        ("pluck_float64", As::Float64, DataType::Float64),
-        ("pluck_int64", As::Int64, DataType::Int64),
-    ]
-    .into_iter()
-    .map(|(name, kind, returns)| {
-        let signature = Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable);
-        udf(name, signature, Returns::Type(returns), kind)
-    })
-    .collect()
+    family(
+        &[DataType::Utf8, DataType::Utf8],
+        Volatility::Immutable,
+        [
+            ("pluck", As::Text, DataType::Utf8),
+            ("pluck_float64", As::Float64, DataType::Float64),
+            ("pluck_int64", As::Int64, DataType::Int64),
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use arrow::array::{Array, ArrayRef, StringBuilder};
 use arrow::datatypes::DataType;
 use datafusion::common::cast::as_string_array;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{ScalarUDF, Volatility};
 
-use super::scalar::{Arg, Kernel, Returns, one, udf};
+use super::scalar::{Arg, Kernel, family, one};
 
 /// What the node knows of a process, for `df.ctx[...]` and the upid_to_* functions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -142,14 +142,9 @@ impl fmt::Debug for Lookup {
 }
 
 pub(super) fn functions(source: &Arc<dyn ProcessMetadata>) -> Vec<ScalarUDF> {
-    Field::ALL
-        .into_iter()
-        .map(|(name, field)| {
-            // Stable, not immutable: the answer is the node's knowledge at query time.
-            let signature = Signature::exact(vec![DataType::Utf8], Volatility::Stable);
-            udf(name, signature, Returns::Type(DataType::Utf8), Lookup { field, source: source.clone() })
-        })
-        .collect()
+    let lookups = Field::ALL.map(|(name, field)| (name, Lookup { field, source: source.clone() }, DataType::Utf8));
+    // Stable, not immutable: the answer is the node's knowledge at query time.
+    family(&[DataType::Utf8], Volatility::Stable, lookups)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 /// The row-by-row work of one function. DataFusion compares and hashes
 /// functions when it rewrites plans, hence `Eq + Hash`.
@@ -67,6 +67,20 @@ struct Func<K> {
 
 pub(super) fn udf(name: &'static str, signature: Signature, returns: Returns, kernel: impl Kernel) -> ScalarUDF {
     ScalarUDF::new_from_impl(Func { name, signature, returns, kernel })
+}
+
+/// Functions that take the same argument types, each `(name, kernel, result type)`.
+pub(super) fn family<K: Kernel>(
+    arg_types: &[DataType],
+    volatility: Volatility,
+    members: impl IntoIterator<Item = (&'static str, K, DataType)>,
+) -> Vec<ScalarUDF> {
+    members
+        .into_iter()
+        .map(|(name, kernel, returns)| {
+            udf(name, Signature::exact(arg_types.to_vec(), volatility), Returns::Type(returns), kernel)
+        })
+        .collect()
 }
 
 impl<K: Kernel> ScalarUDFImpl for Func<K> {

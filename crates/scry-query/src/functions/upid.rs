@@ -11,9 +11,9 @@ use arrow::array::{ArrayRef, Int64Array};
 use arrow::datatypes::DataType;
 use datafusion::common::cast::as_string_array;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{ScalarUDF, Volatility};
 
-use super::scalar::{Arg, Kernel, Returns, one, udf};
+use super::scalar::{Arg, Kernel, family, one};
 
 /// The (high, low) 64-bit halves of a UPID's text.
 pub(super) fn decode(upid: &str) -> Option<(u64, u64)> {
@@ -59,18 +59,13 @@ impl Kernel for Part {
 }
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
-    [("upid_to_pid", Part::Pid), ("upid_to_asid", Part::Asid), ("upid_to_start_ts", Part::StartTs)]
-        .into_iter()
-        .map(|(name, part)| {
-            let signature = Signature::exact(vec![DataType::Utf8], Volatility::Immutable);
-            udf(name, signature, Returns::Type(DataType::Int64), part)
-        })
-        .collect()
+    let parts = [("upid_to_pid", Part::Pid), ("upid_to_asid", Part::Asid), ("upid_to_start_ts", Part::StartTs)];
+    family(&[DataType::Utf8], Volatility::Immutable, parts.map(|(name, part)| (name, part, DataType::Int64)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::query;
+    use crate::functions::tests::query;
 
     /// What `scry_model::tables::upid(1, 4242, 123456)` writes: high = 1 << 32 | 0x1092, low = 0x1e240.
     const UPID: &str = "00000001-0000-1092-0000-00000001e240";
