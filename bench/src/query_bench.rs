@@ -70,6 +70,7 @@ fn batch(rng: &mut Rng, upids: &[String], now: i64, first: usize, n: usize, tota
         let r = rng.next();
         let pid = (r % u64::from(PROCESSES)) as usize;
         let p = (r >> 8) % PATHS;
+        let post = p.is_multiple_of(4);
         time.append_value(now - WINDOW_NS + (i as i64) * (WINDOW_NS / total as i64));
         upid.append_value(&upids[pid]);
         raddr.append_value(format!("10.0.{}.{}", (r >> 16) & 0xff, (r >> 24) & 0xff));
@@ -82,11 +83,11 @@ fn batch(rng: &mut Rng, upids: &[String], now: i64, first: usize, n: usize, tota
         minor.append_value(1);
         content.append_value(1);
         req_headers.append_value(r#"{"Host":"svc","User-Agent":"curl/8.5.0","Accept":"*/*"}"#);
-        method.append_value(if p % 4 == 0 { "POST" } else { "GET" });
+        method.append_value(if post { "POST" } else { "GET" });
         path.append_value(format!("/api/v1/resource{p}"));
-        req_body.append_value(if p % 4 == 0 { r#"{"id":12345,"op":"update"}"# } else { "" });
-        req_size.append_value(if p % 4 == 0 { 26 } else { 0 });
-        let failed = (r >> 40) % 100 == 0;
+        req_body.append_value(if post { r#"{"id":12345,"op":"update"}"# } else { "" });
+        req_size.append_value(if post { 26 } else { 0 });
+        let failed = (r >> 40).is_multiple_of(100);
         status.append_value(if failed { 500 } else { 200 });
         resp_headers.append_value(r#"{"Content-Type":"application/json","Content-Length":"42"}"#);
         message.append_value(if failed { "Internal Server Error" } else { "OK" });

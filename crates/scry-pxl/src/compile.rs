@@ -41,7 +41,7 @@ const MAX_CALL_DEPTH: usize = 32;
 
 pub(crate) enum Flow {
     Next,
-    Return(Value),
+    Return(Box<Value>),
 }
 
 pub struct Compiler<'a> {
@@ -171,7 +171,7 @@ impl Compiler<'_> {
                     Some(e) => self.expr(e)?,
                     None => Value::None,
                 };
-                return Ok(Flow::Return(v));
+                return Ok(Flow::Return(Box::new(v)));
             }
             StmtKind::Pass => {}
         }
@@ -321,7 +321,7 @@ impl Compiler<'_> {
         let flow = self.stmts(&f.body);
         self.scopes.pop();
         Ok(match flow? {
-            Flow::Return(v) => v,
+            Flow::Return(v) => *v,
             Flow::Next => Value::None,
         })
     }
