@@ -3,6 +3,7 @@
 
 pub mod probe;
 pub mod process;
+pub mod socket;
 
 #[allow(clippy::all, clippy::pedantic)]
 mod process_skel {
@@ -14,7 +15,22 @@ mod probes_skel {
     include!(concat!(env!("OUT_DIR"), "/probes.skel.rs"));
 }
 
+#[allow(clippy::all, clippy::pedantic)]
+mod socket_skel {
+    include!(concat!(env!("OUT_DIR"), "/socket.skel.rs"));
+}
+
 pub use libbpf_rs::PrintLevel;
+
+/// Copies `bytes` over a zeroed `T`; `T` must be plain old data.
+pub(crate) fn read_prefix<T: Copy + Default>(bytes: &[u8]) -> T {
+    let mut v = T::default();
+    let n = bytes.len().min(size_of::<T>());
+    // SAFETY: T is a repr(C) POD type generated from BTF (every bit pattern is
+    // valid); at most size_of::<T>() bytes are written into it.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut v as *mut T).cast::<u8>(), n) };
+    v
+}
 
 /// Sends libbpf's own messages (verifier logs, attach warnings) to `sink`
 /// instead of stderr.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::probe::{HookKind, HookSupport};
 use crate::process_skel::{ProcessSkel, ProcessSkelBuilder, types};
+use crate::read_prefix;
 
 /// Hook kinds the process source can run on, best first. Both exist on every
 /// kernel with a BPF ring buffer (5.8+); plain tracepoints would lose the task
@@ -271,16 +272,6 @@ pub enum DecodeError {
 const EXEC: u8 = 1;
 const EXIT: u8 = 2;
 const FORK: u8 = 3;
-
-/// Copies `bytes` over a zeroed `T`; `T` must be plain old data.
-fn read_prefix<T: Copy + Default>(bytes: &[u8]) -> T {
-    let mut v = T::default();
-    let n = bytes.len().min(size_of::<T>());
-    // SAFETY: T is a repr(C) POD type generated from BTF (every bit pattern is
-    // valid); at most size_of::<T>() bytes are written into it.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut v as *mut T).cast::<u8>(), n) };
-    v
-}
 
 fn c_str(raw: &[i8]) -> String {
     let bytes: Vec<u8> = raw.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
