@@ -1,6 +1,8 @@
 //! Harness for the end-to-end tests: runs the `scry` binary built by the
 //! workspace (as root, on the real kernel) and reads its event stream.
 
+pub mod pods;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -56,16 +56,7 @@ fn pod_metadata_from_the_api_server_attributes_container_processes() {
         })
     });
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\n\
-             users:\n- name: fake\n  user:\n    token: test-token\n"
-        ),
-    )
-    .unwrap();
+    let kubeconfig = scry_e2e::pods::kubeconfig(dir.path(), port);
 
     let agent = Agent::start(&["--kubeconfig", kubeconfig.to_str().unwrap()]);
     let rt = runtime();
