@@ -39,6 +39,27 @@ impl SourceStats {
     }
 }
 
+/// Where a collector thread says it has loaded its programs (or why not).
+pub type Ready = mpsc::Sender<Result<(), String>>;
+
+/// Runs a collector on a thread of its own and returns once it has loaded
+/// its BPF programs (the thread then runs until told to stop) or failed to.
+pub fn spawn_collector(name: &str, body: impl FnOnce(&Ready) + Send + 'static) -> Result<JoinHandle<()>, String> {
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let handle = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(&ready_tx))
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => Err(format!("the {name} thread ended while loading")),
+    }
+}
+
 /// Loads the process source on its own thread, seeds the cache from /proc
 /// (after attaching, so nothing starting in between is missed), and then
 /// streams records until `stop` is set. Returns once loading succeeded or failed.
@@ -50,41 +71,29 @@ pub fn start_process_collector(
     stats: Arc<SourceStats>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, String> {
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-    let handle = std::thread::Builder::new()
-        .name("process-collector".into())
-        .spawn(move || {
-            let source = match ProcessSource::load(&cfg, &support) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            *stats.info.lock().unwrap_or_else(|e| e.into_inner()) = SourceStatus {
-                name: "process".into(),
-                hook: source.kind.to_string(),
-                fallbacks: source
-                    .fallbacks
-                    .iter()
-                    .map(|f| Fallback { kind: f.kind.to_string(), reason: f.reason.clone() })
-                    .collect(),
-                ..Default::default()
-            };
-            pipeline.seed(procfs::scan(&mounts));
-            if let Err(e) = run(&source, &pipeline, &stats, &stop, &ready_tx) {
-                let _ = ready_tx.send(Err(e));
+    spawn_collector("process-collector", move |ready| {
+        let source = match ProcessSource::load(&cfg, &support) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
             }
-        })
-        .map_err(|e| format!("cannot start the collector thread: {e}"))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(handle),
-        Ok(Err(e)) => {
-            let _ = handle.join();
-            Err(e)
+        };
+        *stats.info.lock().unwrap_or_else(|e| e.into_inner()) = SourceStatus {
+            name: "process".into(),
+            hook: source.kind.to_string(),
+            fallbacks: source
+                .fallbacks
+                .iter()
+                .map(|f| Fallback { kind: f.kind.to_string(), reason: f.reason.clone() })
+                .collect(),
+            ..Default::default()
+        };
+        pipeline.seed(procfs::scan(&mounts));
+        if let Err(e) = run(&source, &pipeline, &stats, &stop, ready) {
+            let _ = ready.send(Err(e));
         }
-        Err(_) => Err("the collector thread ended while loading".into()),
-    }
+    })
 }
 
 fn run(
@@ -92,7 +101,7 @@ fn run(
     pipeline: &Arc<Pipeline>,
     stats: &Arc<SourceStats>,
     stop: &AtomicBool,
-    ready: &mpsc::Sender<Result<(), String>>,
+    ready: &Ready,
 ) -> Result<(), String> {
     let mut builder = libbpf_rs::RingBufferBuilder::new();
     let (p, s) = (pipeline.clone(), stats.clone());
@@ -113,6 +122,9 @@ fn run(
     let _ = ready.send(Ok(()));
     let mut reported_lost = 0;
     while !stop.load(Ordering::Relaxed) {
+        // Everything submitted before `started` is in the ring now, and is
+        // handled by the time poll + consume return.
+        let started = crate::pipeline::monotonic_ns();
         // Returns early only on a forced wakeup; EINTR (a signal) is not an
         // error worth stopping for.
         if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
@@ -120,6 +132,7 @@ fn run(
         {
             tracing::error!("ring buffer read failed: {e}");
         }
+        pipeline.mark_drained(started);
         let counters = source.counters();
         let lost = counters.lost();
         if lost > reported_lost {

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod preflight;
 pub mod process_cache;
 pub mod procfs;
+pub mod sockets;
 pub mod tables;
 
 use std::num::NonZeroUsize;
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
+use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
-use scry_model::tables::{PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
+use scry_model::tables::{HTTP_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
@@ -34,6 +36,8 @@ use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::sockets::collector::{SocketStats, start_socket_collector};
+use crate::sockets::tables::SocketTables;
 use crate::tables::ProcessTables;
 
 pub const DEFAULT_SOCKET: &str = "/run/scry/scry.sock";
@@ -114,7 +118,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let pods = client.as_ref().map(|_| PodStore::default());
     let bus = Arc::new(EventBus::default());
     let store = Arc::new(Store::default());
-    let budget = Budget::pixie_defaults(cfg.store_bytes).split([PROC_EXEC_EVENTS, PROC_EXIT_EVENTS]);
+    let budget = Budget::pixie_defaults(cfg.store_bytes).split([PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, HTTP_EVENTS]);
     let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
     let process_tables = ProcessTables::create(
         &store,
@@ -157,10 +161,23 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         stop.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot start the process source: {e}"))?;
+    // Socket tracing is one source among several: without it the agent still
+    // serves process events and tables, and `scry status` says why not.
+    let socket_stats = Arc::new(SocketStats::default());
+    let socket_collector = SocketTables::create(engine.store(), pipeline.clone(), budget[HTTP_EVENTS])
+        .map_err(|e| e.to_string())
+        .and_then(|tables| {
+            start_socket_collector(SocketSourceConfig::default(), tables, socket_stats.clone(), stop.clone())
+        })
+        .inspect_err(|e| {
+            tracing::warn!("socket tracing is off: {e}");
+            socket_stats.unavailable(e.clone());
+        })
+        .ok();
 
     let status = {
-        let (bus, pipeline, stats, node) =
-            (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone());
+        let (bus, pipeline, stats, node, sockets) =
+            (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone(), socket_stats.clone());
         let hooks: Vec<HookProbe> =
             support.results.iter().map(|r| HookProbe { kind: r.kind.to_string(), error: r.error.clone() }).collect();
         let k8s_off = match &cfg.kubernetes {
@@ -174,7 +191,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             btf: Some(facts.btf.clone()),
             uptime_seconds: started.elapsed().as_secs(),
             hooks: hooks.clone(),
-            sources: vec![stats.status()],
+            sources: vec![stats.status(), sockets.source()],
             stream: StreamStatus {
                 subscribers: bus.subscribers(),
                 queue_dropped: bus.dropped(),
@@ -188,6 +205,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 }
                 None => KubernetesStatus { enabled: false, detail: k8s_off.clone(), ..Default::default() },
             },
+            sockets: sockets.tracing(),
             notices: facts.notices.clone(),
         }) as Arc<dyn Fn() -> AgentStatus + Send + Sync>
     };
@@ -202,11 +220,15 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     if let Some(w) = watch {
         w.abort();
     }
-    let joined = tokio::task::spawn_blocking(move || collector.join()).await;
+    let joined = tokio::task::spawn_blocking(move || {
+        let sockets_joined = socket_collector.map_or(Ok(()), std::thread::JoinHandle::join);
+        collector.join().and(sockets_joined)
+    })
+    .await;
     let _ = std::fs::remove_file(&cfg.socket);
     served.context("serving the local API")?;
     if !matches!(joined, Ok(Ok(()))) {
-        bail!("the process collector thread panicked");
+        bail!("a collector thread panicked");
     }
     tracing::info!("scry agent stopped; BPF programs detached");
     Ok(())

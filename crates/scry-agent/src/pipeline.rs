@@ -3,6 +3,7 @@
 //! publishes exec and exit events on the bus.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,11 @@ fn clock_ns(id: libc::clockid_t) -> i128 {
     ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
 }
 
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC) as u64
+}
+
 impl Clock {
     pub fn now() -> Clock {
         let wall = clock_ns(libc::CLOCK_REALTIME);
@@ -106,6 +112,10 @@ pub struct Pipeline {
     attributor: Mutex<Attributor>,
     bus: Arc<EventBus>,
     tables: Option<ProcessTables>,
+    /// Monotonic time before which every process record has been handled:
+    /// other sources wait for it before naming a process, so a process's
+    /// exec is known before its first request is attributed.
+    drained_until: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,6 +133,7 @@ impl Pipeline {
             attributor: Mutex::new(attributor),
             bus,
             tables: None,
+            drained_until: AtomicU64::new(0),
         }
     }
 
@@ -130,6 +141,30 @@ impl Pipeline {
     pub fn with_tables(mut self, tables: ProcessTables) -> Pipeline {
         self.tables = Some(tables);
         self
+    }
+
+    /// The UPID of the process `pid` is now, as the tables write it; empty
+    /// for a process the cache does not know.
+    pub fn upid(&self, pid: u32) -> String {
+        let key = lock(&self.cache).current(pid).map(|(k, _)| k);
+        match (key, &self.tables) {
+            (Some(key), Some(t)) => t.upid(key),
+            _ => String::new(),
+        }
+    }
+
+    /// Every process record from before `ktime` has been handled.
+    pub fn mark_drained(&self, ktime: u64) {
+        self.drained_until.store(ktime, Ordering::Release);
+    }
+
+    pub fn drained_until(&self) -> u64 {
+        self.drained_until.load(Ordering::Acquire)
+    }
+
+    /// Unix nanoseconds of a BPF `bpf_ktime_get_ns` time.
+    pub fn wall_ns(&self, ktime: u64) -> i64 {
+        self.clock.monotonic(ktime).timestamp_nanos_opt().unwrap_or_default()
     }
 
     /// Hands the table rows collected since the last call to the store.

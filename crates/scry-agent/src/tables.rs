@@ -169,7 +169,7 @@ impl ProcessTables {
         })
     }
 
-    fn upid(&self, key: ExecKey) -> String {
+    pub fn upid(&self, key: ExecKey) -> String {
         upid(self.asid, key.pid, key.ktime / NS_PER_TICK)
     }
 

@@ -16,6 +16,8 @@ pub struct AgentStatus {
     pub stream: StreamStatus,
     pub process_cache: ProcessCacheStatus,
     pub kubernetes: KubernetesStatus,
+    #[serde(default)]
+    pub sockets: SocketTracingStatus,
     /// Things the agent had to do or do without, each in one line.
     pub notices: Vec<String>,
 }
@@ -74,4 +76,34 @@ pub struct KubernetesStatus {
     pub detail: String,
     pub pods: u64,
     pub containers: u64,
+}
+
+/// The socket tracer and the L7 parsing behind `http_events` and friends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketTracingStatus {
+    pub enabled: bool,
+    /// Why not, when not.
+    pub detail: String,
+    /// Connections being tracked.
+    pub connections: u64,
+    /// Bytes given up on: holes in a stream, streams over their bound, data of untracked connections.
+    pub skipped_bytes: u64,
+    /// Messages larger than the kernel copies (the rest is a hole).
+    pub kernel_truncated: u64,
+    /// Client-side exchanges left to the server side traced on this node.
+    pub deduplicated: u64,
+    /// Data records of protocols not parsed yet.
+    pub unparsed_records: u64,
+    pub protocols: Vec<ProtocolStatus>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolStatus {
+    pub name: String,
+    pub frames: u64,
+    /// Positions where no frame could start.
+    pub parse_errors: u64,
+    /// Requests without a response and responses without a request.
+    pub unmatched: u64,
+    pub records: u64,
 }

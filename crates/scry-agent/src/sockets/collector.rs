@@ -1,0 +1,162 @@
+//! The socket collector: one thread that owns the socket tracer, drains its
+//! ring, runs the connection tracker and writes the protocol tables.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use scry_bpf::socket::{SocketRecord, SocketSource, SocketSourceConfig, decode};
+use scry_model::status::{Fallback, ProtocolStatus, SocketTracingStatus, SourceStatus};
+
+use super::parsing::ParseCounts;
+use super::tables::SocketTables;
+use super::tracker::{Tracker, TrackerStats};
+use crate::collector::{Ready, spawn_collector};
+
+/// As the process collector: records wait at most this long in the ring.
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
+
+/// What `scry status` shows of the socket source, refreshed every drain.
+#[derive(Default)]
+pub struct SocketStats {
+    source: Mutex<SourceStatus>,
+    tracing: Mutex<SocketTracingStatus>,
+}
+
+impl SocketStats {
+    pub fn source(&self) -> SourceStatus {
+        self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn tracing(&self) -> SocketTracingStatus {
+        self.tracing.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Socket tracing could not start: say why.
+    pub fn unavailable(&self, detail: String) {
+        *self.tracing.lock().unwrap_or_else(|e| e.into_inner()) = SocketTracingStatus { detail, ..Default::default() };
+    }
+}
+
+fn protocol(name: &str, c: &ParseCounts) -> ProtocolStatus {
+    ProtocolStatus {
+        name: name.into(),
+        frames: c.frames,
+        parse_errors: c.invalid,
+        unmatched: c.unmatched,
+        records: c.records,
+    }
+}
+
+fn tracing_status(t: &TrackerStats, kernel_truncated: u64) -> SocketTracingStatus {
+    SocketTracingStatus {
+        enabled: true,
+        detail: String::new(),
+        connections: t.conns as u64,
+        skipped_bytes: t.skipped_bytes,
+        kernel_truncated,
+        deduplicated: t.deduplicated,
+        unparsed_records: t.unparsed_records,
+        protocols: vec![protocol("http", &t.http)],
+    }
+}
+
+/// Loads the socket tracer on its own thread and runs it until `stop`.
+/// Returns once loading succeeded or failed.
+pub fn start_socket_collector(
+    cfg: SocketSourceConfig,
+    tables: SocketTables,
+    stats: Arc<SocketStats>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, String> {
+    spawn_collector("socket-collector", move |ready| {
+        let source = match SocketSource::load(&cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
+            }
+        };
+        *stats.source.lock().unwrap_or_else(|e| e.into_inner()) = source_status(&source);
+        if let Err(e) = run(&source, tables, &stats, &stop, ready) {
+            let _ = ready.send(Err(e));
+        }
+    })
+}
+
+/// The source's line in `scry status`: syscall tracepoints, and any this
+/// kernel lacks, each a fallback with its reason.
+fn source_status(source: &SocketSource) -> SourceStatus {
+    SourceStatus {
+        name: "socket".into(),
+        hook: "tracepoint".into(),
+        fallbacks: source
+            .missing
+            .iter()
+            .map(|(prog, reason)| Fallback { kind: format!("{prog} (not attached)"), reason: reason.clone() })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn run(
+    source: &SocketSource,
+    mut tables: SocketTables,
+    stats: &SocketStats,
+    stop: &AtomicBool,
+    ready: &Ready,
+) -> Result<(), String> {
+    // Records are decoded in the ring callback and handled after each drain,
+    // where the tracker and tables can be borrowed mutably.
+    let batch: Rc<RefCell<Vec<SocketRecord>>> = Rc::default();
+    let decode_errors = Rc::new(RefCell::new(0u64));
+    let (sink, errors) = (batch.clone(), decode_errors.clone());
+    let mut builder = libbpf_rs::RingBufferBuilder::new();
+    builder
+        .add(source.ring(), move |bytes: &[u8]| {
+            match decode(bytes) {
+                Ok(r) => sink.borrow_mut().push(r),
+                Err(e) => {
+                    *errors.borrow_mut() += 1;
+                    tracing::warn!("socket record did not decode: {e}");
+                }
+            }
+            0
+        })
+        .map_err(|e| format!("socket ring buffer: {e}"))?;
+    let ring = builder.build().map_err(|e| format!("socket ring buffer: {e}"))?;
+    let _ = ready.send(Ok(()));
+    let mut tracker = Tracker::default();
+    let mut events = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
+            && e.kind() != libbpf_rs::ErrorKind::Interrupted
+        {
+            tracing::error!("socket ring buffer read failed: {e}");
+        }
+        let records = std::mem::take(&mut *batch.borrow_mut());
+        events += records.len() as u64;
+        for rec in records {
+            if let Some(id) = tracker.handle(rec, &mut tables)
+                && let Err(e) = source.disable(id)
+            {
+                tracing::debug!("cannot stop copying connection {id:?}: {e}");
+            }
+        }
+        tables.flush();
+        tracker.sweep(crate::pipeline::monotonic_ns());
+        let counters = source.counters();
+        {
+            let mut s = stats.source.lock().unwrap_or_else(|e| e.into_inner());
+            s.events = events;
+            s.kernel_lost = counters.data_lost + counters.control_lost;
+            s.decode_errors = *decode_errors.borrow();
+        }
+        *stats.tracing.lock().unwrap_or_else(|e| e.into_inner()) =
+            tracing_status(&tracker.stats, counters.data_truncated);
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! HTTP requests between pods become `http_events` rows: curl in one pod, a
+//! Python HTTP server in another, each request exactly once (the server's
+//! side), with method, path, status, body, addresses, latency and the pod.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use scry_e2e::pods::Cluster;
+use scry_e2e::{Agent, runtime};
+use scry_query::wire::SqlRequest;
+use serde_json::json;
+
+/// Python's file server on port 8080. Not `python3 -m http.server`: that
+/// looks up the bind address's host name, which in a pod without DNS takes
+/// ten seconds of resolver timeouts.
+const SERVER: &str = "import http.server, socketserver, sys\n\
+    socketserver.TCPServer((sys.argv[1], 8080), http.server.SimpleHTTPRequestHandler).serve_forever()";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
+    let cluster = Cluster::new("http", 202, &[("shop", "web-1"), ("shop", "client-1")]);
+    let args = cluster.agent_args();
+    let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (web, client) = (cluster.pod("web-1"), cluster.pod("client-1"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    let ip = web.ip.to_string();
+    let _server = Server(
+        cluster
+            .command(web, "/usr/bin/python3", &["-c", SERVER, &ip])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut server = _server;
+    // Ready when the server listens (checked in its namespace: no traffic).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ss = cluster.command(web, "/usr/bin/ss", &["-Hltn", "sport", "=", ":8080"]).output().unwrap();
+        if !ss.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server never listened: {:?}", server.0.try_wait());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let paths = ["/hello.txt", "/hello.txt", "/missing", "/hello.txt?x=1"];
+    for path in paths {
+        let url = format!("http://{ip}:8080{path}");
+        let out = cluster
+            .command(client, "/usr/bin/curl", &["-s", "-o", "/dev/null", "--retry", "5", "--retry-connrefused", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "curl {url}");
+    }
+
+    let query = "SELECT req_method, req_path, resp_status, resp_body, trace_role, remote_addr, local_addr, local_port, \
+                 latency, upid_to_pod_name(upid) AS pod, major_version, minor_version, req_body_size \
+                 FROM http_events WHERE local_port = 8080 OR remote_port = 8080 ORDER BY time_";
+    let rt = runtime();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rows = loop {
+        let resp = rt.block_on(agent.client().sql(&SqlRequest { query: query.into(), max_rows: None })).unwrap();
+        let rows = resp.tables[0].rows.clone();
+        if rows.len() >= paths.len() || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let status = rt.block_on(agent.client().status()).unwrap();
+    assert_eq!(rows.len(), paths.len(), "one row per request: {rows:?}\nstatus: {:?}", status.sockets);
+    for (row, path) in rows.iter().zip(paths) {
+        let missing = path == "/missing";
+        assert_eq!(row[0], "GET");
+        assert_eq!(row[1], path);
+        assert_eq!(row[2], if missing { 404 } else { 200 });
+        if !missing {
+            assert_eq!(row[3], "hello\n");
+        }
+        assert_eq!(row[4], 2, "the server side records it");
+        assert_eq!((&row[5], &row[6], &row[7]), (&json!(client.ip.to_string()), &json!(ip), &json!(8080)));
+        assert!(row[8].as_i64().unwrap() > 0, "latency: {row:?}");
+        assert_eq!(row[9], "shop/web-1");
+        assert_eq!((&row[10], &row[11], &row[12]), (&json!(1), &json!(0), &json!(0)), "Python answers HTTP/1.0");
+    }
+    let http = status.sockets.protocols.iter().find(|p| p.name == "http").unwrap();
+    assert_eq!(http.records, paths.len() as u64 * 2, "both sides stitched");
+    assert_eq!(status.sockets.deduplicated, paths.len() as u64, "the client side left to the server side");
+    assert_eq!((http.parse_errors, http.unmatched), (0, 0));
+}
