@@ -101,8 +101,8 @@ fn tables_are_listed_and_bad_queries_are_refused_with_the_reason() {
     let rt = runtime();
     let tables = rt.block_on(agent.client().tables()).unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.stats.name.as_str()).collect();
-    assert_eq!(names, ["proc_exec_events", "proc_exit_events"]);
-    let exit = &tables[1];
+    assert_eq!(names, ["http_events", "proc_exec_events", "proc_exit_events"]);
+    let exit = &tables[2];
     let columns: Vec<&str> = exit.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(columns[..5], ["time_", "upid", "exit_code", "signal", "comm"], "Pixie's columns first");
     assert_eq!(exit.stats.budget_bytes, 10 << 20, "Pixie's proc_exit_events budget");
@@ -125,7 +125,7 @@ fn tables_are_listed_and_bad_queries_are_refused_with_the_reason() {
 
     let out = Command::new(scry_bin()).args(["tables", "--socket"]).arg(&agent.socket).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("proc_exec_events: "), "{text}");
+    assert!(text.starts_with("http_events: "), "{text}");
     assert!(text.contains("  exit_code            Int64"), "{text}");
 }
 

@@ -179,12 +179,16 @@ impl Tracker {
             let before = stats.http.invalid;
             p.parse(kind, stream, &mut stats.http);
             conn.invalid += stats.http.invalid - before;
+            // Bytes were lost: in-order pairing cannot be trusted across the
+            // hole, so the protocol starts over (counted frames stay counted).
             if stream.ahead_bytes() > HOLE_LIMIT {
                 stream.skip_hole();
+                p.state = Default::default();
                 p.parse(kind, stream, &mut stats.http);
             }
             if stream.held_bytes() > STREAM_LIMIT {
                 stream.reset();
+                p.state = Default::default();
             }
             stats.skipped_bytes += std::mem::take(&mut stream.skipped_bytes);
         }
@@ -198,7 +202,9 @@ impl Tracker {
                 sink.http(&conn.meta, ex);
             }
         }
-        if conn.records == 0 && conn.invalid >= INVALID_LIMIT {
+        // After `Upgrade` (websocket, h2c) or a CONNECT tunnel the bytes are
+        // no longer HTTP/1; after too many parse errors they never were.
+        if p.state.switched_protocols() || (conn.records == 0 && conn.invalid >= INVALID_LIMIT) {
             conn.disabled = true;
             return Some(conn.meta.id);
         }

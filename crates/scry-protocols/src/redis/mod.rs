@@ -256,9 +256,8 @@ impl Protocol for Redis {
             MessageType::Request => byte == b'*',
             MessageType::Response => b"*+-:$_,#!=(%~|>".contains(&byte),
         };
-        let start = from.saturating_sub(1);
-        let window = buf.get(start..)?;
-        window.windows(3).position(|w| matches!(w, [b'\r', b'\n', byte] if starts(*byte))).map(|i| start + i + 2)
+        // At or after `from`: a type byte at the start of the buffer or of a line.
+        (from..buf.len()).find(|&i| starts(buf[i]) && (i == 0 || buf[..i].ends_with(b"\r\n")))
     }
 
     fn stitch(

@@ -367,15 +367,18 @@ fn find_boundary_resumes_at_a_line_starting_with_a_type_byte() {
     let at = Redis::find_boundary(RESP, &buf, 0).unwrap();
     assert_eq!(at, start);
     assert_eq!(parse(RESP, &buf[at..]), ParseState::Frame { frame: frame(RESP, OK), consumed: OK.len() });
-    // Strictly after `from`, and only once the type byte is there.
-    assert_eq!(Redis::find_boundary(RESP, &buf, start), None);
+    // At or after `from`, and only once the type byte is there.
+    assert_eq!(Redis::find_boundary(RESP, &buf, start), Some(start));
+    assert_eq!(Redis::find_boundary(RESP, &buf, start + 1), None);
+    assert_eq!(Redis::find_boundary(RESP, OK, 0), Some(0), "a frame at the start of a resynced stream");
     assert_eq!(Redis::find_boundary(RESP, &buf[..start], 0), None);
     assert_eq!(Redis::find_boundary(RESP, &buf, start - 1), Some(start));
     // Requests start with `*` only: the bulk strings inside one do not count.
     let mut req = b"$3\r\nSET\r\n".to_vec();
     req.extend_from_slice(GET);
     assert_eq!(Redis::find_boundary(REQ, &req, 0), Some(9));
-    assert_eq!(Redis::find_boundary(REQ, GET, 0), None);
+    assert_eq!(Redis::find_boundary(REQ, GET, 0), Some(0));
+    assert_eq!(Redis::find_boundary(REQ, GET, 1), None);
     assert_eq!(Redis::find_boundary(REQ, GET, 1000), None);
 }
 
@@ -665,7 +668,7 @@ fn fuzz_redis_never_panics() {
                         at += consumed;
                     }
                     ParseState::NeedsMoreData => break,
-                    ParseState::Invalid => match Redis::find_boundary(kind, bytes, at) {
+                    ParseState::Invalid => match Redis::find_boundary(kind, bytes, at + 1) {
                         Some(next) => {
                             assert!(next > at && next < bytes.len());
                             at = next;
