@@ -93,6 +93,18 @@ fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
         assert_eq!(row[9], "shop/web-1");
         assert_eq!((&row[10], &row[11], &row[12]), (&json!(1), &json!(0), &json!(0)), "Python answers HTTP/1.0");
     }
+    // The library script shows the same requests, requestor and responder named.
+    let out = std::process::Command::new(scry_e2e::scry_bin())
+        .args(["run", "--socket"])
+        .arg(&agent.socket)
+        .args(["-o", "json", "px/http_data", "--", "--destination_filter=shop/web-1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(shown.len(), paths.len(), "{shown:?}");
+    assert!(shown.iter().all(|r| r["requestor"] == json!(client.ip.to_string()) && r["responder"] == "shop/web-1"));
     let http = status.sockets.protocols.iter().find(|p| p.name == "http").unwrap();
     assert_eq!(http.records, paths.len() as u64 * 2, "both sides stitched");
     assert_eq!(status.sockets.deduplicated, paths.len() as u64, "the client side left to the server side");

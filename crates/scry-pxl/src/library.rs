@@ -30,6 +30,16 @@ macro_rules! script {
 }
 
 pub const SCRIPTS: &[Script] = &[
+    script!(
+        "px/http_data",
+        "http_data",
+        "Recent HTTP requests: requestor, responder, method, path, status, latency, bodies."
+    ),
+    script!(
+        "px/http_request_stats",
+        "http_request_stats",
+        "HTTP latency (p50/p90/p99), error rate and throughput per pod and path."
+    ),
     script!("px/procs", "procs", "Processes started on the node, with placement, exit code, signal and lifetime."),
     script!("px/proc_exits", "proc_exits", "How processes ended: exits by code and signal, failure rate per binary."),
     script!("px/upids", "upids", "Processes (UPIDs) per pod: executions, first and last seen."),
