@@ -169,3 +169,42 @@ pub fn exit_of<'a>(events: &'a [EventEnvelope], exec_id: &str) -> Option<&'a scr
 pub fn real(path: &str) -> String {
     std::fs::canonicalize(path).expect("path exists").to_string_lossy().into_owned()
 }
+
+/// A process that is killed when the test ends (servers in pods).
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `query` until it returns at least `n` rows (tables fill on the
+/// collectors' timers) or 15 s pass; the rows as JSON arrays.
+pub fn sql_until(agent: &Agent, query: &str, n: usize) -> Vec<Vec<serde_json::Value>> {
+    let rt = runtime();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let req = scry_query::wire::SqlRequest { query: query.into(), max_rows: None };
+        let rows = rt.block_on(agent.client().sql(&req)).expect("query runs").tables.remove(0).rows;
+        if rows.len() >= n || Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until something in `pod` listens on TCP `port` (checked in its
+/// namespace, so no traffic is made).
+pub fn wait_listening(cluster: &pods::Cluster, pod: &pods::Pod, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ss = cluster.command(pod, "/usr/bin/ss", &["-Hltn", "sport", "=", &format!(":{port}")]).output().unwrap();
+        if !ss.stdout.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {}:{port}", pod.ip);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

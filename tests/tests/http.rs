@@ -2,12 +2,10 @@
 //! Python HTTP server in another, each request exactly once (the server's
 //! side), with method, path, status, body, addresses, latency and the pod.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 use scry_e2e::pods::Cluster;
-use scry_e2e::{Agent, runtime};
-use scry_query::wire::SqlRequest;
+use scry_e2e::{Agent, Background, runtime, sql_until, wait_listening};
 use serde_json::json;
 
 /// Python's file server on port 8080. Not `python3 -m http.server`: that
@@ -15,15 +13,6 @@ use serde_json::json;
 /// ten seconds of resolver timeouts.
 const SERVER: &str = "import http.server, socketserver, sys\n\
     socketserver.TCPServer((sys.argv[1], 8080), http.server.SimpleHTTPRequestHandler).serve_forever()";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
@@ -34,7 +23,7 @@ fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
     let ip = web.ip.to_string();
-    let _server = Server(
+    let _server = Background(
         cluster
             .command(web, "/usr/bin/python3", &["-c", SERVER, &ip])
             .current_dir(dir.path())
@@ -42,17 +31,7 @@ fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
             .spawn()
             .unwrap(),
     );
-    let mut server = _server;
-    // Ready when the server listens (checked in its namespace: no traffic).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ss = cluster.command(web, "/usr/bin/ss", &["-Hltn", "sport", "=", ":8080"]).output().unwrap();
-        if !ss.stdout.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server never listened: {:?}", server.0.try_wait());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(&cluster, web, 8080);
 
     let paths = ["/hello.txt", "/hello.txt", "/missing", "/hello.txt?x=1"];
     for path in paths {
@@ -67,17 +46,8 @@ fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
     let query = "SELECT req_method, req_path, resp_status, resp_body, trace_role, remote_addr, local_addr, local_port, \
                  latency, upid_to_pod_name(upid) AS pod, major_version, minor_version, req_body_size \
                  FROM http_events WHERE local_port = 8080 OR remote_port = 8080 ORDER BY time_";
-    let rt = runtime();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let rows = loop {
-        let resp = rt.block_on(agent.client().sql(&SqlRequest { query: query.into(), max_rows: None })).unwrap();
-        let rows = resp.tables[0].rows.clone();
-        if rows.len() >= paths.len() || Instant::now() > deadline {
-            break rows;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let status = rt.block_on(agent.client().status()).unwrap();
+    let rows = sql_until(&agent, query, paths.len());
+    let status = runtime().block_on(agent.client().status()).unwrap();
     assert_eq!(rows.len(), paths.len(), "one row per request: {rows:?}\nstatus: {:?}", status.sockets);
     for (row, path) in rows.iter().zip(paths) {
         let missing = path == "/missing";

@@ -25,7 +25,7 @@ use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
-use scry_model::tables::{HTTP_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
+use scry_model::tables::{HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
@@ -118,7 +118,14 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let pods = client.as_ref().map(|_| PodStore::default());
     let bus = Arc::new(EventBus::default());
     let store = Arc::new(Store::default());
-    let budget = Budget::pixie_defaults(cfg.store_bytes).split([PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, HTTP_EVENTS]);
+    let budget = Budget::pixie_defaults(cfg.store_bytes).split([
+        PROC_EXEC_EVENTS,
+        PROC_EXIT_EVENTS,
+        HTTP_EVENTS,
+        PGSQL_EVENTS,
+        MYSQL_EVENTS,
+        REDIS_EVENTS,
+    ]);
     let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
     let process_tables = ProcessTables::create(
         &store,
@@ -164,16 +171,17 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     // Socket tracing is one source among several: without it the agent still
     // serves process events and tables, and `scry status` says why not.
     let socket_stats = Arc::new(SocketStats::default());
-    let socket_collector = SocketTables::create(engine.store(), pipeline.clone(), budget[HTTP_EVENTS])
-        .map_err(|e| e.to_string())
-        .and_then(|tables| {
-            start_socket_collector(SocketSourceConfig::default(), tables, socket_stats.clone(), stop.clone())
-        })
-        .inspect_err(|e| {
-            tracing::warn!("socket tracing is off: {e}");
-            socket_stats.unavailable(e.clone());
-        })
-        .ok();
+    let socket_collector =
+        SocketTables::create(engine.store(), pipeline.clone(), |name| budget.get(name).copied().unwrap_or_default())
+            .map_err(|e| e.to_string())
+            .and_then(|tables| {
+                start_socket_collector(SocketSourceConfig::default(), tables, socket_stats.clone(), stop.clone())
+            })
+            .inspect_err(|e| {
+                tracing::warn!("socket tracing is off: {e}");
+                socket_stats.unavailable(e.clone());
+            })
+            .ok();
 
     let status = {
         let (bus, pipeline, stats, node, sockets) =

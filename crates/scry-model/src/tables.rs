@@ -8,6 +8,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 pub const PROC_EXEC_EVENTS: &str = "proc_exec_events";
 pub const PROC_EXIT_EVENTS: &str = "proc_exit_events";
 pub const HTTP_EVENTS: &str = "http_events";
+pub const PGSQL_EVENTS: &str = "pgsql_events";
+pub const MYSQL_EVENTS: &str = "mysql_events";
+pub const REDIS_EVENTS: &str = "redis_events";
 
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
@@ -63,8 +66,7 @@ pub fn proc_exit_events() -> SchemaRef {
 /// Pixie's `http_events`: the columns every socket table starts with, then
 /// HTTP's.
 pub fn http_events() -> SchemaRef {
-    let mut fields = socket_columns().to_vec();
-    fields.extend([
+    socket_table([
         int("major_version"),
         int("minor_version"),
         int("content_type"),
@@ -78,9 +80,30 @@ pub fn http_events() -> SchemaRef {
         text("resp_message"),
         text("resp_body"),
         int("resp_body_size"),
-        int("latency"),
-    ]);
+    ])
+}
+
+/// The socket columns, then `columns`, then `latency`.
+fn socket_table(columns: impl IntoIterator<Item = Field>) -> SchemaRef {
+    let mut fields = socket_columns().to_vec();
+    fields.extend(columns);
+    fields.push(int("latency"));
     Arc::new(Schema::new(fields))
+}
+
+/// Pixie's `pgsql_events`.
+pub fn pgsql_events() -> SchemaRef {
+    socket_table([text("req_cmd"), text("req"), text("resp")])
+}
+
+/// Pixie's `mysql_events` (`req_cmd` is the COM_* byte, `resp_status` 0 unknown, 1 none, 2 OK, 3 error).
+pub fn mysql_events() -> SchemaRef {
+    socket_table([int("req_cmd"), text("req_body"), int("resp_status"), text("resp_body")])
+}
+
+/// Pixie's `redis_events`.
+pub fn redis_events() -> SchemaRef {
+    socket_table([text("req_cmd"), text("req_args"), text("resp")])
 }
 
 /// Pixie's first eight columns of every request/response table.

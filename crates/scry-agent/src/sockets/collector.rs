@@ -60,7 +60,12 @@ fn tracing_status(t: &TrackerStats, kernel_truncated: u64) -> SocketTracingStatu
         kernel_truncated,
         deduplicated: t.deduplicated,
         unparsed_records: t.unparsed_records,
-        protocols: vec![protocol("http", &t.http)],
+        protocols: vec![
+            protocol("http", &t.http),
+            protocol("pgsql", &t.pgsql),
+            protocol("mysql", &t.mysql),
+            protocol("redis", &t.redis),
+        ],
     }
 }
 

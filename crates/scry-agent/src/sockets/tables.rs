@@ -1,24 +1,125 @@
 //! Writes stitched protocol records into the store's tables, with Pixie's
-//! columns: the connection (`upid`, addresses, role) first, then the
-//! protocol's. Rows collect in Arrow builders and go to the store once per
-//! collector drain.
+//! columns: the connection's eight (`time_`, `upid`, addresses, role,
+//! `encrypted`), the protocol's, then `latency`. A row waits until the
+//! process collector has caught up with its response (so the process is
+//! known), then goes into Arrow builders, and to the store once per drain.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder};
+use arrow::datatypes::{DataType, SchemaRef};
 use scry_bpf::socket::Role;
 use scry_model::tables;
-use scry_protocols::{Exchange, http};
+use scry_protocols::{Exchange, http, mysql, pgsql, redis};
 use scry_store::{Store, StoreError, Table, TableConfig};
 
 use super::tracker::{ConnMeta, RecordSink};
 use crate::pipeline::Pipeline;
 
-/// Pixie's first eight columns (`time_` … `encrypted`).
-#[derive(Default)]
-struct ConnColumns {
+/// The connection columns every protocol table starts with.
+const CONN_COLUMNS: usize = 8;
+
+/// A protocol table the tracker writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoTable {
+    Http,
+    Pgsql,
+    Mysql,
+    Redis,
+}
+
+impl ProtoTable {
+    const ALL: [ProtoTable; 4] = [ProtoTable::Http, ProtoTable::Pgsql, ProtoTable::Mysql, ProtoTable::Redis];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtoTable::Http => tables::HTTP_EVENTS,
+            ProtoTable::Pgsql => tables::PGSQL_EVENTS,
+            ProtoTable::Mysql => tables::MYSQL_EVENTS,
+            ProtoTable::Redis => tables::REDIS_EVENTS,
+        }
+    }
+
+    fn schema(self) -> SchemaRef {
+        match self {
+            ProtoTable::Http => tables::http_events(),
+            ProtoTable::Pgsql => tables::pgsql_events(),
+            ProtoTable::Mysql => tables::mysql_events(),
+            ProtoTable::Redis => tables::redis_events(),
+        }
+    }
+}
+
+/// One protocol column's value.
+pub enum Cell {
+    Int(i64),
+    Text(String),
+}
+
+/// A protocol record as the cells of its table's protocol columns (between
+/// the connection columns and `latency`).
+pub trait IntoRow {
+    const TABLE: ProtoTable;
+    fn cells(self) -> Vec<Cell>;
+}
+
+impl IntoRow for http::Record {
+    const TABLE: ProtoTable = ProtoTable::Http;
+    fn cells(self) -> Vec<Cell> {
+        vec![
+            Cell::Int(self.major_version),
+            Cell::Int(self.minor_version),
+            Cell::Int(self.content_type as i64),
+            Cell::Text(self.req_headers),
+            Cell::Text(self.req_method),
+            Cell::Text(self.req_path),
+            Cell::Text(self.req_body),
+            Cell::Int(self.req_body_size),
+            Cell::Text(self.resp_headers),
+            Cell::Int(self.resp_status),
+            Cell::Text(self.resp_message),
+            Cell::Text(self.resp_body),
+            Cell::Int(self.resp_body_size),
+        ]
+    }
+}
+
+impl IntoRow for pgsql::Record {
+    const TABLE: ProtoTable = ProtoTable::Pgsql;
+    fn cells(self) -> Vec<Cell> {
+        vec![Cell::Text(self.req_cmd.to_owned()), Cell::Text(self.req), Cell::Text(self.resp)]
+    }
+}
+
+impl IntoRow for mysql::MysqlRecord {
+    const TABLE: ProtoTable = ProtoTable::Mysql;
+    fn cells(self) -> Vec<Cell> {
+        vec![
+            Cell::Int(i64::from(self.req_cmd)),
+            Cell::Text(self.req_body),
+            Cell::Int(self.resp_status.code()),
+            Cell::Text(self.resp_body),
+        ]
+    }
+}
+
+impl IntoRow for redis::Record {
+    const TABLE: ProtoTable = ProtoTable::Redis;
+    fn cells(self) -> Vec<Cell> {
+        vec![Cell::Text(self.req_cmd), Cell::Text(self.req_args), Cell::Text(self.resp)]
+    }
+}
+
+enum Column {
+    Int(Int64Builder),
+    Text(StringBuilder),
+}
+
+/// Builders for one table, made from its schema.
+struct Rows {
+    rows: usize,
     time: TimestampNanosecondBuilder,
     upid: StringBuilder,
     remote_addr: StringBuilder,
@@ -27,14 +128,39 @@ struct ConnColumns {
     local_port: Int64Builder,
     trace_role: Int64Builder,
     encrypted: BooleanBuilder,
+    /// The protocol columns, then `latency`.
+    columns: Vec<Column>,
 }
 
 fn addr_columns(addr: Option<SocketAddr>) -> (String, i64) {
     addr.map_or_else(|| ("-".to_owned(), 0), |a| (a.ip().to_string(), i64::from(a.port())))
 }
 
-impl ConnColumns {
-    fn push(&mut self, time_ns: i64, upid: &str, conn: &ConnMeta) {
+impl Rows {
+    fn new(schema: &SchemaRef) -> Rows {
+        let columns = schema.fields()[CONN_COLUMNS..]
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Int64 => Column::Int(Int64Builder::new()),
+                _ => Column::Text(StringBuilder::new()),
+            })
+            .collect();
+        Rows {
+            rows: 0,
+            time: TimestampNanosecondBuilder::new(),
+            upid: StringBuilder::new(),
+            remote_addr: StringBuilder::new(),
+            remote_port: Int64Builder::new(),
+            local_addr: StringBuilder::new(),
+            local_port: Int64Builder::new(),
+            trace_role: Int64Builder::new(),
+            encrypted: BooleanBuilder::new(),
+            columns,
+        }
+    }
+
+    fn push(&mut self, time_ns: i64, upid: &str, row: Waiting) {
+        let conn = &row.conn;
         let (raddr, rport) = addr_columns(conn.remote);
         let (laddr, lport) = addr_columns(conn.local);
         self.time.append_value(time_ns);
@@ -49,10 +175,23 @@ impl ConnColumns {
             Role::Unknown => 4,
         });
         self.encrypted.append_value(false);
+        let latency = Cell::Int(row.resp_ts.saturating_sub(row.req_ts) as i64);
+        for (column, cell) in self.columns.iter_mut().zip(row.cells.into_iter().chain([latency])) {
+            match (column, cell) {
+                (Column::Int(b), Cell::Int(v)) => b.append_value(v),
+                (Column::Text(b), Cell::Text(v)) => b.append_value(v),
+                // A record type out of step with its schema: a bug here, kept
+                // visible as nulls rather than a misaligned batch.
+                (Column::Int(b), Cell::Text(_)) => b.append_null(),
+                (Column::Text(b), Cell::Int(_)) => b.append_null(),
+            }
+        }
+        self.rows += 1;
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
+        self.rows = 0;
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.time.finish()),
             Arc::new(self.upid.finish()),
             Arc::new(self.remote_addr.finish()),
@@ -61,117 +200,87 @@ impl ConnColumns {
             Arc::new(self.local_port.finish()),
             Arc::new(self.trace_role.finish()),
             Arc::new(self.encrypted.finish()),
-        ]
-    }
-}
-
-#[derive(Default)]
-struct HttpRows {
-    rows: usize,
-    conn: ConnColumns,
-    ints: [Int64Builder; 3],
-    req_headers: StringBuilder,
-    req_method: StringBuilder,
-    req_path: StringBuilder,
-    req_body: StringBuilder,
-    req_body_size: Int64Builder,
-    resp_headers: StringBuilder,
-    resp_status: Int64Builder,
-    resp_message: StringBuilder,
-    resp_body: StringBuilder,
-    resp_body_size: Int64Builder,
-    latency: Int64Builder,
-}
-
-impl HttpRows {
-    fn push(&mut self, time_ns: i64, upid: &str, conn: &ConnMeta, ex: &Exchange<http::Record>) {
-        let r = &ex.record;
-        self.conn.push(time_ns, upid, conn);
-        let [major, minor, content_type] = &mut self.ints;
-        major.append_value(r.major_version);
-        minor.append_value(r.minor_version);
-        content_type.append_value(r.content_type as i64);
-        self.req_headers.append_value(&r.req_headers);
-        self.req_method.append_value(&r.req_method);
-        self.req_path.append_value(&r.req_path);
-        self.req_body.append_value(&r.req_body);
-        self.req_body_size.append_value(r.req_body_size);
-        self.resp_headers.append_value(&r.resp_headers);
-        self.resp_status.append_value(r.resp_status);
-        self.resp_message.append_value(&r.resp_message);
-        self.resp_body.append_value(&r.resp_body);
-        self.resp_body_size.append_value(r.resp_body_size);
-        self.latency.append_value(ex.resp_ts_ns.saturating_sub(ex.req_ts_ns) as i64);
-        self.rows += 1;
-    }
-
-    fn finish(&mut self) -> Vec<ArrayRef> {
-        self.rows = 0;
-        let mut cols = self.conn.finish();
-        cols.extend(self.ints.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        cols.extend([
-            Arc::new(self.req_headers.finish()) as ArrayRef,
-            Arc::new(self.req_method.finish()),
-            Arc::new(self.req_path.finish()),
-            Arc::new(self.req_body.finish()),
-            Arc::new(self.req_body_size.finish()),
-            Arc::new(self.resp_headers.finish()),
-            Arc::new(self.resp_status.finish()),
-            Arc::new(self.resp_message.finish()),
-            Arc::new(self.resp_body.finish()),
-            Arc::new(self.resp_body_size.finish()),
-            Arc::new(self.latency.finish()),
-        ]);
+        ];
+        cols.extend(self.columns.iter_mut().map(|c| match c {
+            Column::Int(b) => Arc::new(b.finish()) as ArrayRef,
+            Column::Text(b) => Arc::new(b.finish()) as ArrayRef,
+        }));
         cols
     }
 }
 
+struct Waiting {
+    conn: ConnMeta,
+    req_ts: u64,
+    resp_ts: u64,
+    cells: Vec<Cell>,
+}
+
+struct ProtoWriter {
+    table: Arc<Table>,
+    rows: Rows,
+    waiting: VecDeque<Waiting>,
+}
+
 pub struct SocketTables {
-    http: Arc<Table>,
-    http_rows: HttpRows,
-    /// Exchanges waiting for the process collector to catch up with them.
-    http_waiting: VecDeque<(ConnMeta, Exchange<http::Record>)>,
+    writers: Vec<(ProtoTable, ProtoWriter)>,
     pipeline: Arc<Pipeline>,
 }
 
 impl SocketTables {
-    pub fn create(store: &Store, pipeline: Arc<Pipeline>, http_budget: u64) -> Result<SocketTables, StoreError> {
-        let cfg = TableConfig { budget_bytes: http_budget, ..TableConfig::default() };
-        Ok(SocketTables {
-            http: store.create(tables::HTTP_EVENTS, tables::http_events(), cfg)?,
-            http_rows: HttpRows::default(),
-            http_waiting: VecDeque::new(),
-            pipeline,
-        })
+    /// Creates every protocol table, each with the budget `budget` gives its name.
+    pub fn create(
+        store: &Store,
+        pipeline: Arc<Pipeline>,
+        budget: impl Fn(&str) -> u64,
+    ) -> Result<SocketTables, StoreError> {
+        let mut writers = Vec::new();
+        for t in ProtoTable::ALL {
+            let cfg = TableConfig { budget_bytes: budget(t.name()), ..TableConfig::default() };
+            let schema = t.schema();
+            let rows = Rows::new(&schema);
+            let table = store.create(t.name(), schema, cfg)?;
+            writers.push((t, ProtoWriter { table, rows, waiting: VecDeque::new() }));
+        }
+        Ok(SocketTables { writers, pipeline })
     }
 
-    /// Writes the exchanges whose process is known by now, and hands the
-    /// rows to the store.
+    /// Writes the records whose process the process collector has handled by
+    /// now, and hands the rows to the store.
     pub fn flush(&mut self) {
         let drained = self.pipeline.drained_until();
-        while self.http_waiting.front().is_some_and(|(_, ex)| ex.resp_ts_ns < drained) {
-            let Some((conn, ex)) = self.http_waiting.pop_front() else { break };
-            // Pixie's time_ for HTTP is the response's.
-            let time = self.pipeline.wall_ns(ex.resp_ts_ns);
-            let upid = self.pipeline.upid(conn.id.tgid);
-            self.http_rows.push(time, &upid, &conn, &ex);
-        }
-        if self.http_rows.rows == 0 {
-            return;
-        }
-        let cols = self.http_rows.finish();
-        let result = RecordBatch::try_new(self.http.schema(), cols)
-            .map_err(|e| e.to_string())
-            .and_then(|b| self.http.append(b).map_err(|e| e.to_string()));
-        if let Err(e) = result {
-            // The builders follow the schema, so this is a bug here: report it, keep running.
-            tracing::error!("table {}: rows dropped: {e}", self.http.name());
+        for (_, w) in &mut self.writers {
+            while w.waiting.front().is_some_and(|r| r.resp_ts < drained) {
+                let Some(row) = w.waiting.pop_front() else { break };
+                // Pixie's time_ for these tables is the response's.
+                let time = self.pipeline.wall_ns(row.resp_ts);
+                let upid = self.pipeline.upid(row.conn.id.tgid);
+                w.rows.push(time, &upid, row);
+            }
+            if w.rows.rows == 0 {
+                continue;
+            }
+            let cols = w.rows.finish();
+            let result = RecordBatch::try_new(w.table.schema(), cols)
+                .map_err(|e| e.to_string())
+                .and_then(|b| w.table.append(b).map_err(|e| e.to_string()));
+            if let Err(e) = result {
+                tracing::error!("table {}: rows dropped: {e}", w.table.name());
+            }
         }
     }
 }
 
 impl RecordSink for SocketTables {
-    fn http(&mut self, conn: &ConnMeta, ex: Exchange<http::Record>) {
-        self.http_waiting.push_back((conn.clone(), ex));
+    /// Queues a record; it is written at a flush once its process is known.
+    fn record<R: IntoRow>(&mut self, conn: &ConnMeta, ex: Exchange<R>) {
+        if let Some((_, w)) = self.writers.iter_mut().find(|(t, _)| *t == R::TABLE) {
+            w.waiting.push_back(Waiting {
+                conn: conn.clone(),
+                req_ts: ex.req_ts_ns,
+                resp_ts: ex.resp_ts_ns,
+                cells: ex.record.cells(),
+            });
+        }
     }
 }

@@ -8,10 +8,14 @@ use std::net::SocketAddr;
 
 use scry_bpf::socket::{ConnId, DataRecord, Direction, OpenRecord, Role, SocketRecord, protocol};
 use scry_protocols::http::Http;
-use scry_protocols::{Exchange, MessageType, http};
+use scry_protocols::mysql::Mysql;
+use scry_protocols::pgsql::Pgsql;
+use scry_protocols::redis::Redis;
+use scry_protocols::{Exchange, MessageType, ParseState, Protocol};
 
 use super::parsing::{ParseCounts, Parsing};
 use super::stream::DataStream;
+use super::tables::IntoRow;
 
 /// Bytes one direction may hold unparsed before it is dropped.
 const STREAM_LIMIT: usize = 4 << 20;
@@ -33,11 +37,41 @@ pub struct ConnMeta {
 
 /// Where stitched records go.
 pub trait RecordSink {
-    fn http(&mut self, conn: &ConnMeta, exchange: Exchange<http::Record>);
+    fn record<R: IntoRow>(&mut self, conn: &ConnMeta, exchange: Exchange<R>);
 }
 
+/// The parser a connection runs, chosen from the kernel's inference.
 enum Parser {
     Http(Parsing<Http>),
+    Pgsql(Parsing<Pgsql>),
+    Mysql(Parsing<Mysql>),
+    Redis(Parsing<Redis>),
+}
+
+impl Parser {
+    fn for_protocol(protocol: u8) -> Option<Parser> {
+        Some(match protocol {
+            protocol::HTTP => Parser::Http(Parsing::default()),
+            protocol::PGSQL => Parser::Pgsql(Parsing::default()),
+            protocol::MYSQL => Parser::Mysql(Parsing::default()),
+            protocol::REDIS => Parser::Redis(Parsing::default()),
+            _ => return None,
+        })
+    }
+
+    /// Whether `data` starts like a request of this protocol.
+    fn looks_like_request(&self, data: &[u8]) -> bool {
+        fn probe<P: Protocol>(data: &[u8]) -> bool {
+            !data.is_empty()
+                && !matches!(P::parse_frame(MessageType::Request, data, &mut Default::default()), ParseState::Invalid)
+        }
+        match self {
+            Parser::Http(_) => probe::<Http>(data),
+            Parser::Pgsql(_) => probe::<Pgsql>(data),
+            Parser::Mysql(_) => probe::<Mysql>(data),
+            Parser::Redis(_) => probe::<Redis>(data),
+        }
+    }
 }
 
 struct Conn {
@@ -55,6 +89,9 @@ struct Conn {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrackerStats {
     pub http: ParseCounts,
+    pub pgsql: ParseCounts,
+    pub mysql: ParseCounts,
+    pub redis: ParseCounts,
     pub conns: usize,
     /// Client-side exchanges not recorded because this node traces the server.
     pub deduplicated: u64,
@@ -147,13 +184,11 @@ impl Tracker {
             return None;
         }
         if conn.parser.is_none() {
-            conn.parser = match d.protocol {
-                protocol::HTTP => Some(Parser::Http(Parsing::default())),
-                _ => {
-                    stats.unparsed_records += 1;
-                    return None;
-                }
-            };
+            conn.parser = Parser::for_protocol(d.protocol);
+            if conn.parser.is_none() {
+                stats.unparsed_records += 1;
+                return None;
+            }
         }
         let stream = match d.dir {
             Direction::Egress => &mut conn.egress,
@@ -170,41 +205,36 @@ impl Tracker {
                 e.last_ts = d.ts;
             }
         }
-        let Some(Parser::Http(p)) = conn.parser.as_mut() else { return None };
-        let (requests, responses) = match conn.meta.role {
-            Role::Server => (&mut conn.ingress, &mut conn.egress),
-            _ => (&mut conn.egress, &mut conn.ingress),
-        };
-        for (stream, kind) in [(requests, MessageType::Request), (responses, MessageType::Response)] {
-            let before = stats.http.invalid;
-            p.parse(kind, stream, &mut stats.http);
-            conn.invalid += stats.http.invalid - before;
-            // Bytes were lost: in-order pairing cannot be trusted across the
-            // hole, so the protocol starts over (counted frames stay counted).
-            if stream.ahead_bytes() > HOLE_LIMIT {
-                stream.skip_hole();
-                p.state = Default::default();
-                p.parse(kind, stream, &mut stats.http);
-            }
-            if stream.held_bytes() > STREAM_LIMIT {
-                stream.reset();
-                p.state = Default::default();
-            }
-            stats.skipped_bytes += std::mem::take(&mut stream.skipped_bytes);
-        }
-        let out = p.stitch(&mut stats.http);
-        conn.records += out.records.len() as u64;
         let dedup = conn.meta.role == Role::Client && conn.meta.remote.is_some_and(|r| servers.contains_key(&r));
-        for ex in out.records {
-            if dedup {
-                stats.deduplicated += 1;
-            } else {
-                sink.http(&conn.meta, ex);
+        let Conn { meta, parser, egress, ingress, records, invalid, .. } = conn;
+        let (requests, responses) = match meta.role {
+            Role::Server => (ingress, egress),
+            _ => (egress, ingress),
+        };
+        let mut out = Step { meta, requests, responses, dedup, sink, records, invalid, stats: &mut *stats };
+        let stop = match parser {
+            Some(Parser::Http(p)) => {
+                out.run(p, |s| &mut s.http);
+                // After `Upgrade` (websocket, h2c) or a CONNECT tunnel the
+                // bytes are no longer HTTP/1.
+                p.state.switched_protocols()
             }
-        }
-        // After `Upgrade` (websocket, h2c) or a CONNECT tunnel the bytes are
-        // no longer HTTP/1; after too many parse errors they never were.
-        if p.state.switched_protocols() || (conn.records == 0 && conn.invalid >= INVALID_LIMIT) {
+            Some(Parser::Pgsql(p)) => {
+                out.run(p, |s| &mut s.pgsql);
+                false
+            }
+            Some(Parser::Mysql(p)) => {
+                out.run(p, |s| &mut s.mysql);
+                false
+            }
+            Some(Parser::Redis(p)) => {
+                out.run(p, |s| &mut s.redis);
+                false
+            }
+            None => false,
+        };
+        // Too many parse errors and no record: the guess was wrong.
+        if stop || (conn.records == 0 && conn.invalid >= INVALID_LIMIT) {
             conn.disabled = true;
             return Some(conn.meta.id);
         }
@@ -226,20 +256,62 @@ impl Tracker {
     }
 }
 
+/// One parse-and-stitch round over a connection's two streams.
+struct Step<'a, S: RecordSink> {
+    meta: &'a ConnMeta,
+    requests: &'a mut DataStream,
+    responses: &'a mut DataStream,
+    /// Client side of a server traced on this node: counted, not recorded.
+    dedup: bool,
+    sink: &'a mut S,
+    records: &'a mut u64,
+    invalid: &'a mut u64,
+    stats: &'a mut TrackerStats,
+}
+
+impl<S: RecordSink> Step<'_, S> {
+    fn run<P: Protocol>(&mut self, p: &mut Parsing<P>, counts: fn(&mut TrackerStats) -> &mut ParseCounts)
+    where
+        P::Record: IntoRow,
+    {
+        for (stream, kind) in
+            [(&mut *self.requests, MessageType::Request), (&mut *self.responses, MessageType::Response)]
+        {
+            let before = counts(self.stats).invalid;
+            p.parse(kind, stream, counts(self.stats));
+            // Bytes were lost: in-order pairing cannot be trusted across the
+            // hole, so the protocol starts over (counted frames stay counted).
+            if stream.ahead_bytes() > HOLE_LIMIT {
+                stream.skip_hole();
+                p.state = Default::default();
+                p.parse(kind, stream, counts(self.stats));
+            }
+            if stream.held_bytes() > STREAM_LIMIT {
+                stream.reset();
+                p.state = Default::default();
+            }
+            *self.invalid += counts(self.stats).invalid - before;
+            self.stats.skipped_bytes += std::mem::take(&mut stream.skipped_bytes);
+        }
+        let out = p.stitch(counts(self.stats));
+        *self.records += out.records.len() as u64;
+        for ex in out.records {
+            if self.dedup {
+                self.stats.deduplicated += 1;
+            } else {
+                self.sink.record(self.meta, ex);
+            }
+        }
+    }
+}
+
 /// A connection first seen mid-stream: the side whose bytes start like a
 /// request is the client.
 fn infer_role(conn: &Conn) -> Role {
-    let looks_like_request = |s: &DataStream| {
-        let mut state = Default::default();
-        !s.data().is_empty()
-            && !matches!(
-                <Http as scry_protocols::Protocol>::parse_frame(MessageType::Request, s.data(), &mut state),
-                scry_protocols::ParseState::Invalid
-            )
-    };
-    if looks_like_request(&conn.egress) {
+    let Some(parser) = &conn.parser else { return Role::Unknown };
+    if parser.looks_like_request(conn.egress.data()) {
         Role::Client
-    } else if looks_like_request(&conn.ingress) {
+    } else if parser.looks_like_request(conn.ingress.data()) {
         Role::Server
     } else {
         Role::Unknown
