@@ -101,8 +101,11 @@ fn tables_are_listed_and_bad_queries_are_refused_with_the_reason() {
     let rt = runtime();
     let tables = rt.block_on(agent.client().tables()).unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.stats.name.as_str()).collect();
-    assert_eq!(names, ["http_events", "proc_exec_events", "proc_exit_events"]);
-    let exit = &tables[2];
+    assert_eq!(
+        names,
+        ["http_events", "mysql_events", "pgsql_events", "proc_exec_events", "proc_exit_events", "redis_events"]
+    );
+    let exit = &tables[4];
     let columns: Vec<&str> = exit.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(columns[..5], ["time_", "upid", "exit_code", "signal", "comm"], "Pixie's columns first");
     assert_eq!(exit.stats.budget_bytes, 10 << 20, "Pixie's proc_exit_events budget");

@@ -40,6 +40,11 @@ pub const SCRIPTS: &[Script] = &[
         "http_request_stats",
         "HTTP latency (p50/p90/p99), error rate and throughput per pod and path."
     ),
+    script!(
+        "px/redis_data",
+        "redis_data",
+        "Recent Redis commands: requestor, responder, command, arguments, reply, latency."
+    ),
     script!("px/procs", "procs", "Processes started on the node, with placement, exit code, signal and lifetime."),
     script!("px/proc_exits", "proc_exits", "How processes ended: exits by code and signal, failure rate per binary."),
     script!("px/upids", "upids", "Processes (UPIDs) per pod: executions, first and last seen."),

@@ -126,6 +126,7 @@ fn engine() -> QueryEngine {
     }
     store.create(tables::PROC_EXEC_EVENTS, tables::proc_exec_events(), TableConfig::default()).unwrap();
     store.create(tables::PROC_EXIT_EVENTS, tables::proc_exit_events(), TableConfig::default()).unwrap();
+    store.create(tables::REDIS_EVENTS, tables::redis_events(), TableConfig::default()).unwrap();
     let pods = Pods(HashMap::from([
         (upid_of(100), pod("default", "frontend-1", "frontend")),
         (upid_of(200), pod("default", "cart-1", "cart")),
@@ -384,7 +385,7 @@ fn unsupported_constructs_and_mistakes_say_what_and_where() {
         ),
         (
             "import px\ndf = px.DataFrame('nope')\n",
-            "line 2, column 6: table `nope` does not exist; tables: http_events",
+            "line 2, column 6: table `nope` does not exist; tables: http_events, proc_exec_events",
         ),
         (
             "import px\ndf = px.DataFrame('http_events')\ndf = df[df.lateny > 1]\n",
