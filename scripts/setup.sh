@@ -4,7 +4,7 @@
 # pkg-config, and the programs the tests run. Idempotent; run as root.
 set -euo pipefail
 
-packages=(clang-19 libelf-dev zlib1g-dev pkg-config make iproute2 iputils-ping curl python3 redis-server redis-tools)
+packages=(clang-19 libelf-dev zlib1g-dev pkg-config make iproute2 iputils-ping curl python3 redis-server redis-tools dnsmasq-base bind9-dnsutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

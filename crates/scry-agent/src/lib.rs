@@ -25,7 +25,9 @@ use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
-use scry_model::tables::{HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS};
+use scry_model::tables::{
+    DNS_EVENTS, HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS,
+};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
@@ -125,6 +127,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         PGSQL_EVENTS,
         MYSQL_EVENTS,
         REDIS_EVENTS,
+        DNS_EVENTS,
     ]);
     let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
     let process_tables = ProcessTables::create(

@@ -11,6 +11,7 @@ pub const HTTP_EVENTS: &str = "http_events";
 pub const PGSQL_EVENTS: &str = "pgsql_events";
 pub const MYSQL_EVENTS: &str = "mysql_events";
 pub const REDIS_EVENTS: &str = "redis_events";
+pub const DNS_EVENTS: &str = "dns_events";
 
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
@@ -99,6 +100,11 @@ pub fn pgsql_events() -> SchemaRef {
 /// Pixie's `mysql_events` (`req_cmd` is the COM_* byte, `resp_status` 0 unknown, 1 none, 2 OK, 3 error).
 pub fn mysql_events() -> SchemaRef {
     socket_table([int("req_cmd"), text("req_body"), int("resp_status"), text("resp_body")])
+}
+
+/// Pixie's `dns_events`: headers and bodies as JSON text.
+pub fn dns_events() -> SchemaRef {
+    socket_table([text("req_header"), text("req_body"), text("resp_header"), text("resp_body")])
 }
 
 /// Pixie's `redis_events`.

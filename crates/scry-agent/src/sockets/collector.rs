@@ -65,6 +65,7 @@ fn tracing_status(t: &TrackerStats, kernel_truncated: u64) -> SocketTracingStatu
             protocol("pgsql", &t.pgsql),
             protocol("mysql", &t.mysql),
             protocol("redis", &t.redis),
+            protocol("dns", &t.dns),
         ],
     }
 }

@@ -81,6 +81,21 @@ impl<P: Protocol> Parsing<P> {
         out
     }
 
+    /// Queues a frame parsed outside a stream (a datagram is one message).
+    pub fn push(&mut self, kind: MessageType, ts_ns: u64, frame: P::Frame, counts: &mut ParseCounts) {
+        let queue = match kind {
+            MessageType::Request => &mut self.requests,
+            MessageType::Response => &mut self.responses,
+        };
+        queue.push_back(Timed { ts_ns, frame });
+        counts.frames += 1;
+    }
+
+    /// Drops requests `expire` finds too old, counted as unmatched.
+    pub fn expire(&mut self, expire: impl FnOnce(&mut VecDeque<Timed<P::Frame>>) -> u64, counts: &mut ParseCounts) {
+        counts.unmatched += expire(&mut self.requests);
+    }
+
     /// Frames waiting for their other half.
     pub fn waiting(&self) -> usize {
         self.requests.len() + self.responses.len()

@@ -12,7 +12,7 @@ use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBu
 use arrow::datatypes::{DataType, SchemaRef};
 use scry_bpf::socket::Role;
 use scry_model::tables;
-use scry_protocols::{Exchange, http, mysql, pgsql, redis};
+use scry_protocols::{Exchange, dns, http, mysql, pgsql, redis};
 use scry_store::{Store, StoreError, Table, TableConfig};
 
 use super::tracker::{ConnMeta, RecordSink};
@@ -28,10 +28,12 @@ pub enum ProtoTable {
     Pgsql,
     Mysql,
     Redis,
+    Dns,
 }
 
 impl ProtoTable {
-    const ALL: [ProtoTable; 4] = [ProtoTable::Http, ProtoTable::Pgsql, ProtoTable::Mysql, ProtoTable::Redis];
+    const ALL: [ProtoTable; 5] =
+        [ProtoTable::Http, ProtoTable::Pgsql, ProtoTable::Mysql, ProtoTable::Redis, ProtoTable::Dns];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +41,7 @@ impl ProtoTable {
             ProtoTable::Pgsql => tables::PGSQL_EVENTS,
             ProtoTable::Mysql => tables::MYSQL_EVENTS,
             ProtoTable::Redis => tables::REDIS_EVENTS,
+            ProtoTable::Dns => tables::DNS_EVENTS,
         }
     }
 
@@ -48,6 +51,7 @@ impl ProtoTable {
             ProtoTable::Pgsql => tables::pgsql_events(),
             ProtoTable::Mysql => tables::mysql_events(),
             ProtoTable::Redis => tables::redis_events(),
+            ProtoTable::Dns => tables::dns_events(),
         }
     }
 }
@@ -101,6 +105,18 @@ impl IntoRow for mysql::MysqlRecord {
             Cell::Text(self.req_body),
             Cell::Int(self.resp_status.code()),
             Cell::Text(self.resp_body),
+        ]
+    }
+}
+
+impl IntoRow for dns::DnsRecord {
+    const TABLE: ProtoTable = ProtoTable::Dns;
+    fn cells(self) -> Vec<Cell> {
+        vec![
+            Cell::Text(self.req_header.to_json()),
+            Cell::Text(self.req_body()),
+            Cell::Text(self.resp_header.to_json()),
+            Cell::Text(self.resp_body()),
         ]
     }
 }

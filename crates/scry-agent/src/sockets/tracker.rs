@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use scry_bpf::socket::{ConnId, DataRecord, Direction, OpenRecord, Role, SocketRecord, protocol};
+use scry_protocols::dns::Dns;
 use scry_protocols::http::Http;
 use scry_protocols::mysql::Mysql;
 use scry_protocols::pgsql::Pgsql;
@@ -46,15 +47,25 @@ enum Parser {
     Pgsql(Parsing<Pgsql>),
     Mysql(Parsing<Mysql>),
     Redis(Parsing<Redis>),
+    /// DNS over TCP: length-prefixed messages in a stream.
+    Dns(Parsing<Dns>),
+    /// DNS over UDP: one message per datagram, parsed per peer (`Conn::peers`).
+    DnsDatagrams,
 }
 
 impl Parser {
-    fn for_protocol(protocol: u8) -> Option<Parser> {
+    fn for_protocol(protocol: u8, sock_type: u8) -> Option<Parser> {
         Some(match protocol {
             protocol::HTTP => Parser::Http(Parsing::default()),
             protocol::PGSQL => Parser::Pgsql(Parsing::default()),
             protocol::MYSQL => Parser::Mysql(Parsing::default()),
             protocol::REDIS => Parser::Redis(Parsing::default()),
+            protocol::DNS if sock_type == 2 => Parser::DnsDatagrams,
+            protocol::DNS => {
+                let mut p = Parsing::<Dns>::default();
+                p.state.tcp = true;
+                Parser::Dns(p)
+            }
             _ => return None,
         })
     }
@@ -70,13 +81,29 @@ impl Parser {
             Parser::Pgsql(_) => probe::<Pgsql>(data),
             Parser::Mysql(_) => probe::<Mysql>(data),
             Parser::Redis(_) => probe::<Redis>(data),
+            Parser::Dns(_) => {
+                let mut tcp = scry_protocols::dns::DnsState { tcp: true };
+                !matches!(Dns::parse_frame(MessageType::Request, data, &mut tcp), ParseState::Invalid)
+                    && !data.is_empty()
+            }
+            Parser::DnsDatagrams => false,
         }
     }
 }
 
+/// One peer of a datagram socket: a DNS server socket answers many clients
+/// on one fd, so each peer is a connection of its own.
+struct Peer {
+    meta: ConnMeta,
+    parsing: Parsing<Dns>,
+}
+
 struct Conn {
     meta: ConnMeta,
+    /// `SOCK_STREAM` (1) or `SOCK_DGRAM` (2).
+    sock_type: u8,
     parser: Option<Parser>,
+    peers: HashMap<SocketAddr, Peer>,
     egress: DataStream,
     ingress: DataStream,
     last_ts: u64,
@@ -92,6 +119,7 @@ pub struct TrackerStats {
     pub pgsql: ParseCounts,
     pub mysql: ParseCounts,
     pub redis: ParseCounts,
+    pub dns: ParseCounts,
     pub conns: usize,
     /// Client-side exchanges not recorded because this node traces the server.
     pub deduplicated: u64,
@@ -148,7 +176,9 @@ impl Tracker {
         }
         let conn = Conn {
             meta,
+            sock_type: o.sock_type,
             parser: None,
+            peers: HashMap::new(),
             egress: DataStream::new(!o.mid_stream),
             ingress: DataStream::new(!o.mid_stream),
             last_ts: o.ts,
@@ -184,11 +214,15 @@ impl Tracker {
             return None;
         }
         if conn.parser.is_none() {
-            conn.parser = Parser::for_protocol(d.protocol);
+            conn.parser = Parser::for_protocol(d.protocol, conn.sock_type);
             if conn.parser.is_none() {
                 stats.unparsed_records += 1;
                 return None;
             }
+        }
+        if matches!(conn.parser, Some(Parser::DnsDatagrams)) {
+            datagram(conn, &d, servers, stats, sink);
+            return None;
         }
         let stream = match d.dir {
             Direction::Egress => &mut conn.egress,
@@ -231,7 +265,11 @@ impl Tracker {
                 out.run(p, |s| &mut s.redis);
                 false
             }
-            None => false,
+            Some(Parser::Dns(p)) => {
+                out.run(p, |s| &mut s.dns);
+                false
+            }
+            Some(Parser::DnsDatagrams) | None => false,
         };
         // Too many parse errors and no record: the guess was wrong.
         if stop || (conn.records == 0 && conn.invalid >= INVALID_LIMIT) {
@@ -254,6 +292,61 @@ impl Tracker {
         self.servers.retain(|_, e| e.open > 0 || e.last_ts + IDLE_NS >= now_ts);
         self.stats.conns = self.conns.len();
     }
+}
+
+/// One DNS datagram: parsed on its own, as a request or a response (the
+/// header says which), queued with its peer's other messages and stitched.
+fn datagram(
+    conn: &mut Conn,
+    d: &DataRecord,
+    servers: &mut HashMap<SocketAddr, Endpoint>,
+    stats: &mut TrackerStats,
+    sink: &mut impl RecordSink,
+) {
+    let Some(peer_addr) = d.peer.or(conn.meta.remote) else {
+        stats.skipped_bytes += d.data.len() as u64;
+        return;
+    };
+    let base = &conn.meta;
+    let peer = conn.peers.entry(peer_addr).or_insert_with(|| Peer {
+        meta: ConnMeta { id: base.id, role: Role::Unknown, local: base.local, remote: Some(peer_addr) },
+        parsing: Parsing::default(),
+    });
+    let parsed = [MessageType::Request, MessageType::Response].into_iter().find_map(|kind| {
+        match Dns::parse_frame(kind, &d.data, &mut peer.parsing.state) {
+            ParseState::Frame { frame, .. } => Some((kind, frame)),
+            _ => None,
+        }
+    });
+    let Some((kind, frame)) = parsed else {
+        stats.dns.invalid += 1;
+        return;
+    };
+    if peer.meta.role == Role::Unknown {
+        // A request sent is a client's; a request received, a server's.
+        peer.meta.role = match (kind, d.dir) {
+            (MessageType::Request, Direction::Egress) | (MessageType::Response, Direction::Ingress) => Role::Client,
+            _ => Role::Server,
+        };
+    }
+    if peer.meta.role == Role::Server
+        && let Some(local) = peer.meta.local
+    {
+        let e = servers.entry(local).or_default();
+        e.last_ts = d.ts;
+    }
+    peer.parsing.push(kind, d.ts, frame, &mut stats.dns);
+    let dedup = peer.meta.role == Role::Client && servers.contains_key(&peer_addr);
+    for ex in peer.parsing.stitch(&mut stats.dns).records {
+        conn.records += 1;
+        if dedup {
+            stats.deduplicated += 1;
+        } else {
+            sink.record(&peer.meta, ex);
+        }
+    }
+    // Requests never answered are dropped after Pixie's 2 s, counted.
+    peer.parsing.expire(|reqs| Dns::expire_requests(reqs, d.ts), &mut stats.dns);
 }
 
 /// One parse-and-stitch round over a connection's two streams.

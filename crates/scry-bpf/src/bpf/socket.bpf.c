@@ -219,8 +219,11 @@ static __always_inline __u8 infer(const char *b, __u32 len, __u8 sock_type, stru
 		    starts(b, "DELETE ", 7) || starts(b, "PATCH ", 6) || starts(b, "OPTIONS ", 8) || starts(b, "HTTP/1.", 7))
 			return PROTO_HTTP;
 	}
-	/* DNS runs on port 53; the header alone is too weak a signature. */
-	if (sock_type == 2 && (remote->port == 53 || lport == 53) && len >= 12)
+	/* DNS runs on port 53; the header alone is too weak a signature. Over
+	 * TCP the first read or write may be just the 2-byte length prefix
+	 * (servers read it alone, clients write it as its own iovec), and it
+	 * must not be lost: it frames the stream. */
+	if ((remote->port == 53 || lport == 53) && len >= (sock_type == 2 ? 12 : 2))
 		return PROTO_DNS;
 	if (len >= 4 && b[0] == '*' && b[1] >= '1' && b[1] <= '9')
 		return PROTO_REDIS;
