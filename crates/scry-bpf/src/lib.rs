@@ -22,6 +22,18 @@ mod socket_skel {
 
 pub use libbpf_rs::PrintLevel;
 
+/// Counter `idx` of a per-CPU array of u64, summed over the CPUs (0 when
+/// it cannot be read).
+pub(crate) fn percpu_sum(map: &dyn libbpf_rs::MapCore, idx: u32) -> u64 {
+    match map.lookup_percpu(&idx.to_ne_bytes(), libbpf_rs::MapFlags::ANY) {
+        Ok(Some(per_cpu)) => per_cpu
+            .iter()
+            .map(|v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default())))
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// Copies `bytes` over a zeroed `T`; `T` must be plain old data.
 pub(crate) fn read_prefix<T: Copy + Default>(bytes: &[u8]) -> T {
     let mut v = T::default();

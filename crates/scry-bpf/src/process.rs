@@ -4,12 +4,12 @@
 use std::mem::{MaybeUninit, size_of};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::{Link, MapCore, OpenObject};
 use serde::{Deserialize, Serialize};
 
 use crate::probe::{HookKind, HookSupport};
 use crate::process_skel::{ProcessSkel, ProcessSkelBuilder, types};
-use crate::read_prefix;
+use crate::{percpu_sum, read_prefix};
 
 /// Hook kinds the process source can run on, best first. Both exist on every
 /// kernel with a BPF ring buffer (5.8+); plain tracepoints would lose the task
@@ -136,15 +136,7 @@ impl ProcessSource {
     }
 
     pub fn counters(&self) -> KernelCounters {
-        let sum = |idx: u32| -> u64 {
-            match self.skel.maps.stats.lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY) {
-                Ok(Some(per_cpu)) => per_cpu
-                    .iter()
-                    .map(|v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default())))
-                    .sum(),
-                _ => 0,
-            }
-        };
+        let sum = |idx: u32| percpu_sum(&self.skel.maps.stats, idx);
         KernelCounters {
             exec_sent: sum(0),
             exec_lost: sum(1),

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-use crate::read_prefix;
+use crate::{percpu_sum, read_prefix};
 use crate::socket_skel::{SocketSkel, SocketSkelBuilder, types};
 
 #[derive(Clone, Debug)]
@@ -105,15 +105,7 @@ impl SocketSource {
     }
 
     pub fn counters(&self) -> SocketCounters {
-        let sum = |idx: u32| -> u64 {
-            match self.skel.maps.stats.lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY) {
-                Ok(Some(per_cpu)) => per_cpu
-                    .iter()
-                    .map(|v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default())))
-                    .sum(),
-                _ => 0,
-            }
-        };
+        let sum = |idx: u32| percpu_sum(&self.skel.maps.stats, idx);
         SocketCounters {
             data_sent: sum(0),
             data_lost: sum(1),

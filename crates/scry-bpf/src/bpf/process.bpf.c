@@ -15,33 +15,18 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "process.h"
+#define SOURCE_STATS STAT_COUNT
+#include "source.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
 const volatile __u32 args_max = 4096;     /* < ARGS_CAP */
-/* Unread bytes in the ring above which a record wakes the reader. Below it the
- * reader is not woken: it drains the ring on its own short timer. A wakeup per
- * record costs an irq_work and a context switch (several microseconds each in a
- * VM), which under an exec storm costs more than everything else here together. */
-const volatile __u64 wakeup_bytes = 1 << 20;
 
 /* Make the record types visible in BTF so the skeleton generates Rust twins. */
 struct exec_event _exec_event = {};
 struct exit_event _exit_event = {};
 struct fork_event _fork_event = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22); /* resized by user space */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
 
 /* An exec record is ~25 KiB: far over the 512-byte BPF stack, so it is built in
  * a per-CPU slot and only its used prefix is copied into the ring. */
@@ -77,19 +62,10 @@ struct kernfs_node___old {
 #define PF_KTHREAD 0x00200000
 #define SIGNAL_GROUP_EXIT 0x00000004
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline int output(void *rec, __u64 size, __u32 sent, __u32 lost)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-			      ? BPF_RB_FORCE_WAKEUP
-			      : BPF_RB_NO_WAKEUP;
+	__u64 flags = wakeup_flag();
 
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		count(lost);

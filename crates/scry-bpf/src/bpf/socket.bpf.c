@@ -16,12 +16,13 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "socket.h"
+#define SOURCE_STATS SSTAT_COUNT
+#include "source.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
 const volatile __u32 data_max = DATA_CAP - 1; /* bytes copied per record, < DATA_CAP */
-const volatile __u64 wakeup_bytes = 1 << 20;  /* see process.bpf.c: wake the reader only past this */
 const volatile __u32 infer_tries = 8;         /* messages looked at before giving up on a protocol */
 
 struct sock_open_event _open_event = {};
@@ -53,11 +54,6 @@ struct conn_info {
 	__u8 sock_type;
 	__u8 pad[3];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24); /* resized by user space */
-} events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -97,13 +93,6 @@ struct {
 	__type(value, struct data_args);
 } inflight SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SSTAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
 /* A data record is 16 KiB: over the 512-byte stack, so it is built per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -111,18 +100,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sock_data_event);
 } data_scratch SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-	if (v)
-		*v += 1;
-}
-
-static __always_inline __u64 wakeup_flag(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
 
 /* The socket behind fd in the current process, or NULL for any other file. */
 static __always_inline struct sock *sock_of(__u32 fd)
