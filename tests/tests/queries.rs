@@ -33,24 +33,38 @@ fn rows_when(agent: &Agent, query: &str, n: usize) -> Vec<Value> {
     }
 }
 
-#[test]
-fn executed_processes_are_rows_in_the_process_tables() {
-    let agent = Agent::start(&[]);
+/// A copy of /bin/sh named `name` in a fresh directory, so its processes are
+/// told apart from every other shell: (directory, path, real path).
+fn shell_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("scry-sql-probe");
+    let bin = dir.path().join(name);
     std::fs::copy("/bin/sh", &bin).unwrap();
     let bin_real = real(bin.to_str().unwrap());
+    (dir, bin, bin_real)
+}
+
+/// Runs `bin -c SCRIPT` in `cwd` for each script, checking its exit code,
+/// then one `sleep 30` killed with SIGKILL; the pids in that order.
+fn exit_then_kill(bin: &std::path::Path, cwd: &std::path::Path, scripts: &[(&str, i32)]) -> Vec<u32> {
     let mut pids = Vec::new();
-    for code in [0, 3, 7] {
-        let mut child =
-            Command::new(&bin).args(["-c", &format!("exit {code}")]).current_dir(dir.path()).spawn().unwrap();
+    for (script, code) in scripts {
+        let mut child = Command::new(bin).args(["-c", script]).current_dir(cwd).spawn().unwrap();
         pids.push(child.id());
-        assert_eq!(child.wait().unwrap().code(), Some(code));
+        assert_eq!(child.wait().unwrap().code(), Some(*code));
     }
-    let mut killed = Command::new(&bin).args(["-c", "sleep 30"]).spawn().unwrap();
+    let mut killed = Command::new(bin).args(["-c", "sleep 30"]).current_dir(cwd).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     killed.kill().unwrap();
     killed.wait().unwrap();
+    pids.push(killed.id());
+    pids
+}
+
+#[test]
+fn executed_processes_are_rows_in_the_process_tables() {
+    let agent = Agent::start(&[]);
+    let (dir, bin, bin_real) = shell_copy("scry-sql-probe");
+    let pids = exit_then_kill(&bin, dir.path(), &[("exit 0", 0), ("exit 3", 3), ("exit 7", 7)]);
 
     let execs = rows_when(
         &agent,
@@ -70,7 +84,7 @@ fn executed_processes_are_rows_in_the_process_tables() {
         assert!(!row["exec_id"].as_str().unwrap().is_empty());
     }
     assert_eq!(execs[1]["cmdline"], format!("{bin_real} -c \"exit 3\""));
-    assert_eq!(execs[3]["pid"], killed.id());
+    assert_eq!(execs[3]["pid"], pids[3]);
 
     let exits = rows_when(
         &agent,
@@ -164,21 +178,8 @@ fn scry_run(agent: &Agent, args: &[&str], stdin: &str) -> Result<Vec<Value>, Str
 #[test]
 fn pxl_scripts_show_executed_processes() {
     let agent = Agent::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("scry-pxl-probe");
-    std::fs::copy("/bin/sh", &bin).unwrap();
-    let bin_real = real(bin.to_str().unwrap());
-    let mut pids = Vec::new();
-    for code in [0, 5] {
-        let mut child = Command::new(&bin).args(["-c", &format!("sleep 0.05; exit {code}")]).spawn().unwrap();
-        pids.push(child.id());
-        assert_eq!(child.wait().unwrap().code(), Some(code));
-    }
-    let mut killed = Command::new(&bin).args(["-c", "sleep 30"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    killed.kill().unwrap();
-    killed.wait().unwrap();
-    pids.push(killed.id());
+    let (dir, bin, bin_real) = shell_copy("scry-pxl-probe");
+    let pids = exit_then_kill(&bin, dir.path(), &[("sleep 0.05; exit 0", 0), ("sleep 0.05; exit 5", 5)]);
 
     // The library script, with arguments as `px run` takes them.
     let args = ["px/procs", "--", "--start_time=-1m", "--binary", "scry-pxl-probe"];

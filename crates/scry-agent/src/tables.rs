@@ -241,9 +241,10 @@ impl ProcessTables {
     }
 }
 
-fn append(table: &Table, cols: Vec<ArrayRef>) {
+/// Appends one batch of built columns to `table`.
+pub(crate) fn append(table: &Table, cols: Vec<ArrayRef>) {
     // The builders follow the schema column by column, so a mismatch is a bug
-    // in this file; report it rather than take the agent down.
+    // in the writer; report it rather than take the agent down.
     let result = RecordBatch::try_new(table.schema(), cols)
         .map_err(|e| e.to_string())
         .and_then(|b| table.append(b).map_err(|e| e.to_string()));

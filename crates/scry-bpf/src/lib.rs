@@ -26,10 +26,9 @@ pub use libbpf_rs::PrintLevel;
 /// it cannot be read).
 pub(crate) fn percpu_sum(map: &dyn libbpf_rs::MapCore, idx: u32) -> u64 {
     match map.lookup_percpu(&idx.to_ne_bytes(), libbpf_rs::MapFlags::ANY) {
-        Ok(Some(per_cpu)) => per_cpu
-            .iter()
-            .map(|v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default())))
-            .sum(),
+        Ok(Some(per_cpu)) => {
+            per_cpu.iter().map(|v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default()))).sum()
+        }
         _ => 0,
     }
 }

@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-use crate::{percpu_sum, read_prefix};
 use crate::socket_skel::{SocketSkel, SocketSkelBuilder, types};
+use crate::{percpu_sum, read_prefix};
 
 #[derive(Clone, Debug)]
 pub struct SocketSourceConfig {

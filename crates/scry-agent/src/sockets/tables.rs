@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder};
+use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampNanosecondBuilder};
 use arrow::datatypes::{DataType, SchemaRef};
 use scry_bpf::socket::Role;
 use scry_model::tables;
@@ -276,13 +276,7 @@ impl SocketTables {
             if w.rows.rows == 0 {
                 continue;
             }
-            let cols = w.rows.finish();
-            let result = RecordBatch::try_new(w.table.schema(), cols)
-                .map_err(|e| e.to_string())
-                .and_then(|b| w.table.append(b).map_err(|e| e.to_string()));
-            if let Err(e) = result {
-                tracing::error!("table {}: rows dropped: {e}", w.table.name());
-            }
+            crate::tables::append(&w.table, w.rows.finish());
         }
     }
 }

@@ -26,6 +26,8 @@ const HOLE_LIMIT: usize = 256 << 10;
 const INVALID_LIMIT: u64 = 8;
 /// A connection with no record for this long is forgotten.
 const IDLE_NS: u64 = 120_000_000_000;
+/// Idle connections are looked for this often, not at every drain.
+const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
 /// What a record needs to know of its connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +145,7 @@ pub struct Tracker {
     /// recorded by the server side. Kept for a while after the last close: a
     /// server may close before its client has read the response.
     servers: HashMap<SocketAddr, Endpoint>,
+    last_sweep: u64,
     pub stats: TrackerStats,
 }
 
@@ -203,7 +206,7 @@ impl Tracker {
     }
 
     fn data(&mut self, d: DataRecord, sink: &mut impl RecordSink) -> Option<ConnId> {
-        let Tracker { conns, servers, stats } = self;
+        let Tracker { conns, servers, stats, .. } = self;
         let Some(conn) = conns.get_mut(&d.id) else {
             // Its open record was lost (the ring was full): nothing to attribute it to.
             stats.skipped_bytes += d.data.len() as u64;
@@ -280,8 +283,14 @@ impl Tracker {
     }
 
     /// Forgets connections idle since before `now - IDLE_NS` (their close was
-    /// not seen: the process died, or the record was lost).
+    /// not seen: the process died, or the record was lost); looks at most
+    /// once per `SWEEP_EVERY_NS`.
     pub fn sweep(&mut self, now_ts: u64) {
+        self.stats.conns = self.conns.len();
+        if now_ts < self.last_sweep + SWEEP_EVERY_NS {
+            return;
+        }
+        self.last_sweep = now_ts;
         let idle: Vec<ConnId> =
             self.conns.iter().filter(|(_, c)| c.last_ts + IDLE_NS < now_ts).map(|(id, _)| *id).collect();
         for id in idle {
