@@ -1,6 +1,6 @@
 //! DNS between pods becomes `dns_events` rows: dig in one pod, dnsmasq in
-//! another; A, AAAA and NXDOMAIN over UDP, each once, from the server's side,
-//! with the questions, answers and rcode.
+//! another; A, AAAA and NXDOMAIN over UDP and an A over TCP, each once, from
+//! the server's side, with the questions, answers and rcode.
 
 use std::process::Stdio;
 
@@ -41,7 +41,10 @@ fn dig_queries_to_dnsmasq_are_recorded_once_with_answers_and_rcodes() {
     );
     wait_listening(&cluster, dns, 53);
     let server = format!("@{ip}");
-    let queries: [&[&str]; 3] = [&["web.test", "A"], &["v6.test", "AAAA"], &["gone.test", "A"]];
+    // dnsmasq answers TCP in a forked child that reads the length prefix a
+    // byte at a time.
+    let queries: [&[&str]; 4] =
+        [&["web.test", "A"], &["v6.test", "AAAA"], &["gone.test", "A"], &["+tcp", "web.test", "A"]];
     for q in queries {
         let out = cluster
             .command(app, "/usr/bin/dig", &[&[server.as_str(), "+tries=1", "+time=2"], q].concat())
@@ -59,6 +62,7 @@ fn dig_queries_to_dnsmasq_are_recorded_once_with_answers_and_rcodes() {
         ("web.test", "A", 0, json!([{"name": "web.test", "type": "A", "addr": "10.1.2.3"}])),
         ("v6.test", "AAAA", 0, json!([{"name": "v6.test", "type": "AAAA", "addr": "fd00::1"}])),
         ("gone.test", "A", 3, json!([])),
+        ("web.test", "A", 0, json!([{"name": "web.test", "type": "A", "addr": "10.1.2.3"}])),
     ];
     for (row, (name, qtype, rcode, answers)) in rows.iter().zip(expected) {
         assert_eq!(parse(&row[0]), json!({"queries": [{"name": name, "type": qtype}]}), "{row:?}");
@@ -70,5 +74,5 @@ fn dig_queries_to_dnsmasq_are_recorded_once_with_answers_and_rcodes() {
     }
     let dns_counts = status.sockets.protocols.iter().find(|p| p.name == "dns").unwrap();
     assert_eq!((dns_counts.parse_errors, dns_counts.unmatched), (0, 0), "{:?}", status.sockets);
-    assert_eq!(status.sockets.deduplicated, 3, "dig's side is left to dnsmasq's");
+    assert_eq!(status.sockets.deduplicated, 4, "dig's side is left to dnsmasq's");
 }

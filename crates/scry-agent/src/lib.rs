@@ -26,7 +26,7 @@ use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
 use scry_model::tables::{
-    DNS_EVENTS, HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS,
+    CONN_STATS, DNS_EVENTS, HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS,
 };
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
@@ -38,6 +38,7 @@ use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::sockets::SocketTracingConfig;
 use crate::sockets::collector::{SocketStats, start_socket_collector};
 use crate::sockets::tables::SocketTables;
 use crate::tables::ProcessTables;
@@ -72,6 +73,7 @@ pub struct AgentConfig {
     pub store_bytes: u64,
     /// Memory one query may use.
     pub query_memory_bytes: usize,
+    pub socket_tracing: SocketTracingConfig,
 }
 
 /// The node name: `NODE_NAME` (set from the downward API in a DaemonSet), else the hostname.
@@ -128,6 +130,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         MYSQL_EVENTS,
         REDIS_EVENTS,
         DNS_EVENTS,
+        CONN_STATS,
     ]);
     let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
     let process_tables = ProcessTables::create(
@@ -178,7 +181,13 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         SocketTables::create(engine.store(), pipeline.clone(), |name| budget.get(name).copied().unwrap_or_default())
             .map_err(|e| e.to_string())
             .and_then(|tables| {
-                start_socket_collector(SocketSourceConfig::default(), tables, socket_stats.clone(), stop.clone())
+                start_socket_collector(
+                    SocketSourceConfig::default(),
+                    cfg.socket_tracing.clone(),
+                    tables,
+                    socket_stats.clone(),
+                    stop.clone(),
+                )
             })
             .inspect_err(|e| {
                 tracing::warn!("socket tracing is off: {e}");

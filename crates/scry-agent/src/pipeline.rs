@@ -265,6 +265,13 @@ impl Pipeline {
         let key = ExecKey { pid: f.pid, ktime: f.ktime };
         let identity = CloneIdentity { exec_id: self.exec_id(key), start_time: self.clock.monotonic(f.ktime) };
         cache.insert(key, Entry::clone_of(parent_key, parent, identity));
+        // A forked worker (nginx's, a forking server's child) serves traffic
+        // under its own UPID: queries resolve it to its pod like an exec.
+        if let Some(t) = &self.tables
+            && let Some((_, process)) = cache.current_process(f.pid)
+        {
+            t.remember(key, &process);
+        }
     }
 
     fn on_exit(&self, x: &ExitRecord) {

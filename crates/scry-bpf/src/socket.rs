@@ -197,6 +197,9 @@ pub enum SocketRecord {
     Open(OpenRecord),
     Close(CloseRecord),
     Data(DataRecord),
+    /// A live connection's byte totals, sent every 64 KiB it moves (the
+    /// fields of a close; nothing is closed).
+    Totals(CloseRecord),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -252,17 +255,18 @@ pub fn decode(bytes: &[u8]) -> Result<SocketRecord, SocketDecodeError> {
                 remote: addr(&e.remote),
             }))
         }
-        2 => {
+        2 | 4 => {
             need(size_of::<types::sock_close_event>())?;
             let e: types::sock_close_event = read_prefix(bytes);
-            Ok(SocketRecord::Close(CloseRecord {
+            let totals = CloseRecord {
                 id: id(&e.id),
                 ts: e.ts,
                 role: role(e.role),
                 protocol: e.protocol,
                 wr_bytes: e.wr_bytes,
                 rd_bytes: e.rd_bytes,
-            }))
+            };
+            Ok(if kind == 2 { SocketRecord::Close(totals) } else { SocketRecord::Totals(totals) })
         }
         3 => {
             let header = std::mem::offset_of!(types::sock_data_event, data);

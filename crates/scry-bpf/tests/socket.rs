@@ -27,7 +27,7 @@ fn collect(source: &SocketSource, done: impl Fn(&[SocketRecord]) -> bool) -> Vec
             let rec = decode(bytes).expect("record decodes");
             let tgid = match &rec {
                 SocketRecord::Open(o) => o.id.tgid,
-                SocketRecord::Close(c) => c.id.tgid,
+                SocketRecord::Close(c) | SocketRecord::Totals(c) => c.id.tgid,
                 SocketRecord::Data(d) => d.id.tgid,
             };
             if tgid == me {
@@ -189,6 +189,71 @@ fn disabled_connections_stop_copying_but_keep_counting() {
         _ => None,
     });
     assert_eq!(close.map(|c| c.wr_bytes), Some(28));
+}
+
+#[test]
+fn connections_of_no_known_protocol_report_byte_totals_every_64_kib() {
+    require_root();
+    let source = SocketSource::load(&SocketSourceConfig::default()).expect("socket tracer loads");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+    });
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    // Eight messages no signature matches (inference gives up), then 200 kB.
+    let (junk, chunk, chunks) = (b"\x01\x02 no protocol", vec![b'x'; 10_000], 20);
+    for _ in 0..8 {
+        client.write_all(junk).unwrap();
+    }
+    for _ in 0..chunks {
+        client.write_all(&chunk).unwrap();
+    }
+    let local = client.local_addr().unwrap();
+    drop(client);
+    server.join().unwrap();
+    let head = 8 * junk.len() as u64;
+    let total = head + (chunks * chunk.len()) as u64;
+    // Tests run in parallel in this process and reuse fds: find this
+    // connection's two ends by their addresses.
+    let end = |rs: &[SocketRecord], role: Role| {
+        rs.iter().find_map(|r| match r {
+            SocketRecord::Open(o) if o.role == role && (o.local == Some(local) || o.remote == Some(local)) => {
+                Some(o.id)
+            }
+            _ => None,
+        })
+    };
+    let closed = |rs: &[SocketRecord], id: Option<ConnId>| {
+        rs.iter().any(|r| matches!(r, SocketRecord::Close(c) if Some(c.id) == id))
+    };
+    let records = collect(&source, |rs| closed(rs, end(rs, Role::Client)) && closed(rs, end(rs, Role::Server)));
+    let (client_id, server_id) = (end(&records, Role::Client).unwrap(), end(&records, Role::Server).unwrap());
+    assert!(
+        !records.iter().any(|r| matches!(r, SocketRecord::Data(d) if d.id == client_id || d.id == server_id)),
+        "no data copied: {records:?}"
+    );
+    let totals = |id: ConnId| -> Vec<u64> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                SocketRecord::Totals(t) if t.id == id => Some(t.wr_bytes + t.rd_bytes),
+                _ => None,
+            })
+            .collect()
+    };
+    // One report per 10 kB write that takes the count 64 KiB past the last.
+    assert_eq!(totals(client_id), [head + 70_000, head + 140_000]);
+    let close = records.iter().find_map(|r| match r {
+        SocketRecord::Close(c) if c.id == client_id => Some(c.clone()),
+        _ => None,
+    });
+    let close = close.expect("client close");
+    assert_eq!((close.wr_bytes, close.rd_bytes, close.protocol), (total, 0, protocol::NONE));
+    assert!(!totals(server_id).is_empty(), "the reader reports too");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use scry_agent::client::Client;
+use scry_agent::sockets::SocketTracingConfig;
 use scry_agent::{AgentConfig, DEFAULT_SOCKET, KubernetesMode};
 use scry_model::EventType;
 use scry_model::filter::EventFilter;
@@ -135,6 +136,9 @@ struct AgentArgs {
     /// Memory one query may use, in MiB; a query needing more fails.
     #[arg(long, default_value_t = 256)]
     query_memory_mb: usize,
+    /// Seconds between two conn_stats samples.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    conn_stats_interval: u64,
     /// Log filter (e.g. info, debug, scry_agent=debug).
     #[arg(long, default_value = "info")]
     log: String,
@@ -249,6 +253,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         kubernetes,
         store_bytes: args.store_size_mb << 20,
         query_memory_bytes: args.query_memory_mb << 20,
+        socket_tracing: SocketTracingConfig { conn_stats_every: Duration::from_secs(args.conn_stats_interval) },
     })
     .await
 }

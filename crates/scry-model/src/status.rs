@@ -94,6 +94,9 @@ pub struct SocketTracingStatus {
     pub deduplicated: u64,
     /// Data records of protocols not parsed yet.
     pub unparsed_records: u64,
+    /// conn_stats rows kept (process, remote endpoint), and new ones refused at the cap.
+    pub conn_stats_keys: u64,
+    pub conn_stats_dropped_keys: u64,
     pub protocols: Vec<ProtocolStatus>,
 }
 

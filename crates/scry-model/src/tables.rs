@@ -12,6 +12,7 @@ pub const PGSQL_EVENTS: &str = "pgsql_events";
 pub const MYSQL_EVENTS: &str = "mysql_events";
 pub const REDIS_EVENTS: &str = "redis_events";
 pub const DNS_EVENTS: &str = "dns_events";
+pub const CONN_STATS: &str = "conn_stats";
 
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
@@ -110,6 +111,28 @@ pub fn dns_events() -> SchemaRef {
 /// Pixie's `redis_events`.
 pub fn redis_events() -> SchemaRef {
     socket_table([text("req_cmd"), text("req_args"), text("resp")])
+}
+
+/// Pixie's `conn_stats`: per (process, remote address, remote port), samples
+/// of cumulative counters since tracing began (`remote_port` is 0 on the
+/// server side, so clients' ephemeral ports collapse into one row).
+/// `addr_family` 1 IPv4, 2 IPv6; `protocol` Pixie's traffic_protocol_t.
+pub fn conn_stats() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        time(),
+        text("upid"),
+        text("remote_addr"),
+        int("remote_port"),
+        int("trace_role"),
+        int("addr_family"),
+        int("protocol"),
+        Field::new("ssl", DataType::Boolean, false),
+        int("conn_open"),
+        int("conn_close"),
+        int("conn_active"),
+        int("bytes_sent"),
+        int("bytes_recv"),
+    ]))
 }
 
 /// Pixie's first eight columns of every request/response table.

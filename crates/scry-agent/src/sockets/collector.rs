@@ -11,6 +11,8 @@ use std::time::Duration;
 use scry_bpf::socket::{SocketRecord, SocketSource, SocketSourceConfig, decode};
 use scry_model::status::{Fallback, ProtocolStatus, SocketTracingStatus, SourceStatus};
 
+use super::SocketTracingConfig;
+use super::conn_stats::ConnStats;
 use super::parsing::ParseCounts;
 use super::tables::SocketTables;
 use super::tracker::{Tracker, TrackerStats};
@@ -51,8 +53,10 @@ fn protocol(name: &str, c: &ParseCounts) -> ProtocolStatus {
     }
 }
 
-fn tracing_status(t: &TrackerStats, kernel_truncated: u64) -> SocketTracingStatus {
+fn tracing_status(t: &TrackerStats, conn_stats: &ConnStats, kernel_truncated: u64) -> SocketTracingStatus {
     SocketTracingStatus {
+        conn_stats_keys: conn_stats.keys() as u64,
+        conn_stats_dropped_keys: conn_stats.dropped_keys,
         enabled: true,
         detail: String::new(),
         connections: t.conns as u64,
@@ -74,6 +78,7 @@ fn tracing_status(t: &TrackerStats, kernel_truncated: u64) -> SocketTracingStatu
 /// Returns once loading succeeded or failed.
 pub fn start_socket_collector(
     cfg: SocketSourceConfig,
+    tracing: SocketTracingConfig,
     tables: SocketTables,
     stats: Arc<SocketStats>,
     stop: Arc<AtomicBool>,
@@ -87,7 +92,7 @@ pub fn start_socket_collector(
             }
         };
         *stats.source.lock().unwrap_or_else(|e| e.into_inner()) = source_status(&source);
-        if let Err(e) = run(&source, tables, &stats, &stop, ready) {
+        if let Err(e) = run(&source, &tracing, tables, &stats, &stop, ready) {
             let _ = ready.send(Err(e));
         }
     })
@@ -110,6 +115,7 @@ fn source_status(source: &SocketSource) -> SourceStatus {
 
 fn run(
     source: &SocketSource,
+    cfg: &SocketTracingConfig,
     mut tables: SocketTables,
     stats: &SocketStats,
     stop: &AtomicBool,
@@ -136,6 +142,9 @@ fn run(
     let ring = builder.build().map_err(|e| format!("socket ring buffer: {e}"))?;
     let _ = ready.send(Ok(()));
     let mut tracker = Tracker::default();
+    let mut conn_stats = ConnStats::default();
+    let conn_stats_every = cfg.conn_stats_every.as_nanos() as u64;
+    let mut last_sample = crate::pipeline::monotonic_ns();
     let mut events = 0u64;
     while !stop.load(Ordering::Relaxed) {
         if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
@@ -146,14 +155,20 @@ fn run(
         let records = std::mem::take(&mut *batch.borrow_mut());
         events += records.len() as u64;
         for rec in records {
+            conn_stats.handle(&rec);
             if let Some(id) = tracker.handle(rec, &mut tables)
                 && let Err(e) = source.disable(id)
             {
                 tracing::debug!("cannot stop copying connection {id:?}: {e}");
             }
         }
+        let now = crate::pipeline::monotonic_ns();
+        if now >= last_sample + conn_stats_every {
+            last_sample = now;
+            tables.conn_stats(now, conn_stats.sample(now));
+        }
         tables.flush();
-        tracker.sweep(crate::pipeline::monotonic_ns());
+        tracker.sweep(now);
         let counters = source.counters();
         {
             let mut s = stats.source.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,7 +177,7 @@ fn run(
             s.decode_errors = *decode_errors.borrow();
         }
         *stats.tracing.lock().unwrap_or_else(|e| e.into_inner()) =
-            tracing_status(&tracker.stats, counters.data_truncated);
+            tracing_status(&tracker.stats, &conn_stats, counters.data_truncated);
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use scry_model::tables;
 use scry_protocols::{Exchange, dns, http, mysql, pgsql, redis};
 use scry_store::{Store, StoreError, Table, TableConfig};
 
+use super::conn_stats::{self, Sample};
 use super::tracker::{ConnMeta, RecordSink};
 use crate::pipeline::Pipeline;
 
@@ -148,6 +149,15 @@ struct Rows {
     columns: Vec<Column>,
 }
 
+/// Pixie's `trace_role` number.
+pub(super) fn trace_role(role: Role) -> i64 {
+    match role {
+        Role::Client => 1,
+        Role::Server => 2,
+        Role::Unknown => 4,
+    }
+}
+
 fn addr_columns(addr: Option<SocketAddr>) -> (String, i64) {
     addr.map_or_else(|| ("-".to_owned(), 0), |a| (a.ip().to_string(), i64::from(a.port())))
 }
@@ -185,11 +195,7 @@ impl Rows {
         self.remote_port.append_value(rport);
         self.local_addr.append_value(laddr);
         self.local_port.append_value(lport);
-        self.trace_role.append_value(match conn.role {
-            Role::Client => 1,
-            Role::Server => 2,
-            Role::Unknown => 4,
-        });
+        self.trace_role.append_value(trace_role(conn.role));
         self.encrypted.append_value(false);
         let latency = Cell::Int(row.resp_ts.saturating_sub(row.req_ts) as i64);
         for (column, cell) in self.columns.iter_mut().zip(row.cells.into_iter().chain([latency])) {
@@ -240,6 +246,9 @@ struct ProtoWriter {
 
 pub struct SocketTables {
     writers: Vec<(ProtoTable, ProtoWriter)>,
+    conn_stats: Arc<Table>,
+    /// Samples waiting, like records, for the process collector to catch up.
+    conn_samples: VecDeque<(u64, Vec<Sample>)>,
     pipeline: Arc<Pipeline>,
 }
 
@@ -258,13 +267,26 @@ impl SocketTables {
             let table = store.create(t.name(), schema, cfg)?;
             writers.push((t, ProtoWriter { table, rows, waiting: VecDeque::new() }));
         }
-        Ok(SocketTables { writers, pipeline })
+        let cfg = TableConfig { budget_bytes: budget(tables::CONN_STATS), ..TableConfig::default() };
+        let conn_stats = store.create(tables::CONN_STATS, tables::conn_stats(), cfg)?;
+        Ok(SocketTables { writers, conn_stats, conn_samples: VecDeque::new(), pipeline })
+    }
+
+    /// Queues a `conn_stats` sample taken at `ts`; written at a flush.
+    pub fn conn_stats(&mut self, ts: u64, samples: Vec<Sample>) {
+        if !samples.is_empty() {
+            self.conn_samples.push_back((ts, samples));
+        }
     }
 
     /// Writes the records whose process the process collector has handled by
     /// now, and hands the rows to the store.
     pub fn flush(&mut self) {
         let drained = self.pipeline.drained_until();
+        while self.conn_samples.front().is_some_and(|(ts, _)| *ts < drained) {
+            let Some((ts, samples)) = self.conn_samples.pop_front() else { break };
+            conn_stats::write(&samples, ts, &self.conn_stats, &self.pipeline);
+        }
         for (_, w) in &mut self.writers {
             while w.waiting.front().is_some_and(|r| r.resp_ts < drained) {
                 let Some(row) = w.waiting.pop_front() else { break };

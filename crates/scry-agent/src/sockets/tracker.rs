@@ -165,6 +165,7 @@ impl Tracker {
                 None
             }
             SocketRecord::Data(d) => self.data(d, sink),
+            SocketRecord::Totals(_) => None,
         }
     }
 

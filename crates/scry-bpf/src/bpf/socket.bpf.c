@@ -47,6 +47,7 @@ struct conn_info {
 	__u64 generation;
 	__u64 wr_bytes;
 	__u64 rd_bytes;
+	__u64 reported; /* wr_bytes + rd_bytes at the last SOCK_EVENT_STATS */
 	__u8 role;
 	__u8 protocol;
 	__u8 tries;
@@ -179,6 +180,28 @@ static __always_inline struct conn_info *open_conn(__u32 tgid, __u32 fd, struct 
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+/* The connection's byte totals, at close or as a periodic report. */
+static __always_inline void send_totals(struct conn_key *key, struct conn_info *ci, __u8 kind)
+{
+	struct sock_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SSTAT_CONTROL_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->role = ci->role;
+	e->protocol = ci->protocol;
+	e->id.tgid = key->tgid;
+	e->id.fd = key->fd;
+	e->id.generation = ci->generation;
+	e->ts = bpf_ktime_get_ns();
+	e->wr_bytes = ci->wr_bytes;
+	e->rd_bytes = ci->rd_bytes;
+	bpf_ringbuf_submit(e, wakeup_flag());
+	count(SSTAT_CONTROL_SENT);
+}
+
 static __always_inline bool starts(const char *b, const char *lit, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -197,10 +220,10 @@ static __always_inline __u8 infer(const char *b, __u32 len, __u8 sock_type, stru
 			return PROTO_HTTP;
 	}
 	/* DNS runs on port 53; the header alone is too weak a signature. Over
-	 * TCP the first read or write may be just the 2-byte length prefix
-	 * (servers read it alone, clients write it as its own iovec), and it
-	 * must not be lost: it frames the stream. */
-	if ((remote->port == 53 || lport == 53) && len >= (sock_type == 2 ? 12 : 2))
+	 * TCP the first read or write may be just the 2-byte length prefix, or
+	 * one byte of it (dnsmasq reads it a byte at a time; clients write it as
+	 * its own iovec), and it must not be lost: it frames the stream. */
+	if ((remote->port == 53 || lport == 53) && len >= (sock_type == 2 ? 12 : 1))
 		return PROTO_DNS;
 	if (len >= 4 && b[0] == '*' && b[1] >= '1' && b[1] <= '9')
 		return PROTO_REDIS;
@@ -322,6 +345,12 @@ static __always_inline void on_data(struct data_args *a, long ret)
 	} else {
 		pos = ci->rd_bytes;
 		__sync_fetch_and_add(&ci->rd_bytes, ret);
+	}
+	/* Connections whose data is not copied still show their bytes in
+	 * conn_stats: report totals every STATS_EVERY bytes. */
+	if (ci->wr_bytes + ci->rd_bytes - ci->reported >= STATS_EVERY) {
+		ci->reported = ci->wr_bytes + ci->rd_bytes;
+		send_totals(&key, ci, SOCK_EVENT_STATS);
 	}
 	if (a->kind == ARGS_COUNT || ci->protocol == PROTO_NONE || (ci->flags & CONN_DISABLED))
 		return;
@@ -520,23 +549,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct conn_info *ci = bpf_map_lookup_elem(&conns, &key);
 	if (!ci)
 		return 0;
-	struct sock_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		__builtin_memset(e, 0, sizeof(*e));
-		e->kind = SOCK_EVENT_CLOSE;
-		e->role = ci->role;
-		e->protocol = ci->protocol;
-		e->id.tgid = key.tgid;
-		e->id.fd = key.fd;
-		e->id.generation = ci->generation;
-		e->ts = bpf_ktime_get_ns();
-		e->wr_bytes = ci->wr_bytes;
-		e->rd_bytes = ci->rd_bytes;
-		bpf_ringbuf_submit(e, wakeup_flag());
-		count(SSTAT_CONTROL_SENT);
-	} else {
-		count(SSTAT_CONTROL_LOST);
-	}
+	send_totals(&key, ci, SOCK_EVENT_CLOSE);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define SOCK_EVENT_OPEN 1
 #define SOCK_EVENT_CLOSE 2
 #define SOCK_EVENT_DATA 3
+#define SOCK_EVENT_STATS 4 /* a sock_close_event's layout: byte totals of a live connection */
 
 /* Roles, numbered as Pixie's trace_role. */
 #define ROLE_CLIENT 1
@@ -39,6 +40,8 @@
 #define DATA_CHUNKS 4
 /* iovec entries looked at per readv/writev/sendmsg/recvmsg. */
 #define IOV_MAX_SEEN 8
+/* Bytes a connection moves between two SOCK_EVENT_STATS (Pixie's 64 KiB). */
+#define STATS_EVERY 65536
 
 /* Kernel-side counters (per-CPU array indices). */
 #define SSTAT_DATA_SENT 0
@@ -74,6 +77,8 @@ struct sock_open_event {
 	struct sock_addr remote;
 };
 
+/* Byte totals of a connection, at close (SOCK_EVENT_CLOSE) and every
+ * STATS_EVERY bytes while it lives (SOCK_EVENT_STATS). */
 struct sock_close_event {
 	__u8 kind;
 	__u8 role;
