@@ -22,11 +22,11 @@ impl ProcessDirectory {
         ProcessDirectory { node: node.to_owned(), entries: Mutex::new(LruCache::new(capacity)) }
     }
 
+    /// Records what `p` is under `upid`, replacing what was known: an exec
+    /// keeps its UPID (same pid, same start time) but is what the process
+    /// is from then on, where the fork before it was its parent's copy.
     pub fn remember(&self, upid: &str, p: &Process) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.get(upid).is_some() {
-            return;
-        }
         let pod = p.pod.as_deref();
         let container = pod.and_then(|pod| pod.container.as_ref());
         let qualified = |name: &str| pod.map(|pod| format!("{}/{name}", pod.namespace)).unwrap_or_default();

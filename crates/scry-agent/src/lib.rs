@@ -76,6 +76,9 @@ pub struct AgentConfig {
     pub socket_tracing: SocketTracingConfig,
 }
 
+/// How long start-up waits for the first list of this node's pods.
+const POD_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The node name: `NODE_NAME` (set from the downward API in a DaemonSet), else the hostname.
 pub fn default_node_name() -> String {
     if let Ok(n) = std::env::var("NODE_NAME")
@@ -162,6 +165,19 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         (Some(client), Some(store)) => Some(tokio::spawn(store.watch(client, cfg.node_name.clone()))),
         _ => None,
     };
+    // Pods first, then processes: a process whose exec comes before its pod
+    // is known would carry no pod.
+    let mut notices = facts.notices.clone();
+    if let Some(store) = &pods
+        && !store.wait_synced(POD_SYNC_TIMEOUT).await
+    {
+        let notice = format!(
+            "the pod list was not in after {}s; processes started before it may lack their pod",
+            POD_SYNC_TIMEOUT.as_secs()
+        );
+        tracing::warn!("{notice}");
+        notices.push(notice);
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let process_stats = Arc::new(SourceStats::default());
@@ -226,7 +242,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 None => KubernetesStatus { enabled: false, detail: k8s_off.clone(), ..Default::default() },
             },
             sockets: sockets.tracing(),
-            notices: facts.notices.clone(),
+            notices: notices.clone(),
         }) as Arc<dyn Fn() -> AgentStatus + Send + Sync>
     };
 

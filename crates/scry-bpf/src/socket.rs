@@ -15,13 +15,13 @@ use crate::{percpu_sum, read_prefix};
 pub struct SocketSourceConfig {
     /// Ring buffer size in bytes (a power of two).
     pub ring_bytes: u32,
-    /// Bytes copied per data record, at most `DATA_CAP - 1`.
+    /// Bytes copied per data record, at most [`DATA_MAX_LIMIT`].
     pub data_max: u32,
 }
 
-/// Largest `data_max`: the record's buffer is a power of two and the copy
-/// length is masked with it.
-pub const DATA_MAX_LIMIT: u32 = 16383;
+/// Largest `data_max`, the record's buffer: 16 KiB, the size of the buffers
+/// and iovecs servers commonly write, so each fits one record whole.
+pub const DATA_MAX_LIMIT: u32 = 16384;
 
 impl Default for SocketSourceConfig {
     fn default() -> Self {

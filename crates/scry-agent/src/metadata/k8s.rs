@@ -45,6 +45,8 @@ struct Index {
 pub struct PodStore {
     inner: Arc<RwLock<Index>>,
     last_error: Arc<RwLock<String>>,
+    /// The first full list of this node's pods has been applied.
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PodStore {
@@ -117,6 +119,20 @@ impl PodStore {
         }
     }
 
+    /// Waits until the first list of pods is in, or `timeout` passes;
+    /// returns whether it is in. Processes started before it would lack
+    /// their pod.
+    pub async fn wait_synced(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.synced.load(std::sync::atomic::Ordering::Acquire) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// Watches this node's pods until the task is dropped. Errors are kept for
     /// `scry status` and the watch retries with backoff.
     pub async fn watch(self, client: Client, node_name: String) {
@@ -130,7 +146,10 @@ impl PodStore {
                 Ok(Event::Delete(pod)) => self.delete(&pod),
                 Ok(Event::Init) => initial.clear(),
                 Ok(Event::InitApply(pod)) => initial.push(pod),
-                Ok(Event::InitDone) => self.replace_all(&std::mem::take(&mut initial)),
+                Ok(Event::InitDone) => {
+                    self.replace_all(&std::mem::take(&mut initial));
+                    self.synced.store(true, std::sync::atomic::Ordering::Release);
+                }
                 Err(e) => {
                     *self.last_error.write().unwrap_or_else(|e| e.into_inner()) = e.to_string();
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -23,11 +23,21 @@ pub struct Parsing<P: Protocol> {
     pub state: P::State,
     requests: VecDeque<Timed<P::Frame>>,
     responses: VecDeque<Timed<P::Frame>>,
+    /// Frames older than these answer, or are answered by, bytes lost in a
+    /// hole: they are dropped (counted unmatched) instead of mis-paired.
+    requests_from: u64,
+    responses_from: u64,
 }
 
 impl<P: Protocol> Default for Parsing<P> {
     fn default() -> Self {
-        Parsing { state: P::State::default(), requests: VecDeque::new(), responses: VecDeque::new() }
+        Parsing {
+            state: P::State::default(),
+            requests: VecDeque::new(),
+            responses: VecDeque::new(),
+            requests_from: 0,
+            responses_from: 0,
+        }
     }
 }
 
@@ -49,11 +59,16 @@ impl<P: Protocol> Parsing<P> {
             }
             match P::parse_frame(kind, stream.data(), &mut self.state) {
                 ParseState::Frame { frame, consumed } => {
-                    let queue = match kind {
-                        MessageType::Request => &mut self.requests,
-                        MessageType::Response => &mut self.responses,
+                    let (queue, from) = match kind {
+                        MessageType::Request => (&mut self.requests, self.requests_from),
+                        MessageType::Response => (&mut self.responses, self.responses_from),
                     };
-                    queue.push_back(Timed { ts_ns: stream.ts_at(0), frame });
+                    let ts_ns = stream.ts_at(0);
+                    if ts_ns < from {
+                        counts.unmatched += 1;
+                    } else {
+                        queue.push_back(Timed { ts_ns, frame });
+                    }
                     counts.frames += 1;
                     // A parser that consumed nothing would loop forever.
                     stream.consume(consumed.max(1));
@@ -79,6 +94,27 @@ impl<P: Protocol> Parsing<P> {
         counts.unmatched += out.unmatched;
         counts.records += out.records.len() as u64;
         out
+    }
+
+    /// Bytes of `kind` were lost in a hole between `before` (the last time
+    /// before it) and `after` (the first after it). The protocol starts over,
+    /// and the other side's frames that belonged to the lost bytes are
+    /// dropped: for lost responses, requests sent before them; for lost
+    /// requests, responses written before the next request arrived.
+    pub fn lost(&mut self, kind: MessageType, before: u64, after: u64, counts: &mut ParseCounts) {
+        self.state = P::State::default();
+        let (queue, from) = match kind {
+            MessageType::Response => (&mut self.requests, &mut self.requests_from),
+            MessageType::Request => (&mut self.responses, &mut self.responses_from),
+        };
+        *from = match kind {
+            MessageType::Response => before,
+            MessageType::Request => after,
+        };
+        let from = *from;
+        let had = queue.len();
+        queue.retain(|f| f.ts_ns >= from);
+        counts.unmatched += (had - queue.len()) as u64;
     }
 
     /// Queues a frame parsed outside a stream (a datagram is one message).

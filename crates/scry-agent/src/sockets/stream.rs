@@ -5,7 +5,7 @@
 //! Bytes from the current head on are kept contiguous; chunks ahead of it
 //! wait until the hole is filled or given up on.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Debug, Default)]
 pub struct DataStream {
@@ -22,6 +22,11 @@ pub struct DataStream {
     pub resync: bool,
     /// Bytes given up on (holes skipped, data dropped for space).
     pub skipped_bytes: u64,
+    /// Ends of records the kernel cut (the rest of their message was never
+    /// copied): a hole starting at one is never filled.
+    cut_at: BTreeSet<u64>,
+    /// Time of the last chunk made contiguous.
+    last_ts: u64,
     /// Whether position 0 is the true start (the connection was seen at
     /// connect/accept); if not, the first chunk seen is taken as the start.
     from_start: bool,
@@ -60,10 +65,30 @@ impl DataStream {
         self.fill_from_ahead();
     }
 
+    /// The chunk ending at `end` was cut by the kernel: what follows up to
+    /// the next chunk is lost.
+    pub fn mark_cut(&mut self, end: u64) {
+        if end >= self.head {
+            self.cut_at.insert(end);
+        }
+    }
+
+    /// Whether the hole after the contiguous bytes is one the kernel made
+    /// (nothing will fill it), with bytes waiting beyond it.
+    pub fn hole_is_permanent(&self) -> bool {
+        !self.ahead.is_empty() && self.cut_at.contains(&(self.head + self.buf.len() as u64))
+    }
+
+    /// Time of the latest contiguous chunk: the last bytes before a hole.
+    pub fn last_ts(&self) -> u64 {
+        self.last_ts
+    }
+
     fn append(&mut self, pos: u64, ts: u64, data: &[u8]) {
         if data.is_empty() {
             return;
         }
+        self.last_ts = ts;
         self.marks.push_back((pos, ts));
         self.buf.extend_from_slice(data);
     }
@@ -129,6 +154,7 @@ impl DataStream {
         self.marks.clear();
         self.head = next;
         self.resync = true;
+        self.cut_at = self.cut_at.split_off(&next);
         self.fill_from_ahead();
         true
     }
@@ -142,6 +168,7 @@ impl DataStream {
             head: end,
             resync: true,
             skipped_bytes: self.skipped_bytes,
+            last_ts: self.last_ts,
             from_start: true,
             ..Default::default()
         };
@@ -151,6 +178,21 @@ impl DataStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hole_after_a_cut_record_is_permanent_at_once() {
+        let mut s = DataStream::new(true);
+        s.add(0, 10, b"big resp");
+        s.mark_cut(8);
+        assert!(!s.hole_is_permanent(), "nothing waits beyond it yet");
+        s.add(100, 20, b"next");
+        s.add(50, 15, b"late but in the hole");
+        assert!(s.hole_is_permanent());
+        assert_eq!(s.last_ts(), 10);
+        assert!(s.skip_hole());
+        assert_eq!((s.data(), s.ts_at(0)), (&b"late but in the hole"[..], 15));
+        assert!(!s.hole_is_permanent(), "the next hole is an ordinary one");
+    }
 
     #[test]
     fn in_order_chunks_are_contiguous_with_their_times() {

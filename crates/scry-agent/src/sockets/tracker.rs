@@ -233,6 +233,9 @@ impl Tracker {
             Direction::Ingress => &mut conn.ingress,
         };
         stream.add(d.pos, d.ts, &d.data);
+        if d.truncated {
+            stream.mark_cut(d.pos + d.data.len() as u64);
+        }
         if conn.meta.role == Role::Unknown {
             conn.meta.role = infer_role(conn);
             if conn.meta.role == Role::Server
@@ -382,16 +385,19 @@ impl<S: RecordSink> Step<'_, S> {
         {
             let before = counts(self.stats).invalid;
             p.parse(kind, stream, counts(self.stats));
-            // Bytes were lost: in-order pairing cannot be trusted across the
-            // hole, so the protocol starts over (counted frames stay counted).
-            if stream.ahead_bytes() > HOLE_LIMIT {
+            // Bytes were lost (the kernel cut a message, or a record never
+            // came): in-order pairing cannot be trusted across the hole, so
+            // the protocol starts over after it.
+            if stream.hole_is_permanent() || stream.ahead_bytes() > HOLE_LIMIT {
+                let before = stream.last_ts();
                 stream.skip_hole();
-                p.state = Default::default();
+                p.lost(kind, before, stream.ts_at(0), counts(self.stats));
                 p.parse(kind, stream, counts(self.stats));
             }
             if stream.held_bytes() > STREAM_LIMIT {
                 stream.reset();
-                p.state = Default::default();
+                let at = stream.last_ts();
+                p.lost(kind, at, at, counts(self.stats));
             }
             *self.invalid += counts(self.stats).invalid - before;
             self.stats.skipped_bytes += std::mem::take(&mut stream.skipped_bytes);
@@ -418,5 +424,80 @@ fn infer_role(conn: &Conn) -> Role {
         Role::Server
     } else {
         Role::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use scry_bpf::socket::protocol;
+
+    use super::*;
+    use crate::sockets::tables::Cell;
+
+    /// Keeps each record's method, path and status.
+    #[derive(Default)]
+    struct Http(Vec<(String, String, i64)>);
+
+    impl RecordSink for Http {
+        fn record<R: IntoRow>(&mut self, _: &ConnMeta, ex: Exchange<R>) {
+            let cells = ex.record.cells();
+            let text = |i: usize| match &cells[i] {
+                Cell::Text(t) => t.clone(),
+                Cell::Int(v) => v.to_string(),
+            };
+            self.0.push((text(4), text(5), text(9).parse().unwrap()));
+        }
+    }
+
+    const ID: ConnId = ConnId { tgid: 1, fd: 3, generation: 1 };
+
+    fn data(dir: Direction, pos: u64, ts: u64, bytes: &[u8], msg_size: usize) -> SocketRecord {
+        SocketRecord::Data(DataRecord {
+            id: ID,
+            ts,
+            dir,
+            protocol: protocol::HTTP,
+            role: Role::Server,
+            pos,
+            msg_size: msg_size as u32,
+            truncated: msg_size > bytes.len(),
+            peer: None,
+            data: bytes.to_vec(),
+        })
+    }
+
+    #[test]
+    fn a_response_the_kernel_cut_loses_its_request_only() {
+        let mut t = Tracker::default();
+        let mut sink = Http::default();
+        t.handle(
+            SocketRecord::Open(OpenRecord {
+                id: ID,
+                ts: 1,
+                role: Role::Server,
+                sock_type: 1,
+                mid_stream: false,
+                local: Some("10.0.0.1:80".parse().unwrap()),
+                remote: Some("10.0.0.2:5000".parse().unwrap()),
+            }),
+            &mut sink,
+        );
+        let big = b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n";
+        let small = b"GET /small HTTP/1.1\r\nHost: a\r\n\r\n";
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let cut = [&head[..], &[b'x'; 1000]].concat();
+        let whole = head.len() + 100_000;
+        for r in [
+            data(Direction::Ingress, 0, 10, big, big.len()),
+            data(Direction::Egress, 0, 20, &cut, whole),
+            data(Direction::Ingress, big.len() as u64, 30, small, small.len()),
+            data(Direction::Egress, whole as u64, 40, ok, ok.len()),
+        ] {
+            t.handle(r, &mut sink);
+        }
+        assert_eq!(sink.0, [("GET".to_owned(), "/small".to_owned(), 200)]);
+        assert_eq!(t.stats.http.unmatched, 1, "the request whose response was cut");
+        assert_eq!(t.stats.skipped_bytes, whole as u64, "the cut response and its lost rest");
     }
 }

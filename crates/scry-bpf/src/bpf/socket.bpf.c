@@ -22,7 +22,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
-const volatile __u32 data_max = DATA_CAP - 1; /* bytes copied per record, < DATA_CAP */
+const volatile __u32 data_max = DATA_CAP; /* bytes copied per record, <= DATA_CAP */
 const volatile __u32 infer_tries = 8;         /* messages looked at before giving up on a protocol */
 
 struct sock_open_event _open_event = {};
@@ -249,7 +249,9 @@ static __always_inline __u8 infer(const char *b, __u32 len, __u8 sock_type, stru
 static __always_inline void emit_chunk(struct sock_data_event *e, const void *src, __u32 len)
 {
 	__u32 n = len < data_max ? len : data_max;
-	n &= DATA_CAP - 1;
+	/* A bound the verifier can see (data_max is only known at load). */
+	if (n > DATA_CAP)
+		n = DATA_CAP;
 	if (n == 0)
 		return;
 	if (bpf_probe_read_user(e->data, n, src))
@@ -425,13 +427,16 @@ static __always_inline void on_data(struct data_args *a, long ret)
 		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec))))
 			break;
 		__u32 n = v.iov_len < left ? v.iov_len : left;
-		/* Each iovec's bytes continue the stream. */
+		/* Each iovec's bytes continue the stream; the flag marks the one
+		 * record whose iovec was cut, so user space knows the hole after
+		 * it is for good. */
 		e->data_len = 0;
-		emit_chunk(e, v.iov_base, n);
+		e->flags &= ~DATA_TRUNCATED;
 		if (n > data_max) {
 			e->flags |= DATA_TRUNCATED;
 			count(SSTAT_DATA_TRUNCATED);
 		}
+		emit_chunk(e, v.iov_base, n);
 		e->pos += n;
 		left -= n;
 	}

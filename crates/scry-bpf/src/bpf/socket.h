@@ -33,8 +33,9 @@
 /* Open event flags. */
 #define OPEN_MID_STREAM 0x1 /* first seen at a read or write, not at connect/accept */
 
-/* Bytes copied per data record at most: a power of two so the copy length can
- * be masked for the verifier (so at most DATA_CAP - 1 are copied). */
+/* Bytes copied per data record at most: 16 KiB, so the 16 KiB buffers and
+ * iovecs servers write (Redis reply blocks, nginx buffers) fit one record
+ * whole. */
 #define DATA_CAP 16384
 /* Chunks one write or read is split into at most; beyond, the rest is a gap. */
 #define DATA_CHUNKS 4
