@@ -45,6 +45,36 @@ pub const SCRIPTS: &[Script] = &[
         "redis_data",
         "Recent Redis commands: requestor, responder, command, arguments, reply, latency."
     ),
+    script!(
+        "px/service_stats",
+        "service_stats",
+        "HTTP latency (p50/p90/p99), error rate and throughput per service, per 10 s."
+    ),
+    script!(
+        "px/sql_queries",
+        "sql_queries",
+        "PostgreSQL and MySQL statements per normalized query: latency, errors, time spent; slowest runs; N+1 patterns."
+    ),
+    script!(
+        "px/pgsql_stats",
+        "pgsql_stats",
+        "PostgreSQL latency (p50/p90/p99), error rate and throughput per pod, per 10 s."
+    ),
+    script!(
+        "px/mysql_stats",
+        "mysql_stats",
+        "MySQL latency (p50/p90/p99), error rate and throughput per pod, per 10 s."
+    ),
+    script!(
+        "px/dns_data",
+        "dns_data",
+        "Recent DNS requests: requestor, responder, query name and type, response code, answers, latency."
+    ),
+    script!(
+        "px/conn_stats",
+        "conn_stats",
+        "Connections per process and remote endpoint: opened, closed, active, bytes sent and received, protocol."
+    ),
     script!("px/procs", "procs", "Processes started on the node, with placement, exit code, signal and lifetime."),
     script!("px/proc_exits", "proc_exits", "How processes ended: exits by code and signal, failure rate per binary."),
     script!("px/upids", "upids", "Processes (UPIDs) per pod: executions, first and last seen."),

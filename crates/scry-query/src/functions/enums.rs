@@ -1,5 +1,5 @@
 //! Names for the numbers protocol tables store: `dns_rcode_name(rcode)`,
-//! `http_resp_message(status)`.
+//! `http_resp_message(status)`, `protocol_name(protocol)`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -93,12 +93,23 @@ fn http_status(code: i64) -> Cow<'static, str> {
     })
 }
 
+/// Pixie's `traffic_protocol_t` names (`conn_stats.protocol`); a number
+/// without one is "Unknown", as protocol 0 is.
+fn protocol(code: i64) -> Cow<'static, str> {
+    const NAMES: [&str; 14] = [
+        "Unknown", "HTTP", "HTTP2", "MySQL", "CQL", "PGSQL", "DNS", "Redis", "NATS", "Mongo", "Kafka", "Mux", "AMQP",
+        "TLS",
+    ];
+    Cow::Borrowed(usize::try_from(code).ok().and_then(|i| NAMES.get(i)).unwrap_or(&NAMES[0]))
+}
+
 /// Which naming; a variant rather than a function pointer because functions
 /// are compared, and function pointers do not compare reliably.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Names {
     DnsRcode,
     HttpStatus,
+    Protocol,
 }
 
 impl Kernel for Names {
@@ -106,6 +117,7 @@ impl Kernel for Names {
         let name = match self {
             Names::DnsRcode => dns_rcode,
             Names::HttpStatus => http_status,
+            Names::Protocol => protocol,
         };
         let codes = as_int64_array(one(args)?)?;
         Ok(Arc::new(codes.iter().map(|c| c.map(name)).collect::<StringArray>()))
@@ -113,7 +125,11 @@ impl Kernel for Names {
 }
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
-    let names = [("dns_rcode_name", Names::DnsRcode), ("http_resp_message", Names::HttpStatus)];
+    let names = [
+        ("dns_rcode_name", Names::DnsRcode),
+        ("http_resp_message", Names::HttpStatus),
+        ("protocol_name", Names::Protocol),
+    ];
     family(&[DataType::Int64], Volatility::Immutable, names.map(|(name, names)| (name, names, DataType::Utf8)))
 }
 
@@ -123,11 +139,22 @@ mod tests {
 
     #[test]
     fn codes_get_names() {
-        let sql = "SELECT dns_rcode_name(c), http_resp_message(c) \
-                   FROM (VALUES (0), (3), (10), (11), (-1), (200), (404), (599), (NULL)) AS t(c)";
+        let sql = "SELECT dns_rcode_name(c), http_resp_message(c), protocol_name(c) \
+                   FROM (VALUES (0), (3), (10), (11), (13), (-1), (200), (404), (599), (NULL)) AS t(c)";
         assert_eq!(
             query(sql),
-            ["NOERROR|", "NXDOMAIN|", "NOTZONE|", "11|", "-1|", "200|OK", "404|Not Found", "599|", "NULL|NULL"]
+            [
+                "NOERROR||Unknown",
+                "NXDOMAIN||MySQL",
+                "NOTZONE||Kafka",
+                "11||Mux",
+                "13||TLS",
+                "-1||Unknown",
+                "200|OK|Unknown",
+                "404|Not Found|Unknown",
+                "599||Unknown",
+                "NULL|NULL|NULL"
+            ]
         );
     }
 }

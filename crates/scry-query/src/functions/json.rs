@@ -2,6 +2,8 @@
 //! one top-level value of a JSON object text, as Pixie's functions of those
 //! names give it. A missing key or text that is not a JSON object gives ""
 //! (or 0), not null, so scripts can compare without null checks.
+//! `pluck_array(json, index)`: the element at a 0-based index of a JSON
+//! array text, as `pluck` gives values ("" when there is none).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,13 +11,13 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::DataType;
-use datafusion::common::cast::as_string_array;
+use datafusion::common::cast::{as_int64_array, as_string_array};
 use datafusion::error::Result;
-use datafusion::logical_expr::{ScalarUDF, Volatility};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::scalar::{Arg, Kernel, family, two};
+use super::scalar::{Arg, Kernel, Returns, family, two, udf};
 
 /// The text of `key`'s value in the object `doc`, as written there.
 fn pluck<'d>(doc: &'d str, key: &str) -> Option<&'d RawValue> {
@@ -78,6 +80,50 @@ impl Visitor<'_> for KeyIs<'_> {
 
     fn visit_str<E>(self, name: &str) -> Result<bool, E> {
         Ok(name == self.0)
+    }
+}
+
+/// The text of element `index` of the array `doc`, as written there.
+fn element(doc: &str, index: i64) -> Option<&RawValue> {
+    let index = usize::try_from(index).ok()?;
+    let mut de = serde_json::Deserializer::from_str(doc);
+    let found = Nth(index).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    found
+}
+
+/// Walks an array's elements without building them, keeping the one at the index.
+struct Nth(usize);
+
+impl<'de> DeserializeSeed<'de> for Nth {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Nth {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (mut found, mut i) = (None, 0);
+        loop {
+            if i == self.0 {
+                match seq.next_element::<&RawValue>()? {
+                    Some(v) => found = Some(v),
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
     }
 }
 
@@ -151,8 +197,31 @@ impl Kernel for As {
     }
 }
 
+/// `pluck_array(json, index)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PluckArray;
+
+impl Kernel for PluckArray {
+    fn eval(&self, args: &[Arg]) -> Result<ArrayRef> {
+        let (docs, index) = two(args)?;
+        let (docs, indexes) = (as_string_array(docs)?, as_int64_array(&index.array)?);
+        let plucked = (0..docs.len()).map(|i| {
+            let k = index.row(i);
+            (docs.is_valid(i) && indexes.is_valid(k))
+                .then(|| element(docs.value(i), indexes.value(k)).map(text).unwrap_or_default())
+        });
+        Ok(Arc::new(plucked.collect::<StringArray>()))
+    }
+}
+
 pub(super) fn functions() -> Vec<ScalarUDF> {
-    family(
+    let pluck_array = udf(
+        "pluck_array",
+        Signature::exact(vec![DataType::Utf8, DataType::Int64], Volatility::Immutable),
+        Returns::Type(DataType::Utf8),
+        PluckArray,
+    );
+    let mut functions = family(
         &[DataType::Utf8, DataType::Utf8],
         Volatility::Immutable,
         [
@@ -160,7 +229,9 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
             ("pluck_float64", As::Float64, DataType::Float64),
             ("pluck_int64", As::Int64, DataType::Int64),
         ],
-    )
+    );
+    functions.push(pluck_array);
+    functions
 }
 
 #[cfg(test)]
@@ -213,6 +284,27 @@ mod tests {
                 "NULL|NULL|NULL|NULL|NULL|NULL|NULL",
             ]
         );
+    }
+
+    #[test]
+    fn pluck_array_gives_an_element_as_text() {
+        let sql = r#"SELECT pluck_array(j, 0), pluck_array(j, 1), pluck_array(j, 2), pluck_array(j, 3), pluck_array(j, -1)
+                   FROM (VALUES ('[{"name": "a.example", "type": "A"}, "s\"q", 7]'), ('[null, [1, 2]]'),
+                                ('{"a": 1}'), ('[1] x'), ('[1,'), (NULL)) AS t(j)"#;
+        assert_eq!(
+            query(sql),
+            [
+                r#"{"name":"a.example","type":"A"}|s"q|7||"#,
+                "|[1,2]|||",
+                "||||",
+                "||||",
+                "||||",
+                "NULL|NULL|NULL|NULL|NULL",
+            ]
+        );
+        let sql = r#"SELECT pluck(pluck_array(pluck(b, 'queries'), 0), 'name')
+                     FROM (VALUES ('{"queries":[{"name":"example.com","type":"A"}]}')) AS t(b)"#;
+        assert_eq!(query(sql), ["example.com"]);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - `quantiles(x)`, an aggregate: numeric → Utf8 JSON
 //!   `{"p01":..,"p10":..,"p25":..,"p50":..,"p75":..,"p90":..,"p99":..}` (`quantiles.rs`)
 //! - `pluck(json, key)` → Utf8, `pluck_float64` → Float64, `pluck_int64` →
-//!   Int64: a top-level member of a JSON object text (`json.rs`)
+//!   Int64: a top-level member of a JSON object text; `pluck_array(json,
+//!   index)` → Utf8: an element of a JSON array text (`json.rs`)
 //! - `bin(x, size)`: Int64 or Timestamp(ns) `x` floored to a multiple of
 //!   Int64 `size`, of `x`'s type; `time_to_int64(t)`, `int64_to_time(i)`
 //!   (`time.rs`)
@@ -16,7 +17,12 @@
 //!   `upid_to_hostname`, `upid_to_cmdline`, `upid_to_service_name`,
 //!   `upid_to_deployment_name`: Utf8 UPID → Utf8, from [`ProcessMetadata`]
 //!   (`metadata.rs`)
-//! - `dns_rcode_name(code)`, `http_resp_message(status)`: Int64 → Utf8 (`enums.rs`)
+//! - `dns_rcode_name(code)`, `http_resp_message(status)`, `protocol_name(protocol)`:
+//!   Int64 → Utf8 (`enums.rs`)
+//! - `normalize_pgsql(req, req_cmd)` (Utf8, Utf8), `normalize_mysql(req_body,
+//!   req_cmd)` (Utf8, Int64) → Utf8 JSON `{"query","params","error"}`: SQL
+//!   with literals as placeholders; also [`normalize_sql`] for Rust callers
+//!   (`sql.rs`)
 //!
 //! A null argument gives null; malformed input gives what Pixie gives (see
 //! each module), never an error or a panic.
@@ -26,6 +32,7 @@ mod json;
 mod metadata;
 mod quantiles;
 mod scalar;
+mod sql;
 mod time;
 mod upid;
 
@@ -34,11 +41,18 @@ use std::sync::Arc;
 use datafusion::prelude::SessionContext;
 
 pub use metadata::{NoMetadata, ProcessInfo, ProcessMetadata};
+pub use sql::{Normalized, SqlDialect, normalize_mysql, normalize_pgsql, normalize_sql};
 
 /// Adds every function to `ctx`; the `upid_to_<field>` ones ask `metadata`.
 pub fn register(ctx: &SessionContext, metadata: Arc<dyn ProcessMetadata>) {
-    let scalars =
-        [json::functions(), time::functions(), upid::functions(), metadata::functions(&metadata), enums::functions()];
+    let scalars = [
+        json::functions(),
+        time::functions(),
+        upid::functions(),
+        metadata::functions(&metadata),
+        enums::functions(),
+        sql::functions(),
+    ];
     for f in scalars.into_iter().flatten() {
         ctx.register_udf(f);
     }
@@ -80,7 +94,19 @@ pub(crate) mod tests {
 
         let engine = crate::QueryEngine::new(Arc::default(), crate::EngineConfig::default());
         let ctx = engine.session().unwrap();
-        for name in ["pluck", "bin", "time_to_int64", "upid_to_pid", "upid_to_pod_name", "dns_rcode_name"] {
+        let names = [
+            "pluck",
+            "pluck_array",
+            "bin",
+            "time_to_int64",
+            "upid_to_pid",
+            "upid_to_pod_name",
+            "dns_rcode_name",
+            "protocol_name",
+            "normalize_pgsql",
+            "normalize_mysql",
+        ];
+        for name in names {
             assert!(ctx.udf(name).is_ok(), "{name}");
         }
         assert!(ctx.udaf("quantiles").is_ok());
