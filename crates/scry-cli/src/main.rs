@@ -136,6 +136,12 @@ struct AgentArgs {
     /// Memory one query may use, in MiB; a query needing more fails.
     #[arg(long, default_value_t = 256)]
     query_memory_mb: usize,
+    /// Bytes of a body column (HTTP bodies, MySQL statements and responses)
+    /// before it is cut and marked `... [TRUNCATED]`; Pixie's default.
+    #[arg(long, default_value_t = scry_protocols::DEFAULT_BODY_BYTES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=scry_protocols::MAX_BODY_BYTES_LIMIT as u64))]
+    max_body_bytes: usize,
     /// Seconds between two conn_stats samples.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     conn_stats_interval: u64,
@@ -253,7 +259,10 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         kubernetes,
         store_bytes: args.store_size_mb << 20,
         query_memory_bytes: args.query_memory_mb << 20,
-        socket_tracing: SocketTracingConfig { conn_stats_every: Duration::from_secs(args.conn_stats_interval) },
+        socket_tracing: SocketTracingConfig {
+            conn_stats_every: Duration::from_secs(args.conn_stats_interval),
+            limits: scry_protocols::Limits { body_bytes: args.max_body_bytes },
+        },
     })
     .await
 }

@@ -55,6 +55,34 @@ fn text(s: &AgentStatus) -> String {
         "Process cache: {} / {} entries, {} exited awaiting removal, {} evictions, {} misses",
         pc.size, pc.capacity, pc.exited_pending_removal, pc.evictions, pc.misses
     );
+    let t = &s.sockets;
+    if t.enabled {
+        let _ = writeln!(
+            o,
+            "Socket tracing: {} connections, {} bytes skipped (holes, bounds), {} messages cut by the kernel, \
+             {} client-side exchanges left to their server, {} records of unparsed protocols",
+            t.connections, t.skipped_bytes, t.kernel_truncated, t.deduplicated, t.unparsed_records
+        );
+        let _ = writeln!(
+            o,
+            "  {:<8} {:>10} {:>12} {:>10} {:>10}",
+            "protocol", "frames", "parse errors", "unmatched", "records"
+        );
+        for p in &t.protocols {
+            let _ = writeln!(
+                o,
+                "  {:<8} {:>10} {:>12} {:>10} {:>10}",
+                p.name, p.frames, p.parse_errors, p.unmatched, p.records
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  conn_stats: {} endpoints, {} refused at the cap",
+            t.conn_stats_keys, t.conn_stats_dropped_keys
+        );
+    } else {
+        let _ = writeln!(o, "Socket tracing: off ({})", t.detail);
+    }
     let k = &s.kubernetes;
     if k.enabled {
         let err = if k.detail.is_empty() { String::new() } else { format!(" (last error: {})", k.detail) };
@@ -66,4 +94,43 @@ fn text(s: &AgentStatus) -> String {
         let _ = writeln!(o, "Notice: {n}");
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use scry_model::status::{ProtocolStatus, SocketTracingStatus};
+
+    use super::*;
+
+    #[test]
+    fn socket_tracing_losses_are_shown_per_protocol() {
+        let status = AgentStatus {
+            sockets: SocketTracingStatus {
+                enabled: true,
+                connections: 3,
+                skipped_bytes: 1000,
+                kernel_truncated: 2,
+                protocols: vec![ProtocolStatus {
+                    name: "http".into(),
+                    frames: 10,
+                    parse_errors: 1,
+                    unmatched: 4,
+                    records: 5,
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let out = text(&status);
+        assert!(
+            out.contains("Socket tracing: 3 connections, 1000 bytes skipped (holes, bounds), 2 messages cut"),
+            "{out}"
+        );
+        assert!(out.contains("\n  http             10            1          4          5\n"), "{out}");
+        let off = text(&AgentStatus {
+            sockets: SocketTracingStatus { detail: "no BTF".into(), ..Default::default() },
+            ..Default::default()
+        });
+        assert!(off.contains("Socket tracing: off (no BTF)"), "{off}");
+    }
 }

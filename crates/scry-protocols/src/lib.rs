@@ -74,7 +74,7 @@ pub trait Protocol {
     type Record;
     /// What a connection remembers between calls (prepared statements,
     /// pub/sub mode, the transport …).
-    type State: Default;
+    type State: Default + Clone;
 
     /// Parses the frame at the start of `buf`. Never panics, on any bytes.
     fn parse_frame(kind: MessageType, buf: &[u8], state: &mut Self::State) -> ParseState<Self::Frame>;
@@ -92,6 +92,27 @@ pub trait Protocol {
         responses: &mut VecDeque<Timed<Self::Frame>>,
         state: &mut Self::State,
     ) -> Stitched<Self::Record>;
+}
+
+/// Pixie's default body column size (`PL_STIRLING_MAX_BODY_BYTES`).
+pub const DEFAULT_BODY_BYTES: usize = 512;
+/// Largest configurable body column size: a parser keeps a body's first
+/// bytes up to it per message in flight.
+pub const MAX_BODY_BYTES_LIMIT: usize = 16 << 10;
+
+/// Bounds on the text a record keeps, chosen per agent and handed to each
+/// connection's parser state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of a body column (HTTP request and response bodies, MySQL
+    /// statements and responses) before Pixie's truncation marker.
+    pub body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { body_bytes: DEFAULT_BODY_BYTES }
+    }
 }
 
 /// Text of at most `limit` bytes (cut on a character boundary), with Pixie's

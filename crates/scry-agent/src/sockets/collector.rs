@@ -141,7 +141,7 @@ fn run(
         .map_err(|e| format!("socket ring buffer: {e}"))?;
     let ring = builder.build().map_err(|e| format!("socket ring buffer: {e}"))?;
     let _ = ready.send(Ok(()));
-    let mut tracker = Tracker::default();
+    let mut tracker = Tracker::new(cfg.limits);
     let mut conn_stats = ConnStats::default();
     let conn_stats_every = cfg.conn_stats_every.as_nanos() as u64;
     let mut last_sample = crate::pipeline::monotonic_ns();

@@ -18,10 +18,12 @@ pub mod tracker;
 pub struct SocketTracingConfig {
     /// How often `conn_stats` is sampled (Pixie: every 5–10 s).
     pub conn_stats_every: Duration,
+    /// Sizes of body columns.
+    pub limits: scry_protocols::Limits,
 }
 
 impl Default for SocketTracingConfig {
     fn default() -> Self {
-        SocketTracingConfig { conn_stats_every: Duration::from_secs(5) }
+        SocketTracingConfig { conn_stats_every: Duration::from_secs(5), limits: Default::default() }
     }
 }

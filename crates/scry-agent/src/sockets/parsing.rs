@@ -21,6 +21,9 @@ pub struct ParseCounts {
 
 pub struct Parsing<P: Protocol> {
     pub state: P::State,
+    /// What `state` starts from, and starts over from after a hole (limits,
+    /// transport).
+    initial: P::State,
     requests: VecDeque<Timed<P::Frame>>,
     responses: VecDeque<Timed<P::Frame>>,
     /// Frames older than these answer, or are answered by, bytes lost in a
@@ -31,17 +34,22 @@ pub struct Parsing<P: Protocol> {
 
 impl<P: Protocol> Default for Parsing<P> {
     fn default() -> Self {
+        Parsing::new(P::State::default())
+    }
+}
+
+impl<P: Protocol> Parsing<P> {
+    pub fn new(initial: P::State) -> Self {
         Parsing {
-            state: P::State::default(),
+            state: initial.clone(),
+            initial,
             requests: VecDeque::new(),
             responses: VecDeque::new(),
             requests_from: 0,
             responses_from: 0,
         }
     }
-}
 
-impl<P: Protocol> Parsing<P> {
     /// Parses every whole frame `stream` holds, as messages of `kind`.
     pub fn parse(&mut self, kind: MessageType, stream: &mut DataStream, counts: &mut ParseCounts) {
         loop {
@@ -102,7 +110,7 @@ impl<P: Protocol> Parsing<P> {
     /// dropped: for lost responses, requests sent before them; for lost
     /// requests, responses written before the next request arrived.
     pub fn lost(&mut self, kind: MessageType, before: u64, after: u64, counts: &mut ParseCounts) {
-        self.state = P::State::default();
+        self.state = self.initial.clone();
         let (queue, from) = match kind {
             MessageType::Response => (&mut self.requests, &mut self.requests_from),
             MessageType::Request => (&mut self.responses, &mut self.responses_from),

@@ -12,7 +12,7 @@ use scry_protocols::http::Http;
 use scry_protocols::mysql::Mysql;
 use scry_protocols::pgsql::Pgsql;
 use scry_protocols::redis::Redis;
-use scry_protocols::{Exchange, MessageType, ParseState, Protocol};
+use scry_protocols::{Exchange, Limits, MessageType, ParseState, Protocol};
 
 use super::parsing::{ParseCounts, Parsing};
 use super::stream::DataStream;
@@ -56,18 +56,14 @@ enum Parser {
 }
 
 impl Parser {
-    fn for_protocol(protocol: u8, sock_type: u8) -> Option<Parser> {
+    fn for_protocol(protocol: u8, sock_type: u8, limits: Limits) -> Option<Parser> {
         Some(match protocol {
-            protocol::HTTP => Parser::Http(Parsing::default()),
+            protocol::HTTP => Parser::Http(Parsing::new(scry_protocols::http::State::with_limits(limits))),
             protocol::PGSQL => Parser::Pgsql(Parsing::default()),
-            protocol::MYSQL => Parser::Mysql(Parsing::default()),
+            protocol::MYSQL => Parser::Mysql(Parsing::new(scry_protocols::mysql::MysqlState::with_limits(limits))),
             protocol::REDIS => Parser::Redis(Parsing::default()),
             protocol::DNS if sock_type == 2 => Parser::DnsDatagrams,
-            protocol::DNS => {
-                let mut p = Parsing::<Dns>::default();
-                p.state.tcp = true;
-                Parser::Dns(p)
-            }
+            protocol::DNS => Parser::Dns(Parsing::new(scry_protocols::dns::DnsState { tcp: true })),
             _ => return None,
         })
     }
@@ -146,10 +142,16 @@ pub struct Tracker {
     /// server may close before its client has read the response.
     servers: HashMap<SocketAddr, Endpoint>,
     last_sweep: u64,
+    /// Column sizes every connection's parser gets.
+    limits: Limits,
     pub stats: TrackerStats,
 }
 
 impl Tracker {
+    pub fn new(limits: Limits) -> Tracker {
+        Tracker { limits, ..Default::default() }
+    }
+
     /// Handles one record. Returns a connection whose data the kernel should
     /// stop copying (it does not parse).
     pub fn handle(&mut self, rec: SocketRecord, sink: &mut impl RecordSink) -> Option<ConnId> {
@@ -207,7 +209,7 @@ impl Tracker {
     }
 
     fn data(&mut self, d: DataRecord, sink: &mut impl RecordSink) -> Option<ConnId> {
-        let Tracker { conns, servers, stats, .. } = self;
+        let Tracker { conns, servers, stats, limits, .. } = self;
         let Some(conn) = conns.get_mut(&d.id) else {
             // Its open record was lost (the ring was full): nothing to attribute it to.
             stats.skipped_bytes += d.data.len() as u64;
@@ -218,7 +220,7 @@ impl Tracker {
             return None;
         }
         if conn.parser.is_none() {
-            conn.parser = Parser::for_protocol(d.protocol, conn.sock_type);
+            conn.parser = Parser::for_protocol(d.protocol, conn.sock_type, *limits);
             if conn.parser.is_none() {
                 stats.unparsed_records += 1;
                 return None;

@@ -20,14 +20,16 @@
 //!   [`MAX_HEADERS`] fields, else the frame is `Invalid`; so is a trailer
 //!   section;
 //! - a body is counted whole (its `*_body_size` column) but a frame keeps
-//!   only its first [`KEPT_BODY_BYTES`] (de-chunked and, for
+//!   only its first [`KEPT_BODY_BYTES`], or one byte more than the body
+//!   column when [`Limits`] make that larger (de-chunked and, for
 //!   `Content-Encoding: gzip`, inflated — inflation stops there too, which
 //!   bounds a compression bomb). `parse_frame` still needs the whole body in
 //!   `buf` to consume it, so a frame's `consumed` can be large (up to
 //!   [`MAX_BODY_LEN`], larger declared bodies are `Invalid`) while what it
 //!   keeps is small;
 //! - a JSON headers column is at most [`MAX_HEADERS_JSON_BYTES`], a body
-//!   column at most [`MAX_BODY_BYTES`] plus the truncation marker.
+//!   column at most [`Limits::body_bytes`] (default [`MAX_BODY_BYTES`]) plus
+//!   the truncation marker.
 //!
 //! Out of scope: a response with neither length nor chunking ends when the
 //! connection closes, which a parser of the bytes alone cannot see — it
@@ -37,7 +39,7 @@
 
 use std::collections::VecDeque;
 
-use crate::{Exchange, MessageType, ParseState, Protocol, Stitched, Timed};
+use crate::{Exchange, Limits, MessageType, ParseState, Protocol, Stitched, Timed};
 
 mod record;
 #[cfg(test)]
@@ -46,9 +48,9 @@ mod wire;
 
 pub use record::{ContentType, GUNZIP_FAILED_BODY, HEADERS_CUT_KEY, NON_TEXT_BODY, Record, UNKNOWN_TYPE_BODY};
 
-/// Body bytes in the `req_body` / `resp_body` columns; Pixie's
+/// Body bytes in the `req_body` / `resp_body` columns by default; Pixie's
 /// `PL_STIRLING_MAX_BODY_BYTES` default.
-pub const MAX_BODY_BYTES: usize = 512;
+pub const MAX_BODY_BYTES: usize = crate::DEFAULT_BODY_BYTES;
 /// Body bytes a frame keeps (after de-chunking and inflation); Pixie's parser
 /// limit `PX_STIRLING_HTTP_BODY_LIMIT_BYTES`. Larger than [`MAX_BODY_BYTES`],
 /// so a body cut here is always cut again, with the marker, in its column.
@@ -141,6 +143,8 @@ pub struct Body {
 /// What a connection remembers between calls: see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct State {
+    /// Body column size (and so what a frame keeps of a body).
+    pub limits: Limits,
     /// What each request parsed and not yet answered by a final response
     /// asked, oldest first.
     unanswered: VecDeque<Asked>,
@@ -149,6 +153,11 @@ pub struct State {
 }
 
 impl State {
+    /// A connection's start, with these column sizes.
+    pub fn with_limits(limits: Limits) -> State {
+        State { limits, ..Default::default() }
+    }
+
     /// The connection has left HTTP/1 (upgrade or tunnel): the tracker may
     /// stop parsing it as HTTP; `parse_frame` refuses its bytes.
     pub fn switched_protocols(&self) -> bool {
@@ -240,9 +249,10 @@ impl Protocol for Http {
     fn stitch(
         requests: &mut VecDeque<Timed<Frame>>,
         responses: &mut VecDeque<Timed<Frame>>,
-        _state: &mut State,
+        state: &mut State,
     ) -> Stitched<Record> {
         let mut out = Stitched::default();
+        let body_bytes = state.limits.body_bytes;
         while let Some(resp) = responses.front() {
             let resp_ts = resp.ts_ns;
             match &resp.frame {
@@ -273,13 +283,23 @@ impl Protocol for Http {
                         Some(Timed { ts_ns: resp_ts_ns, frame: Frame::Response(resp) }),
                     ) = (requests.pop_front(), responses.pop_front())
                     {
-                        out.records.push(Exchange { req_ts_ns, resp_ts_ns, record: Record::new(req, resp) });
+                        out.records.push(Exchange {
+                            req_ts_ns,
+                            resp_ts_ns,
+                            record: Record::new(req, resp, body_bytes),
+                        });
                     }
                 }
             }
         }
         out
     }
+}
+
+/// Body bytes a frame keeps: Pixie's parser limit, or more when the column
+/// is larger, so a body longer than its column is always seen cut.
+fn kept_body_bytes(limits: &Limits) -> usize {
+    KEPT_BODY_BYTES.max(limits.body_bytes + 1)
 }
 
 /// The message at the start of `buf` and the bytes it takes.
@@ -303,7 +323,9 @@ fn parse_message(kind: MessageType, buf: &[u8], state: &mut State) -> wire::Step
     let Some(extent) = wire::body_extent(&framing, rest)? else {
         return Ok(None);
     };
-    let body = wire::read_body(&framing, rest.get(..extent.consumed).unwrap_or_default(), extent.size, &head.headers);
+    let keep = kept_body_bytes(&state.limits);
+    let body =
+        wire::read_body(&framing, rest.get(..extent.consumed).unwrap_or_default(), extent.size, &head.headers, keep);
     let (minor_version, headers) = (head.minor_version, head.headers);
     let frame = match head.line {
         wire::Line::Request { method, path } => {

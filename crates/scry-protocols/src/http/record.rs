@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Asked, Body, Headers, MAX_BODY_BYTES, MAX_HEADERS_JSON_BYTES, Request, Response, leaves_http};
+use super::{Asked, Body, Headers, MAX_HEADERS_JSON_BYTES, Request, Response, leaves_http};
 use crate::truncate;
 
 /// Body columns of a response whose `Content-Type` is neither JSON nor
@@ -79,7 +79,8 @@ impl ContentType {
 }
 
 impl Record {
-    pub(super) fn new(req: Request, resp: Response) -> Record {
+    /// The columns of an exchange, bodies cut to `body_bytes`.
+    pub(super) fn new(req: Request, resp: Response, body_bytes: usize) -> Record {
         let resp_type = resp.headers.first("content-type");
         let upgraded = leaves_http(Some(Asked::of(&req.method)), resp.status);
         Record {
@@ -89,12 +90,12 @@ impl Record {
             req_headers: headers_json(&req.headers),
             req_method: req.method,
             req_path: req.path,
-            req_body: body_column(&req.body, req.headers.first("content-type"), false),
+            req_body: body_column(&req.body, req.headers.first("content-type"), false, body_bytes),
             req_body_size: size_column(req.body.size),
             resp_headers: headers_json(&resp.headers),
             resp_status: resp.status.into(),
             resp_message: resp.reason,
-            resp_body: body_column(&resp.body, resp_type, true),
+            resp_body: body_column(&resp.body, resp_type, true, body_bytes),
             resp_body_size: size_column(resp.body.size),
             upgraded,
         }
@@ -107,12 +108,12 @@ fn size_column(size: u64) -> i64 {
 
 /// Pixie's rules, in its order: no `Content-Type` hides a non-empty body; a
 /// response's non-text type hides it even when empty.
-fn body_column(body: &Body, content_type: Option<&str>, text_only: bool) -> String {
+fn body_column(body: &Body, content_type: Option<&str>, text_only: bool, limit: usize) -> String {
     match content_type {
         None if body.size > 0 => UNKNOWN_TYPE_BODY.to_owned(),
         Some(value) if text_only && !is_text(value) => NON_TEXT_BODY.to_owned(),
         _ if body.gunzip_failed => GUNZIP_FAILED_BODY.to_owned(),
-        _ => truncate(&String::from_utf8_lossy(&body.kept), MAX_BODY_BYTES),
+        _ => truncate(&String::from_utf8_lossy(&body.kept), limit),
     }
 }
 

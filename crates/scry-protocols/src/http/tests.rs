@@ -727,3 +727,20 @@ fn fuzz_http_never_panics() {
         drive(&streams[0], &streams[1]);
     });
 }
+
+#[test]
+fn the_body_column_size_is_the_states_limit() {
+    let body = "a".repeat(3000);
+    let req = format!("POST /up HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 3000\r\n\r\n{body}");
+    let resp = b"HTTP/1.1 204 No Content\r\n\r\n";
+    for (limit, kept) in [(crate::DEFAULT_BODY_BYTES, 512), (2000, 2000), (crate::MAX_BODY_BYTES_LIMIT, 3000)] {
+        let mut state = State { limits: crate::Limits { body_bytes: limit }, ..Default::default() };
+        let mut requests =
+            timed(parse_all(MessageType::Request, req.as_bytes(), &mut state).into_iter().map(|f| f.0).collect(), &[1]);
+        let mut responses =
+            timed(parse_all(MessageType::Response, resp, &mut state).into_iter().map(|f| f.0).collect(), &[2]);
+        let record = Http::stitch(&mut requests, &mut responses, &mut state).records.remove(0).record;
+        let expected = if kept < 3000 { format!("{}... [TRUNCATED]", &body[..kept]) } else { body.clone() };
+        assert_eq!((record.req_body, record.req_body_size), (expected, 3000), "limit {limit}");
+    }
+}

@@ -4,7 +4,7 @@ use std::io::{self, BufRead, Read};
 
 use flate2::bufread::GzDecoder;
 
-use super::{Body, Headers, KEPT_BODY_BYTES, MAX_BODY_LEN, MAX_CHUNK_LINE, MAX_HEAD_BYTES, MAX_HEADERS};
+use super::{Body, Headers, MAX_BODY_LEN, MAX_CHUNK_LINE, MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::MessageType;
 
 /// The bytes cannot be (the rest of) an HTTP/1 message.
@@ -198,7 +198,7 @@ fn chunk_at(buf: &[u8], pos: usize) -> Step<Chunk<'_>> {
 
 /// The body of one message, `buf` being exactly its bytes as transferred
 /// (complete: [`body_extent`] found its end).
-pub(super) fn read_body(framing: &Framing, buf: &[u8], size: u64, headers: &Headers) -> Body {
+pub(super) fn read_body(framing: &Framing, buf: &[u8], size: u64, headers: &Headers, limit: usize) -> Body {
     if size == 0 {
         return Body::default();
     }
@@ -210,8 +210,8 @@ pub(super) fn read_body(framing: &Framing, buf: &[u8], size: u64, headers: &Head
         .map(str::trim)
         .is_some_and(|coding| coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip"));
     let read = match framing {
-        Framing::Chunked => keep(Pieces::new(chunk_data(buf)), gzip),
-        _ => keep(Pieces::new(std::iter::once(buf)), gzip),
+        Framing::Chunked => keep(Pieces::new(chunk_data(buf)), gzip, limit),
+        _ => keep(Pieces::new(std::iter::once(buf)), gzip, limit),
     };
     match read {
         Ok(kept) => Body { size, kept, gunzip_failed: false },
@@ -219,10 +219,10 @@ pub(super) fn read_body(framing: &Framing, buf: &[u8], size: u64, headers: &Head
     }
 }
 
-/// The first [`KEPT_BODY_BYTES`] of the content, inflated if `gzip`.
-fn keep(raw: impl BufRead, gzip: bool) -> io::Result<Vec<u8>> {
+/// The first `limit` bytes of the content, inflated if `gzip`.
+fn keep(raw: impl BufRead, gzip: bool, limit: usize) -> io::Result<Vec<u8>> {
     let mut kept = Vec::new();
-    let limit = KEPT_BODY_BYTES as u64;
+    let limit = limit as u64;
     if gzip {
         GzDecoder::new(raw).take(limit).read_to_end(&mut kept)?;
     } else {

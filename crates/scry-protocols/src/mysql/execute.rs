@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::wire::{CLIENT_QUERY_ATTRIBUTES, Reader, lossy};
-use super::{MAX_BODY_BYTES, MAX_DECODED_PARAMS, MysqlPacket, MysqlState, ParamType, PreparedStatement};
+use super::{MAX_DECODED_PARAMS, MAX_TEXT_BYTES, MysqlPacket, MysqlState, ParamType, PreparedStatement};
 use crate::truncate;
 
 /// COM_STMT_EXECUTE flag: a parameter count follows even without
@@ -51,7 +51,7 @@ pub(super) fn execute(request: &MysqlPacket, state: &mut MysqlState) -> String {
     if values.len() < usize::from(statement.num_params) {
         values.push("...".to_owned());
     }
-    truncate(&format!("{} [params: {}]", statement.query, values.join(", ")), MAX_BODY_BYTES)
+    truncate(&format!("{} [params: {}]", statement.query, values.join(", ")), MAX_TEXT_BYTES)
 }
 
 /// What was read of a block of bound values.
@@ -159,7 +159,7 @@ fn value(r: &mut Reader<'_>, ty: ParamType) -> Option<String> {
         // VAR_STRING, STRING, GEOMETRY: length-encoded bytes.
         0x00 | 0x0f | 0x10 | 0xf5..=0xff => {
             let bytes = r.lenenc_bytes()?;
-            quoted(&lossy(bytes.get(..MAX_BODY_BYTES).unwrap_or(bytes)))
+            quoted(&lossy(bytes.get(..MAX_TEXT_BYTES).unwrap_or(bytes)))
         }
         _ => return None,
     })

@@ -47,11 +47,15 @@ mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::{MessageType, ParseState, Protocol, Stitched, Timed};
+use crate::{Limits, MessageType, ParseState, Protocol, Stitched, Timed};
 
-/// Cap of `req_body` and `resp_body` (pixie-tables.md §4,
-/// `PL_STIRLING_MAX_BODY_BYTES`).
-pub const MAX_BODY_BYTES: usize = 512;
+/// Default cap of `req_body` and `resp_body` (pixie-tables.md §4,
+/// `PL_STIRLING_MAX_BODY_BYTES`); [`MysqlState::limits`] sets it.
+pub const MAX_BODY_BYTES: usize = crate::DEFAULT_BODY_BYTES;
+
+/// Text a statement or response keeps while parsing: the largest body cap,
+/// so any configured cap cuts it again, with the marker, into its column.
+const MAX_TEXT_BYTES: usize = crate::MAX_BODY_BYTES_LIMIT;
 
 /// Largest logical packet (continuations joined): the protocol's 16 MiB
 /// packet. Longer messages are refused as Invalid, so no length field can
@@ -150,6 +154,8 @@ pub struct MysqlRecord {
 /// What a connection remembers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MysqlState {
+    /// Body column size.
+    pub limits: Limits,
     /// Capability flags of the server greeting, if it was seen.
     server_caps: Option<u32>,
     /// Capability flags of the client's HandshakeResponse (or SSLRequest).
@@ -169,6 +175,13 @@ pub struct MysqlState {
     /// The statement prepared last: MariaDB's COM_STMT_EXECUTE may name it
     /// with id 0xffffffff.
     last_prepared: Option<u32>,
+}
+
+impl MysqlState {
+    /// A connection's start, with these column sizes.
+    pub fn with_limits(limits: Limits) -> MysqlState {
+        MysqlState { limits, ..Default::default() }
+    }
 }
 
 /// A statement prepared on the connection.

@@ -7,7 +7,7 @@ use super::wire::{
     CLIENT_QUERY_ATTRIBUTES, COM_CHANGE_USER, COM_CREATE_DB, COM_DROP_DB, COM_FIELD_LIST, COM_INIT_DB, COM_QUERY,
     COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, COM_STMT_SEND_LONG_DATA, Reader, lossy,
 };
-use super::{MAX_BODY_BYTES, MAX_DECODED_PARAMS, MysqlPacket, MysqlState, PreparedStatement, RespStatus};
+use super::{MAX_DECODED_PARAMS, MAX_TEXT_BYTES, MysqlPacket, MysqlState, PreparedStatement, RespStatus};
 use crate::truncate;
 
 /// The request's `req_body`; applies its effect on `state` (a statement
@@ -58,7 +58,7 @@ pub(super) fn consume(request: &MysqlPacket, outcome: Option<&Outcome>, state: &
 
 /// A text column value.
 fn text(bytes: &[u8]) -> String {
-    truncate(&lossy(bytes), MAX_BODY_BYTES)
+    truncate(&lossy(bytes), MAX_TEXT_BYTES)
 }
 
 /// The SQL of a COM_QUERY, after the query attributes that

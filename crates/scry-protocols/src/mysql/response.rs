@@ -7,7 +7,7 @@ use super::wire::{
     COM_STMT_FETCH, COM_STMT_PREPARE, EOF, ERR, LOCAL_INFILE, OK, Reader, SERVER_MORE_RESULTS_EXISTS,
     SERVER_STATUS_CURSOR_EXISTS, lossy,
 };
-use super::{MAX_BODY_BYTES, MysqlPacket, MysqlState, RespStatus};
+use super::{MAX_TEXT_BYTES, MysqlPacket, MysqlState, RespStatus};
 use crate::{Timed, truncate};
 
 /// Why a response could not be read to its end.
@@ -136,7 +136,7 @@ fn conclude(mut texts: Vec<String>, last: Part<'_>) -> Outcome {
         }
     };
     texts.retain(|text| !text.is_empty());
-    Outcome { status, body: truncate(&texts.join(", "), MAX_BODY_BYTES), prepared: None }
+    Outcome { status, body: truncate(&texts.join(", "), MAX_TEXT_BYTES), prepared: None }
 }
 
 /// COM_QUERY, COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE or a result set, and

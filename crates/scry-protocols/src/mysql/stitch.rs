@@ -6,7 +6,7 @@ use super::request::consume;
 use super::response::{Cursor, Stop, walk};
 use super::wire::{COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA};
 use super::{MysqlPacket, MysqlRecord, MysqlState, RespStatus};
-use crate::{Exchange, Stitched, Timed};
+use crate::{Exchange, Stitched, Timed, truncate};
 
 pub(super) fn stitch(
     requests: &mut VecDeque<Timed<MysqlPacket>>,
@@ -27,7 +27,7 @@ pub(super) fn stitch(
             continue;
         };
         if matches!(req_cmd, COM_QUIT | COM_STMT_CLOSE | COM_STMT_SEND_LONG_DATA) {
-            let req_body = consume(&request.frame, None, state);
+            let req_body = truncate(&consume(&request.frame, None, state), state.limits.body_bytes);
             let record = MysqlRecord { req_cmd, req_body, resp_status: RespStatus::None, resp_body: String::new() };
             out.records.push(Exchange { req_ts_ns, resp_ts_ns: req_ts_ns, record });
             requests.pop_front();
@@ -49,8 +49,9 @@ pub(super) fn stitch(
             }
             Ok(outcome) => {
                 let resp_ts_ns = responses.front().map_or(req_ts_ns, |r| r.ts_ns);
-                let req_body = consume(&request.frame, Some(&outcome), state);
-                let record = MysqlRecord { req_cmd, req_body, resp_status: outcome.status, resp_body: outcome.body };
+                let req_body = truncate(&consume(&request.frame, Some(&outcome), state), state.limits.body_bytes);
+                let resp_body = truncate(&outcome.body, state.limits.body_bytes);
+                let record = MysqlRecord { req_cmd, req_body, resp_status: outcome.status, resp_body };
                 out.records.push(Exchange { req_ts_ns, resp_ts_ns, record });
             }
         }

@@ -829,3 +829,16 @@ fn fuzz_mysql_mutated_captures_never_panic() {
         let _ = Mysql::stitch(&mut requests, &mut responses, &mut state);
     });
 }
+
+#[test]
+fn the_body_column_size_is_the_states_limit() {
+    let sql = format!("SELECT '{}'", "x".repeat(1000));
+    for (limit, kept) in [(crate::DEFAULT_BODY_BYTES, 512), (16, 16), (4096, sql.len())] {
+        let mut state = MysqlState { limits: crate::Limits { body_bytes: limit }, ..Default::default() };
+        let mut requests = VecDeque::from([timed(1, query(&sql))]);
+        let mut responses = VecDeque::from([timed(2, ok(1, 0, 2))]);
+        let out = Mysql::stitch(&mut requests, &mut responses, &mut state);
+        let expected = if kept < sql.len() { format!("{}... [TRUNCATED]", &sql[..kept]) } else { sql.clone() };
+        assert_eq!(out.records[0].record.req_body, expected, "limit {limit}");
+    }
+}

@@ -204,7 +204,7 @@ pub struct Record {
 }
 
 /// Per connection.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct State {
     /// Where the connection's start is (parse_frame).
     phase: Phase,
