@@ -195,6 +195,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let socket_stats = Arc::new(SocketStats::default());
     let socket_collector =
         SocketTables::create(engine.store(), pipeline.clone(), |name| budget.get(name).copied().unwrap_or_default())
+            .map(|tables| tables.redacting(cfg.socket_tracing.redact))
             .map_err(|e| e.to_string())
             .and_then(|tables| {
                 start_socket_collector(

@@ -142,6 +142,11 @@ struct AgentArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
               .range(1..=scry_protocols::MAX_BODY_BYTES_LIMIT as u64))]
     max_body_bytes: usize,
+    /// Redact secrets and values before rows are stored: credential headers,
+    /// query-string and body values, SQL literals and bound parameters, result
+    /// rows, Redis values (Pixie's PIIRestricted mode, applied at capture).
+    #[arg(long)]
+    redact: bool,
     /// Seconds between two conn_stats samples.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     conn_stats_interval: u64,
@@ -262,6 +267,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         socket_tracing: SocketTracingConfig {
             conn_stats_every: Duration::from_secs(args.conn_stats_interval),
             limits: scry_protocols::Limits { body_bytes: args.max_body_bytes },
+            redact: args.redact,
         },
     })
     .await

@@ -9,6 +9,7 @@ use std::time::Duration;
 pub mod collector;
 pub mod conn_stats;
 pub mod parsing;
+pub mod redact;
 pub mod stream;
 pub mod tables;
 pub mod tracker;
@@ -20,10 +21,13 @@ pub struct SocketTracingConfig {
     pub conn_stats_every: Duration,
     /// Sizes of body columns.
     pub limits: scry_protocols::Limits,
+    /// Secrets and values are redacted before rows are stored (Pixie's
+    /// PIIRestricted in spirit; `redact.rs` says what is kept).
+    pub redact: bool,
 }
 
 impl Default for SocketTracingConfig {
     fn default() -> Self {
-        SocketTracingConfig { conn_stats_every: Duration::from_secs(5), limits: Default::default() }
+        SocketTracingConfig { conn_stats_every: Duration::from_secs(5), limits: Default::default(), redact: false }
     }
 }

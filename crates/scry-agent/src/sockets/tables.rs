@@ -250,6 +250,8 @@ pub struct SocketTables {
     /// Samples waiting, like records, for the process collector to catch up.
     conn_samples: VecDeque<(u64, Vec<Sample>)>,
     pipeline: Arc<Pipeline>,
+    /// Redact each record before it is queued (`--redact`).
+    redact: bool,
 }
 
 impl SocketTables {
@@ -269,7 +271,12 @@ impl SocketTables {
         }
         let cfg = TableConfig { budget_bytes: budget(tables::CONN_STATS), ..TableConfig::default() };
         let conn_stats = store.create(tables::CONN_STATS, tables::conn_stats(), cfg)?;
-        Ok(SocketTables { writers, conn_stats, conn_samples: VecDeque::new(), pipeline })
+        Ok(SocketTables { writers, conn_stats, conn_samples: VecDeque::new(), pipeline, redact: false })
+    }
+
+    /// Rows are redacted before they are kept.
+    pub fn redacting(self, redact: bool) -> SocketTables {
+        SocketTables { redact, ..self }
     }
 
     /// Queues a `conn_stats` sample taken at `ts`; written at a flush.
@@ -307,12 +314,11 @@ impl RecordSink for SocketTables {
     /// Queues a record; it is written at a flush once its process is known.
     fn record<R: IntoRow>(&mut self, conn: &ConnMeta, ex: Exchange<R>) {
         if let Some((_, w)) = self.writers.iter_mut().find(|(t, _)| *t == R::TABLE) {
-            w.waiting.push_back(Waiting {
-                conn: conn.clone(),
-                req_ts: ex.req_ts_ns,
-                resp_ts: ex.resp_ts_ns,
-                cells: ex.record.cells(),
-            });
+            let mut cells = ex.record.cells();
+            if self.redact {
+                super::redact::redact(R::TABLE, &mut cells);
+            }
+            w.waiting.push_back(Waiting { conn: conn.clone(), req_ts: ex.req_ts_ns, resp_ts: ex.resp_ts_ns, cells });
         }
     }
 }
