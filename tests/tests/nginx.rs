@@ -116,7 +116,8 @@ fn nginx_requests_of_every_shape_are_recorded_once_with_decoded_bodies() {
 
     // conn_stats: six connections, on nginx's side one row for the client
     // pod's address (its ports collapse), on the clients' side one per
-    // process; what the clients sent nginx received and the other way round.
+    // process, each attributed to the client pod; what the clients sent
+    // nginx received and the other way round.
     let connections = 6;
     let server = "SELECT max(conn_open), max(conn_close), max(bytes_sent), max(bytes_recv), min(protocol), \
                   min(remote_port), upid_to_pod_name(upid) FROM conn_stats WHERE trace_role = 2 AND remote_addr = '{c}' \
@@ -128,7 +129,8 @@ fn nginx_requests_of_every_shape_are_recorded_once_with_decoded_bodies() {
     let clients = format!(
         "SELECT sum(opened), sum(closed), sum(sent), sum(recv) FROM (SELECT upid, max(conn_open) AS opened, \
          max(conn_close) AS closed, max(bytes_sent) AS sent, max(bytes_recv) AS recv FROM conn_stats \
-         WHERE trace_role = 1 AND remote_addr = '{ip}' AND remote_port = 80 GROUP BY upid)"
+         WHERE trace_role = 1 AND remote_addr = '{ip}' AND remote_port = 80 \
+         AND upid_to_pod_name(upid) = 'shop/client-1' GROUP BY upid)"
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let clients = loop {

@@ -454,12 +454,16 @@ mod tests {
     const ID: ConnId = ConnId { tgid: 1, fd: 3, generation: 1 };
 
     fn data(dir: Direction, pos: u64, ts: u64, bytes: &[u8], msg_size: usize) -> SocketRecord {
+        data_of(ID, dir, pos, ts, bytes, msg_size)
+    }
+
+    fn data_of(id: ConnId, dir: Direction, pos: u64, ts: u64, bytes: &[u8], msg_size: usize) -> SocketRecord {
         SocketRecord::Data(DataRecord {
-            id: ID,
+            id,
             ts,
             dir,
             protocol: protocol::HTTP,
-            role: Role::Server,
+            role: Role::Unknown,
             pos,
             msg_size: msg_size as u32,
             truncated: msg_size > bytes.len(),
@@ -501,5 +505,44 @@ mod tests {
         assert_eq!(sink.0, [("GET".to_owned(), "/small".to_owned(), 200)]);
         assert_eq!(t.stats.http.unmatched, 1, "the request whose response was cut");
         assert_eq!(t.stats.skipped_bytes, whole as u64, "the cut response and its lost rest");
+    }
+
+    fn open(id: ConnId, role: Role, local: &str, remote: &str) -> SocketRecord {
+        SocketRecord::Open(OpenRecord {
+            id,
+            ts: 1,
+            role,
+            sock_type: 1,
+            mid_stream: false,
+            local: Some(local.parse().unwrap()),
+            remote: Some(remote.parse().unwrap()),
+        })
+    }
+
+    /// One GET and its answer on connection `id`, seen from `role`'s side.
+    fn exchange(t: &mut Tracker, sink: &mut Http, id: ConnId, role: Role, ts: u64) {
+        let (req, resp) = (b"GET /x HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let (out, back) = match role {
+            Role::Client => (Direction::Egress, Direction::Ingress),
+            _ => (Direction::Ingress, Direction::Egress),
+        };
+        t.handle(data_of(id, out, 0, ts, req, req.len()), sink);
+        t.handle(data_of(id, back, 0, ts + 1, resp, resp.len()), sink);
+    }
+
+    #[test]
+    fn the_client_side_records_only_when_the_server_is_not_traced_here() {
+        let (mut t, mut sink) = (Tracker::default(), Http::default());
+        let server = ConnId { tgid: 2, fd: 5, generation: 1 };
+        let local_client = ConnId { tgid: 3, fd: 6, generation: 1 };
+        let remote_client = ConnId { tgid: 3, fd: 7, generation: 1 };
+        t.handle(open(server, Role::Server, "10.0.0.1:80", "10.0.0.2:4000"), &mut sink);
+        t.handle(open(local_client, Role::Client, "10.0.0.2:4000", "10.0.0.1:80"), &mut sink);
+        t.handle(open(remote_client, Role::Client, "10.0.0.2:4001", "192.0.2.7:80"), &mut sink);
+        exchange(&mut t, &mut sink, server, Role::Server, 10);
+        exchange(&mut t, &mut sink, local_client, Role::Client, 10);
+        exchange(&mut t, &mut sink, remote_client, Role::Client, 20);
+        assert_eq!(sink.0.len(), 2, "the server's row and the untraced server's client row");
+        assert_eq!((t.stats.http.records, t.stats.deduplicated), (3, 1));
     }
 }
