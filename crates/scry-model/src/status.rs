@@ -90,7 +90,8 @@ pub struct SocketTracingStatus {
     pub skipped_bytes: u64,
     /// Messages larger than the kernel copies (the rest is a hole).
     pub kernel_truncated: u64,
-    /// Client-side exchanges left to the server side traced on this node.
+    /// Client sides left to the server side traced on this node: TCP
+    /// connections (not parsed, no longer copied) and DNS-over-UDP exchanges.
     pub deduplicated: u64,
     /// Data records of protocols not parsed yet.
     pub unparsed_records: u64,

@@ -119,7 +119,8 @@ pub struct TrackerStats {
     pub redis: ParseCounts,
     pub dns: ParseCounts,
     pub conns: usize,
-    /// Client-side exchanges not recorded because this node traces the server.
+    /// Client sides left to the server side traced on this node: TCP
+    /// connections (not parsed at all) and DNS-over-UDP exchanges.
     pub deduplicated: u64,
     /// Bytes given up on: holes, streams over their bound, connections expired.
     pub skipped_bytes: u64,
@@ -248,13 +249,22 @@ impl Tracker {
                 e.last_ts = d.ts;
             }
         }
-        let dedup = conn.meta.role == Role::Client && conn.meta.remote.is_some_and(|r| servers.contains_key(&r));
+        // The client of a server traced on this node: the server's side
+        // records its exchanges, so this side is not parsed at all and the
+        // kernel stops copying it (it still counts its bytes).
+        if conn.meta.role == Role::Client && conn.meta.remote.is_some_and(|r| servers.contains_key(&r)) {
+            stats.deduplicated += 1;
+            conn.disabled = true;
+            conn.egress = DataStream::new(true);
+            conn.ingress = DataStream::new(true);
+            return Some(conn.meta.id);
+        }
         let Conn { meta, parser, egress, ingress, records, invalid, .. } = conn;
         let (requests, responses) = match meta.role {
             Role::Server => (ingress, egress),
             _ => (egress, ingress),
         };
-        let mut out = Step { meta, requests, responses, dedup, sink, records, invalid, stats: &mut *stats };
+        let mut out = Step { meta, requests, responses, sink, records, invalid, stats: &mut *stats };
         let stop = match parser {
             Some(Parser::Http(p)) => {
                 out.run(p, |s| &mut s.http);
@@ -369,8 +379,6 @@ struct Step<'a, S: RecordSink> {
     meta: &'a ConnMeta,
     requests: &'a mut DataStream,
     responses: &'a mut DataStream,
-    /// Client side of a server traced on this node: counted, not recorded.
-    dedup: bool,
     sink: &'a mut S,
     records: &'a mut u64,
     invalid: &'a mut u64,
@@ -407,11 +415,7 @@ impl<S: RecordSink> Step<'_, S> {
         let out = p.stitch(counts(self.stats));
         *self.records += out.records.len() as u64;
         for ex in out.records {
-            if self.dedup {
-                self.stats.deduplicated += 1;
-            } else {
-                self.sink.record(self.meta, ex);
-            }
+            self.sink.record(self.meta, ex);
         }
     }
 }
@@ -540,9 +544,10 @@ mod tests {
         t.handle(open(local_client, Role::Client, "10.0.0.2:4000", "10.0.0.1:80"), &mut sink);
         t.handle(open(remote_client, Role::Client, "10.0.0.2:4001", "192.0.2.7:80"), &mut sink);
         exchange(&mut t, &mut sink, server, Role::Server, 10);
-        exchange(&mut t, &mut sink, local_client, Role::Client, 10);
+        let client_data = data_of(local_client, Direction::Egress, 0, 10, b"GET /x HTTP/1.1\r\n\r\n", 18);
+        assert_eq!(t.handle(client_data, &mut sink), Some(local_client), "the kernel stops copying it");
         exchange(&mut t, &mut sink, remote_client, Role::Client, 20);
         assert_eq!(sink.0.len(), 2, "the server's row and the untraced server's client row");
-        assert_eq!((t.stats.http.records, t.stats.deduplicated), (3, 1));
+        assert_eq!((t.stats.http.records, t.stats.deduplicated, t.stats.skipped_bytes), (2, 1, 0));
     }
 }

@@ -1,6 +1,6 @@
 //! A request and its response as one `http_events` row.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::{Asked, Body, Headers, MAX_HEADERS_JSON_BYTES, Request, Response, leaves_http};
 use crate::truncate;
@@ -124,41 +124,73 @@ fn is_text(content_type: &str) -> bool {
 
 /// The text of a headers column: see [`Record::req_headers`].
 pub(super) fn headers_json(headers: &Headers) -> String {
-    let mut merged: Vec<(&str, String)> = Vec::new();
+    // Repeated fields join into one member, as Pixie's map does.
+    let mut merged: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(headers.0.len());
     for (name, value) in &headers.0 {
         match merged.iter_mut().find(|(seen, _)| seen.eq_ignore_ascii_case(name)) {
             Some((_, joined)) => {
+                let joined = joined.to_mut();
                 joined.push_str(", ");
                 joined.push_str(value);
             }
-            None => merged.push((name, value.clone())),
+            None => merged.push((name, Cow::Borrowed(value))),
         }
     }
-    merged.sort_by_cached_key(|(name, _)| name.to_ascii_lowercase());
-    let members: Vec<String> =
-        merged.into_iter().map(|(name, value)| format!("{}:{}", Value::from(name), Value::from(value))).collect();
-    let whole = members.iter().map(|member| member.len() + 1).sum::<usize>() + 1;
-    // Room for the cut marker: `,"[TRUNCATED]":"128"` and then some.
-    let budget = if whole <= MAX_HEADERS_JSON_BYTES { MAX_HEADERS_JSON_BYTES } else { MAX_HEADERS_JSON_BYTES - 32 };
-    let mut json = String::from("{");
-    let mut left_out = 0;
-    for member in members {
-        let comma = usize::from(json.len() > 1);
-        if json.len() + comma + member.len() + 1 > budget {
-            left_out += 1;
-            continue;
-        }
-        if comma == 1 {
-            json.push(',');
-        }
-        json.push_str(&member);
+    merged.sort_by(|(a, _), (b, _)| {
+        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    });
+    // Each member `"name":"value"` escaped once into one buffer (this runs
+    // for every HTTP record: no per-member allocation).
+    let mut members = Vec::with_capacity(merged.iter().map(|(n, v)| n.len() + v.len() + 6).sum());
+    let mut ends = Vec::with_capacity(merged.len());
+    for (name, value) in &merged {
+        write_json_str(&mut members, name);
+        members.push(b':');
+        write_json_str(&mut members, value);
+        ends.push(members.len());
     }
-    if left_out > 0 {
+    let whole = members.len() + ends.len() + 1;
+    let mut json = Vec::with_capacity(whole.min(MAX_HEADERS_JSON_BYTES) + 1);
+    json.push(b'{');
+    if whole <= MAX_HEADERS_JSON_BYTES {
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(&members[start..end]);
+            start = end;
+        }
+    } else {
+        // Room for the cut marker: `,"[TRUNCATED]":"128"` and then some.
+        let budget = MAX_HEADERS_JSON_BYTES - 32;
+        let (mut start, mut left_out) = (0, 0);
+        for &end in &ends {
+            let member = &members[start..end];
+            start = end;
+            let comma = usize::from(json.len() > 1);
+            if json.len() + comma + member.len() + 1 > budget {
+                left_out += 1;
+                continue;
+            }
+            if comma == 1 {
+                json.push(b',');
+            }
+            json.extend_from_slice(member);
+        }
         if json.len() > 1 {
-            json.push(',');
+            json.push(b',');
         }
-        json.push_str(&format!("{}:\"{left_out}\"", Value::from(HEADERS_CUT_KEY)));
+        write_json_str(&mut json, HEADERS_CUT_KEY);
+        json.extend_from_slice(format!(":\"{left_out}\"").as_bytes());
     }
-    json.push('}');
-    json
+    json.push(b'}');
+    // Only whole UTF-8 strings and ASCII punctuation were written.
+    String::from_utf8(json).unwrap_or_default()
+}
+
+/// `text` as a JSON string.
+fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
