@@ -40,11 +40,10 @@ use scry_agent::pipeline::{Pipeline, PipelineConfig};
 use scry_agent::sockets::tables::{Cell, IntoRow, SocketTables};
 use scry_agent::sockets::tracker::{ConnMeta, RecordSink, Tracker};
 use scry_agent::tables::ProcessTables;
+use scry_bench::Rng;
 use scry_bpf::process::ExecRecord;
 use scry_bpf::socket::{ConnId, Direction, Role, SocketRecord, decode};
-use scry_model::tables::{
-    DNS_EVENTS, HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS,
-};
+use scry_model::tables::{HTTP_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
 use scry_protocols::Exchange;
 use scry_store::{Budget, Store};
 
@@ -156,18 +155,6 @@ enum Kind {
     Post,
 }
 
-/// xorshift64*: reproducible data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 const DATE: &str = "Date: Tue, 14 May 2024 12:34:56 GMT\r\n";
 
 fn request_head(method: &str, path: &str, rid: u64, body_len: Option<usize>) -> String {
@@ -198,7 +185,7 @@ fn item_json(id: u64, r: u64) -> String {
 /// One exchange: the request's reads and the response's writes (each one
 /// syscall, so one data record), and the response body's size.
 fn exchange(ex: u64, kind: Kind, rng: &mut Rng) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let r = rng.next();
+    let r = rng.next_u64();
     match kind {
         Kind::Get => {
             let req = request_head("GET", &format!("/api/v1/items/{ex}?fields=name,price,tags"), r, None);
@@ -328,7 +315,7 @@ fn build_replay(conns: usize, per_conn: usize, both_sides: bool) -> Replay {
             let mut responses = Vec::with_capacity(wave.len());
             for (server, client) in wave.iter_mut() {
                 let ex = out.kinds.len() as u64;
-                let kind = match rng.next() % 10 {
+                let kind = match rng.next_u64() % 10 {
                     0 => Kind::Chunked,
                     1 => Kind::Post,
                     _ => Kind::Get,
@@ -460,15 +447,7 @@ fn pass<S: RecordSink>(replay: &Replay, sink: &mut S, mut after_batch: impl FnMu
 /// process known (so each row's UPID is resolved as in the agent).
 fn agent_tables() -> (Arc<Store>, SocketTables) {
     let store = Arc::new(Store::default());
-    let budget = Budget::pixie_defaults(1280 << 20).split([
-        PROC_EXEC_EVENTS,
-        PROC_EXIT_EVENTS,
-        HTTP_EVENTS,
-        PGSQL_EVENTS,
-        MYSQL_EVENTS,
-        REDIS_EVENTS,
-        DNS_EVENTS,
-    ]);
+    let budget = Budget::pixie_defaults(1280 << 20).split(scry_model::tables::ALL);
     let directory = Arc::new(ProcessDirectory::new("bench", 1024));
     let process_tables =
         ProcessTables::create(&store, directory, "bench", budget[PROC_EXEC_EVENTS], budget[PROC_EXIT_EVENTS])

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder};
+use scry_bench::Rng;
 use scry_model::tables;
 use scry_query::wire::ScriptRequest;
 use scry_query::{EngineConfig, ProcessInfo, ProcessMetadata, QueryEngine};
@@ -33,18 +34,6 @@ struct Services(HashMap<String, Arc<ProcessInfo>>);
 impl ProcessMetadata for Services {
     fn process(&self, upid: &str) -> Option<Arc<ProcessInfo>> {
         self.0.get(upid).cloned()
-    }
-}
-
-/// xorshift64*: reproducible data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -67,7 +56,7 @@ fn batch(rng: &mut Rng, upids: &[String], now: i64, first: usize, n: usize, tota
     let (mut resp_headers, mut message, mut resp_body) =
         (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     for i in first..first + n {
-        let r = rng.next();
+        let r = rng.next_u64();
         let pid = (r % u64::from(PROCESSES)) as usize;
         let p = (r >> 8) % PATHS;
         let post = p.is_multiple_of(4);

@@ -208,3 +208,22 @@ pub fn wait_listening(cluster: &pods::Cluster, pod: &pods::Pod, port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Python's file server on `pod`'s address, port 8080, serving `dir`; returns
+/// once it listens. Not `python3 -m http.server`: that looks up the bind
+/// address's host name, which in a pod without DNS takes ten seconds of
+/// resolver timeouts.
+pub fn python_file_server(cluster: &pods::Cluster, pod: &pods::Pod, dir: &std::path::Path) -> Background {
+    const SERVER: &str = "import http.server, socketserver, sys\n\
+        socketserver.TCPServer((sys.argv[1], 8080), http.server.SimpleHTTPRequestHandler).serve_forever()";
+    let server = Background(
+        cluster
+            .command(pod, "/usr/bin/python3", &["-c", SERVER, &pod.ip.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 starts"),
+    );
+    wait_listening(cluster, pod, 8080);
+    server
+}

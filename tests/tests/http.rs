@@ -2,17 +2,9 @@
 //! Python HTTP server in another, each request exactly once (the server's
 //! side), with method, path, status, body, addresses, latency and the pod.
 
-use std::process::Stdio;
-
 use scry_e2e::pods::Cluster;
-use scry_e2e::{Agent, Background, runtime, sql_until, wait_listening};
+use scry_e2e::{Agent, python_file_server, runtime, sql_until};
 use serde_json::json;
-
-/// Python's file server on port 8080. Not `python3 -m http.server`: that
-/// looks up the bind address's host name, which in a pod without DNS takes
-/// ten seconds of resolver timeouts.
-const SERVER: &str = "import http.server, socketserver, sys\n\
-    socketserver.TCPServer((sys.argv[1], 8080), http.server.SimpleHTTPRequestHandler).serve_forever()";
 
 #[test]
 fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
@@ -23,15 +15,7 @@ fn curl_to_a_python_server_is_recorded_once_by_the_server_side() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
     let ip = web.ip.to_string();
-    let _server = Background(
-        cluster
-            .command(web, "/usr/bin/python3", &["-c", SERVER, &ip])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(&cluster, web, 8080);
+    let _server = python_file_server(&cluster, web, dir.path());
 
     let paths = ["/hello.txt", "/hello.txt", "/missing", "/hello.txt?x=1"];
     for path in paths {

@@ -3,15 +3,9 @@
 //! test binary: an agent traces the whole node, so tests with different
 //! agents must not run side by side.)
 
-use std::process::Stdio;
-
 use scry_e2e::pods::Cluster;
-use scry_e2e::{Agent, Background, sql_until, wait_listening};
+use scry_e2e::{Agent, python_file_server, sql_until};
 use serde_json::json;
-
-/// Python's file server on port 8080 (see http.rs).
-const SERVER: &str = "import http.server, socketserver, sys\n\
-    socketserver.TCPServer((sys.argv[1], 8080), http.server.SimpleHTTPRequestHandler).serve_forever()";
 
 #[test]
 fn with_redact_secrets_and_values_never_reach_the_tables() {
@@ -23,15 +17,7 @@ fn with_redact_secrets_and_values_never_reach_the_tables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
     let ip = web.ip.to_string();
-    let _server = Background(
-        cluster
-            .command(web, "/usr/bin/python3", &["-c", SERVER, &ip])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(&cluster, web, 8080);
+    let _server = python_file_server(&cluster, web, dir.path());
     let url = format!("http://{ip}:8080/hello.txt?token=abc123&page=2");
     let out = cluster
         .command(client, "/usr/bin/curl", &["-s", "-o", "/dev/null", "-H", "Authorization: Bearer s3cret", &url])

@@ -25,9 +25,7 @@ use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
-use scry_model::tables::{
-    CONN_STATS, DNS_EVENTS, HTTP_EVENTS, MYSQL_EVENTS, PGSQL_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, REDIS_EVENTS,
-};
+use scry_model::tables::{PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
@@ -125,16 +123,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let pods = client.as_ref().map(|_| PodStore::default());
     let bus = Arc::new(EventBus::default());
     let store = Arc::new(Store::default());
-    let budget = Budget::pixie_defaults(cfg.store_bytes).split([
-        PROC_EXEC_EVENTS,
-        PROC_EXIT_EVENTS,
-        HTTP_EVENTS,
-        PGSQL_EVENTS,
-        MYSQL_EVENTS,
-        REDIS_EVENTS,
-        DNS_EVENTS,
-        CONN_STATS,
-    ]);
+    let budget = Budget::pixie_defaults(cfg.store_bytes).split(scry_model::tables::ALL);
     let directory = Arc::new(ProcessDirectory::new(&cfg.node_name, PROCESS_DIRECTORY_SIZE));
     let process_tables = ProcessTables::create(
         &store,

@@ -14,6 +14,10 @@ pub const REDIS_EVENTS: &str = "redis_events";
 pub const DNS_EVENTS: &str = "dns_events";
 pub const CONN_STATS: &str = "conn_stats";
 
+/// Every table the agent keeps: the store's budget is split over these.
+pub const ALL: [&str; 8] =
+    [PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, HTTP_EVENTS, PGSQL_EVENTS, MYSQL_EVENTS, REDIS_EVENTS, DNS_EVENTS, CONN_STATS];
+
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
 }
