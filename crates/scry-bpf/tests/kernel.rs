@@ -8,7 +8,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::probe::{HookKind, HookSupport};
-use scry_bpf::process::{ProcessRecord, ProcessSource, ProcessSourceConfig, decode, flags};
+use scry_bpf::process::{
+    ExecRecord, ExitRecord, ForkRecord, ProcessRecord, ProcessSource, ProcessSourceConfig, decode, flags,
+};
 
 fn require_root() {
     // SAFETY: geteuid has no preconditions.
@@ -69,36 +71,39 @@ fn records_carry_the_kernel_facts(support: HookSupport) {
         .unwrap();
     let ring = builder.build().unwrap();
 
+    // The tests of this binary run in parallel threads of one process and every
+    // source sees every exec: this test's own is the one in its own directory.
     let dir = tempfile::tempdir().unwrap();
+    let cwd = std::fs::canonicalize(dir.path()).unwrap().to_str().unwrap().to_owned();
     let status =
         Command::new("/bin/sh").args(["-c", "exit 3", "arg with space"]).current_dir(dir.path()).status().unwrap();
     assert_eq!(status.code(), Some(3));
 
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut exec = None;
-    let mut exit = None;
-    let mut fork = None;
-    while Instant::now() < deadline && (exec.is_none() || exit.is_none() || fork.is_none()) {
+    let mut exec: Option<ExecRecord> = None;
+    let mut exits = Vec::new();
+    let mut forks = Vec::new();
+    let complete = |exec: &Option<ExecRecord>, exits: &[ExitRecord], forks: &[ForkRecord]| {
+        exec.as_ref().is_some_and(|e| exits.iter().any(|x| x.pid == e.pid) && forks.iter().any(|f| f.pid == e.pid))
+    };
+    while Instant::now() < deadline && !complete(&exec, &exits, &forks) {
         // Records do not wake the reader until the ring fills: drain it.
         ring.poll(Duration::from_millis(100)).unwrap();
         ring.consume().unwrap();
         for rec in records.borrow_mut().drain(..) {
             match rec {
-                ProcessRecord::Exec(e)
-                    if e.argv.first().map(String::as_str) == Some("/bin/sh")
-                        && e.argv.get(2).map(String::as_str) == Some("exit 3") =>
-                {
-                    exec = Some(e)
+                ProcessRecord::Exec(e) if e.cwd == cwd && e.argv.get(2).map(String::as_str) == Some("exit 3") => {
+                    exec = Some(*e)
                 }
-                ProcessRecord::Exit(x) if exec.as_ref().is_some_and(|e| e.pid == x.pid) => exit = Some(x),
-                ProcessRecord::Fork(f) if f.ppid == std::process::id() => fork = Some(f),
+                ProcessRecord::Exit(x) => exits.push(x),
+                ProcessRecord::Fork(f) if f.ppid == std::process::id() => forks.push(f),
                 _ => {}
             }
         }
     }
     let exec = exec.expect("exec record for /bin/sh");
     assert_eq!(exec.binary, std::fs::canonicalize("/bin/sh").unwrap().to_str().unwrap());
-    assert_eq!(exec.cwd, std::fs::canonicalize(dir.path()).unwrap().to_str().unwrap());
+    assert_eq!(exec.cwd, cwd);
     assert_eq!(exec.argv, ["/bin/sh", "-c", "exit 3", "arg with space"]);
     assert_eq!(exec.ppid, std::process::id());
     assert_eq!(exec.creds.uid, 0);
@@ -112,11 +117,11 @@ fn records_carry_the_kernel_facts(support: HookSupport) {
     assert_ne!(exec.cgroup_v2.id, 0);
     assert_eq!(exec.caps.effective & (1 << 21), 1 << 21, "root has CAP_SYS_ADMIN");
     assert!(exec.ktime > 0);
-    let exit = exit.expect("exit record");
+    let exit = exits.into_iter().find(|x| x.pid == exec.pid).expect("exit record");
     assert_eq!(exit.status, 3 << 8);
     assert!(exit.ktime > exec.ktime);
-    let fork = fork.expect("fork record");
-    assert_eq!(fork.pid, exec.pid);
+    let fork = forks.into_iter().find(|f| f.pid == exec.pid).expect("fork record of the exec'd child");
+    assert_eq!(fork.ppid, std::process::id());
     let counters = source.counters();
     assert!(counters.exec_sent >= 1 && counters.exit_sent >= 1 && counters.fork_sent >= 1, "{counters:?}");
     assert_eq!(counters.lost(), 0);
