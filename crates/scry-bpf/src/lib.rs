@@ -1,6 +1,7 @@
 //! Scry's BPF side: the C programs under `src/bpf/` (compiled by `build.rs`),
 //! hook probing, and one typed loader per source.
 
+pub mod net;
 pub mod probe;
 pub mod process;
 pub mod socket;
@@ -8,6 +9,11 @@ pub mod socket;
 #[allow(clippy::all, clippy::pedantic)]
 mod process_skel {
     include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
+mod net_skel {
+    include!(concat!(env!("OUT_DIR"), "/net.skel.rs"));
 }
 
 #[allow(clippy::all, clippy::pedantic)]
