@@ -2,7 +2,8 @@
 //! `GET /v1/status`; `POST /v1/events` (body: an `EventFilter`; response: a
 //! stream of event JSON lines); `GET /v1/tables`; `POST /v1/query/sql` (body:
 //! a `SqlRequest`) and `POST /v1/query/pxl` (body: a `ScriptRequest`), both
-//! answering with a `QueryResponse`.
+//! answering with a `QueryResponse`; `POST /v1/flows` (body: a
+//! `FlowsRequest`; response: flow JSON lines, as `hubble observe -o json`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,7 +22,11 @@ use scry_model::status::AgentStatus;
 use scry_query::QueryEngine;
 use scry_query::wire::{self, QueryResponse, ResultTable, ScriptRequest, SqlRequest, TableInfo};
 
+use scry_model::flow::filter::FlowsRequest;
+use scry_model::flow::{FlowBody, FlowResponse, LostFlows, LostSource};
+
 use crate::events::{EventBus, Subscription};
+use crate::flows::hub::{FlowHub, FlowSubscription, Matcher, Window};
 
 /// A stream chunk stops growing at this size.
 const CHUNK_BYTES: usize = 256 << 10;
@@ -37,6 +42,8 @@ pub struct ApiState {
     /// Per-subscriber queue length.
     pub queue: usize,
     pub engine: Arc<QueryEngine>,
+    /// The flow buffer; `None` when the flow source could not start.
+    pub flows: Option<Arc<FlowHub>>,
 }
 
 pub fn router(state: ApiState) -> axum::Router {
@@ -46,6 +53,7 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/v1/tables", get(tables))
         .route("/v1/query/sql", post(sql))
         .route("/v1/query/pxl", post(pxl))
+        .route("/v1/flows", post(flows))
         .with_state(state)
 }
 
@@ -146,6 +154,92 @@ fn lost_notice(sub: &Subscription, node: &str) -> Vec<u8> {
     }
     let notice = EventEnvelope {
         event: Event::LostEvents(LostEvents { count: lost, source: "stream_queue".into() }),
+        node_name: node.into(),
+        time: chrono::Utc::now(),
+    };
+    let mut out = serde_json::to_vec(&notice).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// Buffered flows a request selects, then (with `follow`) new ones as they come.
+async fn flows(State(st): State<ApiState>, body: Bytes) -> Response {
+    let Some(hub) = st.flows.clone() else {
+        let why = "network flows are not available on this agent (`scry status` says why)";
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    };
+    let req: FlowsRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid flows request: {e}")).into_response(),
+    };
+    let filters = match req.compile() {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let window = match (req.number, req.first) {
+        (Some(n), true) => Window::First(n as usize),
+        (Some(n), false) => Window::Last(n as usize),
+        // Following alone shows what comes from now on.
+        (None, _) if req.follow && req.since.is_none() => Window::Last(0),
+        (None, _) => Window::All,
+    };
+    let (since, until) = (req.since, req.until);
+    let in_range = move |f: &scry_model::flow::Flow| {
+        f.time.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u))
+    };
+    let matcher: Matcher = Box::new(move |f| in_range(f) && filters.matches(f));
+    let (past, sub) = hub.read(window, matcher, req.follow.then_some(st.queue));
+    let mut head = Vec::new();
+    for f in &past {
+        let _ = serde_json::to_writer(&mut head, &**f);
+        head.push(b'\n');
+    }
+    let first = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(head)) });
+    let Some(sub) = sub else {
+        return ndjson(Body::from_stream(first));
+    };
+    let node = st.node_name.clone();
+    let rest = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
+        let first = loop {
+            tokio::select! {
+                flow = sub.rx.recv() => break flow?,
+                () = tokio::time::sleep(LOSS_CHECK) => {
+                    let notice = lost_flows_notice(&sub, &node);
+                    if !notice.is_empty() {
+                        return Some((Ok::<_, Infallible>(Bytes::from(notice)), (sub, node)));
+                    }
+                }
+            }
+        };
+        let mut flow = Some(first);
+        let mut out = lost_flows_notice(&sub, &node);
+        while let Some(f) = flow.take() {
+            let _ = serde_json::to_writer(&mut out, &*f);
+            out.push(b'\n');
+            if out.len() < CHUNK_BYTES {
+                flow = sub.rx.try_recv().ok();
+            }
+        }
+        Some((Ok(Bytes::from(out)), (sub, node)))
+    });
+    ndjson(Body::from_stream(futures::StreamExt::chain(first, rest)))
+}
+
+fn ndjson(body: Body) -> Response {
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Hubble's `lost_events` response when this follower's queue overflowed.
+fn lost_flows_notice(sub: &FlowSubscription, node: &str) -> Vec<u8> {
+    let lost = sub.lost.swap(0, Ordering::Relaxed);
+    if lost == 0 {
+        return Vec::new();
+    }
+    let notice = FlowResponse {
+        body: FlowBody::LostEvents(LostFlows { source: LostSource::ObserverEventsQueue, num_events_lost: lost }),
         node_name: node.into(),
         time: chrono::Utc::now(),
     };

@@ -9,6 +9,8 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use scry_model::EventEnvelope;
 use scry_model::filter::EventFilter;
+use scry_model::flow::FlowResponse;
+use scry_model::flow::filter::FlowsRequest;
 use scry_model::status::AgentStatus;
 use scry_query::wire::{QueryResponse, ScriptRequest, SqlRequest, TableInfo};
 use tokio::net::UnixStream;
@@ -99,9 +101,17 @@ impl Client {
         let resp = self.request(Self::build("POST", "/v1/events", serde_json::to_vec(filter)?)).await?;
         Ok(EventStream { body: resp.into_body(), buf: Vec::new() })
     }
+
+    /// Asks for flows as Hubble's `GetFlows` does; returns once the agent has
+    /// accepted the request. The stream ends after the buffered flows unless
+    /// the request follows.
+    pub async fn flows(&self, req: &FlowsRequest) -> Result<EventStream, ClientError> {
+        let resp = self.request(Self::build("POST", "/v1/flows", serde_json::to_vec(req)?)).await?;
+        Ok(EventStream { body: resp.into_body(), buf: Vec::new() })
+    }
 }
 
-/// Event lines as they arrive.
+/// Event (or flow) lines as they arrive.
 pub struct EventStream {
     body: Body,
     buf: Vec<u8>,
@@ -127,6 +137,14 @@ impl EventStream {
     }
 
     pub async fn next_event(&mut self) -> Result<Option<EventEnvelope>, ClientError> {
+        match self.next_line().await? {
+            Some(line) => Ok(Some(serde_json::from_str(&line)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next line of a [`Client::flows`] stream.
+    pub async fn next_flow(&mut self) -> Result<Option<FlowResponse>, ClientError> {
         match self.next_line().await? {
             Some(line) => Ok(Some(serde_json::from_str(&line)?)),
             None => Ok(None),

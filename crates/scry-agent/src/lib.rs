@@ -6,6 +6,7 @@ pub mod client;
 pub mod collector;
 pub mod directory;
 pub mod events;
+pub mod flows;
 pub mod metadata;
 pub mod pipeline;
 pub mod preflight;
@@ -32,6 +33,9 @@ use scry_store::{Budget, Store};
 use crate::collector::SourceStats;
 use crate::directory::ProcessDirectory;
 use crate::events::EventBus;
+use crate::flows::collector::{FlowCollector, FlowStats};
+use crate::flows::hub::FlowHub;
+use crate::flows::{FlowConfig, L7Sink};
 use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
@@ -72,6 +76,7 @@ pub struct AgentConfig {
     /// Memory one query may use.
     pub query_memory_bytes: usize,
     pub socket_tracing: SocketTracingConfig,
+    pub flows: FlowConfig,
 }
 
 /// How long start-up waits for the first list of this node's pods.
@@ -168,6 +173,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         notices.push(notice);
     }
 
+    let cgroup2_root = mounts.v2.clone().unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
     let stop = Arc::new(AtomicBool::new(false));
     let process_stats = Arc::new(SourceStats::default());
     let collector = collector::start_process_collector(
@@ -179,12 +185,33 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         stop.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot start the process source: {e}"))?;
+    // Flows, like socket tracing, are one source among several.
+    let flow_stats = Arc::new(FlowStats::default());
+    let hub = Arc::new(FlowHub::new(cfg.flows.buffer_capacity));
+    let (l7_sink, l7_rx) = L7Sink::channel();
+    let flow_collector = FlowCollector {
+        cfg: scry_bpf::net::NetSourceConfig { cgroup_root: cgroup2_root, ..Default::default() },
+        pipeline: pipeline.clone(),
+        node_name: cfg.node_name.clone(),
+        hub: hub.clone(),
+        l7: (l7_sink.clone(), l7_rx),
+        stats: flow_stats.clone(),
+        stop: stop.clone(),
+    }
+    .start()
+    .inspect_err(|e| {
+        tracing::warn!("network flows are off: {e}");
+        flow_stats.unavailable(e.clone());
+    })
+    .ok();
+    let hub = flow_collector.as_ref().map(|_| hub);
+    let l7_sink = flow_collector.as_ref().map(|_| l7_sink);
     // Socket tracing is one source among several: without it the agent still
     // serves process events and tables, and `scry status` says why not.
     let socket_stats = Arc::new(SocketStats::default());
     let socket_collector =
         SocketTables::create(engine.store(), pipeline.clone(), |name| budget.get(name).copied().unwrap_or_default())
-            .map(|tables| tables.redacting(cfg.socket_tracing.redact))
+            .map(|tables| tables.redacting(cfg.socket_tracing.redact).with_l7(l7_sink))
             .map_err(|e| e.to_string())
             .and_then(|tables| {
                 start_socket_collector(
@@ -202,8 +229,14 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             .ok();
 
     let status = {
-        let (bus, pipeline, stats, node, sockets) =
-            (bus.clone(), pipeline.clone(), process_stats.clone(), cfg.node_name.clone(), socket_stats.clone());
+        let (bus, pipeline, stats, node, sockets, flows) = (
+            bus.clone(),
+            pipeline.clone(),
+            process_stats.clone(),
+            cfg.node_name.clone(),
+            socket_stats.clone(),
+            flow_stats.clone(),
+        );
         let hooks: Vec<HookProbe> =
             support.results.iter().map(|r| HookProbe { kind: r.kind.to_string(), error: r.error.clone() }).collect();
         let k8s_off = match &cfg.kubernetes {
@@ -217,7 +250,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             btf: Some(facts.btf.clone()),
             uptime_seconds: started.elapsed().as_secs(),
             hooks: hooks.clone(),
-            sources: vec![stats.status(), sockets.source()],
+            sources: vec![stats.status(), sockets.source(), flows.source()],
             stream: StreamStatus {
                 subscribers: bus.subscribers(),
                 queue_dropped: bus.dropped(),
@@ -232,13 +265,20 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 None => KubernetesStatus { enabled: false, detail: k8s_off.clone(), ..Default::default() },
             },
             sockets: sockets.tracing(),
+            flows: flows.flows(),
             notices: notices.clone(),
         }) as Arc<dyn Fn() -> AgentStatus + Send + Sync>
     };
 
     let listener = bind(&cfg.socket)?;
-    let app =
-        api::router(api::ApiState { bus, status, node_name: cfg.node_name.clone(), queue: cfg.stream_queue, engine });
+    let app = api::router(api::ApiState {
+        bus,
+        status,
+        node_name: cfg.node_name.clone(),
+        queue: cfg.stream_queue,
+        engine,
+        flows: hub,
+    });
     tracing::info!("scry agent running on {}; API at {}", cfg.node_name, cfg.socket.display());
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
 
@@ -248,7 +288,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     }
     let joined = tokio::task::spawn_blocking(move || {
         let sockets_joined = socket_collector.map_or(Ok(()), std::thread::JoinHandle::join);
-        collector.join().and(sockets_joined)
+        let flows_joined = flow_collector.map_or(Ok(()), std::thread::JoinHandle::join);
+        collector.join().and(sockets_joined).and(flows_joined)
     })
     .await;
     let _ = std::fs::remove_file(&cfg.socket);

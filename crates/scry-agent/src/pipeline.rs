@@ -153,6 +153,21 @@ impl Pipeline {
         }
     }
 
+    /// Where the socket in cgroup (v2) `id` runs: container, pod or host unit.
+    pub fn attribute_cgroup(&self, id: u64) -> crate::metadata::Attribution {
+        lock(&self.attributor).attribute_v2_id(id)
+    }
+
+    /// The pod that owns `ip`, when Kubernetes says so.
+    pub fn pod_by_ip(&self, ip: std::net::IpAddr) -> Option<scry_model::event::Pod> {
+        lock(&self.attributor).pod_by_ip(ip)
+    }
+
+    /// The process `pid` is now, if the cache knows it.
+    pub fn process_of(&self, pid: u32) -> Option<Arc<Process>> {
+        lock(&self.cache).current_process(pid).map(|(_, p)| p)
+    }
+
     /// Every process record from before `ktime` has been handled.
     pub fn mark_drained(&self, ktime: u64) {
         self.drained_until.store(ktime, Ordering::Release);

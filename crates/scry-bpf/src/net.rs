@@ -47,6 +47,9 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
+/// Kernel drop reasons that are not network drops, left out in the kernel.
+pub const IGNORED_DROP_REASONS: [&str; 2] = ["QUEUE_PURGE", "SOCKET_CLOSE"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetLoadError {
     #[error("{0}")]
@@ -106,6 +109,12 @@ impl NetSource {
         open.maps.flows.set_max_entries(cfg.flow_entries).map_err(load_err)?;
         let rodata = open.maps.rodata_data.as_deref_mut().ok_or(NetLoadError::Load("no .rodata".into()))?;
         rodata.report_every_ns = cfg.report_every_ns;
+        // A closing socket discarding data its owner never read is not a
+        // packet lost on its way: the kernel does not send those.
+        let names = drop_reason_names().unwrap_or_default();
+        for (slot, ignored) in rodata.ignored_reasons.iter_mut().zip(IGNORED_DROP_REASONS) {
+            *slot = names.iter().find(|(_, n)| n == ignored).map_or(u32::MAX, |(v, _)| *v);
+        }
         rodata.wakeup_bytes = u64::from(cfg.ring_bytes / 4);
         let skel = open.load().map_err(load_err)?;
         let (mut links, mut missing) = (Vec::new(), Vec::new());

@@ -124,7 +124,8 @@ fn a_closed_port_gives_a_drop_with_its_reason_and_resets() {
         let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     };
-    let mine = |r: &&NetRecord| r.key.protocol == ip_proto::TCP && (r.key.local_port == port || r.key.remote_port == port);
+    let mine =
+        |r: &&NetRecord| r.key.protocol == ip_proto::TCP && (r.key.local_port == port || r.key.remote_port == port);
     let (records, _source) = records_of(work, |rs| {
         let kinds: Vec<_> = rs.iter().filter(mine).map(|r| (r.kind, r.dir)).collect();
         kinds.contains(&(NetEventKind::Drop, NetDirection::Ingress))

@@ -150,6 +150,10 @@ struct AgentArgs {
     /// Seconds between two conn_stats samples.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     conn_stats_interval: u64,
+    /// Flows kept for `scry observe --last` (Hubble's event buffer capacity).
+    #[arg(long, default_value_t = scry_agent::flows::hub::DEFAULT_CAPACITY,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 24))]
+    flow_buffer_capacity: usize,
     /// Log filter (e.g. info, debug, scry_agent=debug).
     #[arg(long, default_value = "info")]
     log: String,
@@ -269,6 +273,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
             limits: scry_protocols::Limits { body_bytes: args.max_body_bytes },
             redact: args.redact,
         },
+        flows: scry_agent::flows::FlowConfig { buffer_capacity: args.flow_buffer_capacity },
     })
     .await
 }

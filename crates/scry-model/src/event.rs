@@ -95,7 +95,7 @@ fn is_false(v: &bool) -> bool {
 }
 
 /// protojson renders 64-bit integers as strings.
-mod u64_string {
+pub(crate) mod u64_string {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {

@@ -7,6 +7,7 @@ pub mod caps;
 pub mod compact;
 pub mod event;
 pub mod filter;
+pub mod flow;
 pub mod status;
 pub mod tables;
 

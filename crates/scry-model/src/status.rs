@@ -18,6 +18,8 @@ pub struct AgentStatus {
     pub kubernetes: KubernetesStatus,
     #[serde(default)]
     pub sockets: SocketTracingStatus,
+    #[serde(default)]
+    pub flows: FlowsStatus,
     /// Things the agent had to do or do without, each in one line.
     pub notices: Vec<String>,
 }
@@ -110,4 +112,29 @@ pub struct ProtocolStatus {
     /// Requests without a response and responses without a request.
     pub unmatched: u64,
     pub records: u64,
+}
+
+/// The network flow pipeline behind `scry observe`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowsStatus {
+    pub enabled: bool,
+    /// Why not, when not.
+    pub detail: String,
+    /// Flows made since start (L3/L4, drops, L7).
+    pub seen: u64,
+    /// Flows in the buffer `--last` reads, and its capacity.
+    pub buffered: u64,
+    pub capacity: u64,
+    /// Flows a `--follow` stream missed because its queue was full.
+    pub follower_dropped: u64,
+    pub followers: u64,
+    /// L7 records the socket tracer could not hand over (queue full).
+    pub l7_dropped: u64,
+    /// TCP retransmits and resets the kernel reported.
+    pub retransmits: u64,
+    pub resets: u64,
+    /// Endpoints known by cgroup and by address, and addresses with DNS names.
+    pub endpoints_by_cgroup: u64,
+    pub endpoints_by_ip: u64,
+    pub dns_names: u64,
 }

@@ -31,6 +31,9 @@ struct PodMeta {
     workload: String,
     workload_kind: String,
     containers: Vec<ContainerMeta>,
+    /// `status.podIPs` (or `status.podIP`); empty for host-network pods,
+    /// whose addresses are the node's.
+    ips: Vec<std::net::IpAddr>,
 }
 
 #[derive(Default)]
@@ -38,6 +41,8 @@ struct Index {
     pods: HashMap<String, PodMeta>,
     /// container hex id → pod uid
     containers: HashMap<String, String>,
+    /// pod IP → pod uid
+    ips: HashMap<std::net::IpAddr, String>,
 }
 
 /// This node's pods, by uid and by container id.
@@ -57,24 +62,40 @@ impl PodStore {
         let index = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let uid = index.containers.get(container_hex).map(String::as_str).or(pod_uid)?;
         let meta = index.pods.get(uid)?;
-        let container = meta.containers.iter().find(|c| c.hex_id == container_hex).map(|c| Container {
+        Some(meta.pod(Some(container_hex)))
+    }
+
+    /// The pod with this IP, without a container.
+    pub fn by_ip(&self, ip: std::net::IpAddr) -> Option<Pod> {
+        let index = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let meta = index.pods.get(index.ips.get(&ip)?)?;
+        Some(meta.pod(None))
+    }
+}
+
+impl PodMeta {
+    /// The pod, with the container of `container_hex` when it is listed.
+    fn pod(&self, container_hex: Option<&str>) -> Pod {
+        let container = self.containers.iter().find(|c| Some(c.hex_id.as_str()) == container_hex).map(|c| Container {
             id: c.id.clone(),
             name: c.name.clone(),
             image: Some(Image { id: c.image_id.clone(), name: c.image.clone() }),
             start_time: c.started_at,
             maybe_exec_probe: false,
         });
-        Some(Pod {
-            namespace: meta.namespace.clone(),
-            name: meta.name.clone(),
-            uid: meta.uid.clone(),
+        Pod {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            uid: self.uid.clone(),
             container,
-            pod_labels: meta.labels.clone(),
-            workload: meta.workload.clone(),
-            workload_kind: meta.workload_kind.clone(),
-        })
+            pod_labels: self.labels.clone(),
+            workload: self.workload.clone(),
+            workload_kind: self.workload_kind.clone(),
+        }
     }
+}
 
+impl PodStore {
     pub fn counts(&self) -> (u64, u64) {
         let index = self.inner.read().unwrap_or_else(|e| e.into_inner());
         (index.pods.len() as u64, index.containers.len() as u64)
@@ -91,6 +112,9 @@ impl PodStore {
         for c in &meta.containers {
             index.containers.insert(c.hex_id.clone(), meta.uid.clone());
         }
+        for ip in &meta.ips {
+            index.ips.insert(*ip, meta.uid.clone());
+        }
         index.pods.insert(meta.uid.clone(), meta);
     }
 
@@ -105,6 +129,11 @@ impl PodStore {
         if let Some(old) = index.pods.remove(uid) {
             for c in old.containers {
                 index.containers.remove(&c.hex_id);
+            }
+            for ip in old.ips {
+                if index.ips.get(&ip) == Some(&old.uid) {
+                    index.ips.remove(&ip);
+                }
             }
         }
     }
@@ -216,7 +245,20 @@ fn pod_meta(pod: &K8sPod) -> Option<PodMeta> {
         workload,
         workload_kind,
         containers,
+        ips: pod_ips(pod),
     })
+}
+
+/// A pod's own IPs; none for a host-network pod, which shares the node's.
+fn pod_ips(pod: &K8sPod) -> Vec<std::net::IpAddr> {
+    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+    let Some(status) = pod.status.as_ref().filter(|_| !host_network) else { return Vec::new() };
+    let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
+    let mut ips: Vec<std::net::IpAddr> =
+        listed.chain(status.pod_ip.as_deref()).filter_map(|s| s.parse().ok()).collect();
+    ips.sort();
+    ips.dedup();
+    ips
 }
 
 #[cfg(test)]

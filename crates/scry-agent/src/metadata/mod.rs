@@ -62,6 +62,21 @@ impl Attributor {
         Attribution { docker: String::new(), pod: None, host }
     }
 
+    /// Attribution from a cgroup v2 id alone (what network hooks know of a
+    /// socket): its path names the leaf and parent the container layouts use.
+    pub fn attribute_v2_id(&mut self, id: u64) -> Attribution {
+        let path = self.v2.as_mut().and_then(|p| p.path(id)).unwrap_or_default();
+        let mut parts = path.rsplit('/');
+        let name = parts.next().unwrap_or_default().to_owned();
+        let parent_name = parts.next().unwrap_or_default().to_owned();
+        self.attribute(&CgroupRef { id, name, parent_name }, &CgroupRef::default())
+    }
+
+    /// The pod that owns `ip`, when Kubernetes says so.
+    pub fn pod_by_ip(&self, ip: std::net::IpAddr) -> Option<Pod> {
+        self.pods.as_ref()?.by_ip(ip)
+    }
+
     fn path(&mut self, v2: &CgroupRef, v1: &CgroupRef) -> Option<String> {
         if self.mounts.v2.is_some() && v2.id != 0 {
             self.v2.as_mut()?.path(v2.id)

@@ -17,6 +17,7 @@ use scry_store::{Store, StoreError, Table, TableConfig};
 
 use super::conn_stats::{self, Sample};
 use super::tracker::{ConnMeta, RecordSink};
+use crate::flows::{DnsAnswer, L7Event, L7Kind, L7Sink};
 use crate::pipeline::Pipeline;
 
 /// The connection columns every protocol table starts with.
@@ -68,6 +69,22 @@ pub enum Cell {
 pub trait IntoRow {
     const TABLE: ProtoTable;
     fn cells(self) -> Vec<Cell>;
+
+    /// What an L7 flow shows of the record (HTTP and DNS only); `redact`
+    /// leaves the query string out.
+    fn l7(&self, _redact: bool) -> Option<L7Kind> {
+        None
+    }
+}
+
+/// `http://host/path` as Hubble writes an HTTP flow's url; the path alone
+/// when the request had no Host header.
+fn http_url(req_headers: &str, path: &str) -> String {
+    let headers: std::collections::HashMap<String, String> = serde_json::from_str(req_headers).unwrap_or_default();
+    match headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        Some((_, host)) => format!("http://{host}{path}"),
+        None => path.to_owned(),
+    }
 }
 
 impl IntoRow for http::Record {
@@ -88,6 +105,16 @@ impl IntoRow for http::Record {
             Cell::Text(self.resp_body),
             Cell::Int(self.resp_body_size),
         ]
+    }
+
+    fn l7(&self, redact: bool) -> Option<L7Kind> {
+        let path = if redact { self.req_path.split('?').next().unwrap_or_default() } else { &self.req_path };
+        Some(L7Kind::Http {
+            method: self.req_method.clone(),
+            url: http_url(&self.req_headers, path),
+            protocol: format!("HTTP/{}.{}", self.major_version, self.minor_version),
+            status: u32::try_from(self.resp_status).unwrap_or_default(),
+        })
     }
 }
 
@@ -119,6 +146,32 @@ impl IntoRow for dns::DnsRecord {
             Cell::Text(self.resp_header.to_json()),
             Cell::Text(self.resp_body()),
         ]
+    }
+
+    fn l7(&self, _redact: bool) -> Option<L7Kind> {
+        let first = self.queries.first()?;
+        let answers = self
+            .answers
+            .iter()
+            .map(|a| DnsAnswer {
+                name: a.name.clone(),
+                rtype: a.rtype.clone(),
+                ip: match &a.data {
+                    dns::AnswerData::Addr(ip) => Some(*ip),
+                    _ => None,
+                },
+                cname: match &a.data {
+                    dns::AnswerData::Cname(c) => Some(c.clone()),
+                    _ => None,
+                },
+            })
+            .collect();
+        Some(L7Kind::Dns {
+            query: if first.name.ends_with('.') { first.name.clone() } else { format!("{}.", first.name) },
+            qtypes: self.queries.iter().map(|q| q.qtype.clone()).collect(),
+            answers,
+            rcode: self.resp_header.rcode,
+        })
     }
 }
 
@@ -252,6 +305,8 @@ pub struct SocketTables {
     pipeline: Arc<Pipeline>,
     /// Redact each record before it is queued (`--redact`).
     redact: bool,
+    /// Where HTTP and DNS records also go, as L7 flows.
+    l7: Option<L7Sink>,
 }
 
 impl SocketTables {
@@ -271,12 +326,17 @@ impl SocketTables {
         }
         let cfg = TableConfig { budget_bytes: budget(tables::CONN_STATS), ..TableConfig::default() };
         let conn_stats = store.create(tables::CONN_STATS, tables::conn_stats(), cfg)?;
-        Ok(SocketTables { writers, conn_stats, conn_samples: VecDeque::new(), pipeline, redact: false })
+        Ok(SocketTables { writers, conn_stats, conn_samples: VecDeque::new(), pipeline, redact: false, l7: None })
     }
 
     /// Rows are redacted before they are kept.
     pub fn redacting(self, redact: bool) -> SocketTables {
         SocketTables { redact, ..self }
+    }
+
+    /// HTTP and DNS records also become L7 flows.
+    pub fn with_l7(self, l7: Option<L7Sink>) -> SocketTables {
+        SocketTables { l7, ..self }
     }
 
     /// Queues a `conn_stats` sample taken at `ts`; written at a flush.
@@ -313,6 +373,20 @@ impl SocketTables {
 impl RecordSink for SocketTables {
     /// Queues a record; it is written at a flush once its process is known.
     fn record<R: IntoRow>(&mut self, conn: &ConnMeta, ex: Exchange<R>) {
+        if let Some(sink) = &self.l7
+            && let Some(kind) = ex.record.l7(self.redact)
+        {
+            sink.send(L7Event {
+                pid: conn.id.tgid,
+                role: conn.role,
+                local: conn.local,
+                remote: conn.remote,
+                udp: conn.udp,
+                req_ts: ex.req_ts_ns,
+                resp_ts: ex.resp_ts_ns,
+                kind,
+            });
+        }
         if let Some((_, w)) = self.writers.iter_mut().find(|(t, _)| *t == R::TABLE) {
             let mut cells = ex.record.cells();
             if self.redact {

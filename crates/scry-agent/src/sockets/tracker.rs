@@ -36,6 +36,8 @@ pub struct ConnMeta {
     pub role: Role,
     pub local: Option<SocketAddr>,
     pub remote: Option<SocketAddr>,
+    /// A datagram socket (DNS over UDP).
+    pub udp: bool,
 }
 
 /// Where stitched records go.
@@ -173,7 +175,7 @@ impl Tracker {
     }
 
     fn open(&mut self, o: &OpenRecord) {
-        let meta = ConnMeta { id: o.id, role: o.role, local: o.local, remote: o.remote };
+        let meta = ConnMeta { id: o.id, role: o.role, local: o.local, remote: o.remote, udp: o.sock_type == 2 };
         if o.role == Role::Server
             && let Some(local) = o.local
         {
@@ -334,7 +336,7 @@ fn datagram(
     };
     let base = &conn.meta;
     let peer = conn.peers.entry(peer_addr).or_insert_with(|| Peer {
-        meta: ConnMeta { id: base.id, role: Role::Unknown, local: base.local, remote: Some(peer_addr) },
+        meta: ConnMeta { id: base.id, role: Role::Unknown, local: base.local, remote: Some(peer_addr), udp: true },
         parsing: Parsing::default(),
     });
     let parsed = [MessageType::Request, MessageType::Response].into_iter().find_map(|kind| {

@@ -26,6 +26,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
 const volatile __u64 report_every_ns = 5000000000ULL;
+/* Drop reasons that are not packets lost on their way (a closing socket
+ * discarding what its owner never read): their values in this kernel's
+ * numbering, found by name in its BTF; ~0 for none. */
+const volatile __u32 ignored_reasons[IGNORED_REASONS] = { ~0U, ~0U };
 
 struct net_event _net_event = {};
 
@@ -418,6 +422,9 @@ int BPF_PROG(flow_drop, struct sk_buff *skb, void *location, enum skb_drop_reaso
 
 	if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
+	for (int i = 0; i < IGNORED_REASONS; i++)
+		if (reason == ignored_reasons[i])
+			return 0;
 	if (read_skb_headers(skb, &k, src, dst, l4, &len) < 0)
 		return 0;
 	/* The packet is outgoing when it carries the full socket that sent it

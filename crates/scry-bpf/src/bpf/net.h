@@ -23,6 +23,9 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
+/* Drop reasons user space can tell the drop program to skip. */
+#define IGNORED_REASONS 2
+
 /* Kernel-side counters (per-CPU array indices). */
 #define NSTAT_TRACE_SENT 0
 #define NSTAT_TRACE_LOST 1
