@@ -199,7 +199,8 @@ fn observe_shows_forwarded_dropped_reset_world_and_l7_flows_with_hubble_filters(
     let resets = observe(&agent, &["--last", "1000", "--from-port", "9999", "--tcp-flags", "RST"]);
     assert!(!resets.is_empty(), "no reset flow");
     assert!(
-        resets.iter().all(|f| pod_of(&f["source"]) == "shop/web-1" && pod_of(&f["destination"]) == "shop/client-1")
+        resets.iter().all(|f| pod_of(&f["source"]) == "shop/web-1" && pod_of(&f["destination"]) == "shop/client-1"),
+        "{resets:#?}"
     );
     let status = runtime().block_on(agent.client().status()).unwrap();
     assert!(status.flows.resets >= 1, "{:?}", status.flows);

@@ -1,5 +1,6 @@
 //! `scry`: the node agent and the commands that talk to it.
 
+mod observe;
 mod results;
 mod status;
 
@@ -29,6 +30,8 @@ enum Command {
     Agent(AgentArgs),
     /// Stream events from the running agent.
     Events(EventsArgs),
+    /// Observe flows from the running agent, with hubble observe's flags.
+    Observe(observe::ObserveArgs),
     /// Show the agent's hooks, sources, losses and caches.
     Status(StatusArgs),
     /// Run a PxL script on the agent's tables: a file, `-` for stdin, or a library script such as
@@ -228,6 +231,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Agent(args) => agent(args).await,
             Command::Events(args) => events(args).await,
+            Command::Observe(args) => observe::run(args).await,
             Command::Status(args) => status::show(&Client::new(&args.socket.socket), args.output).await,
             Command::Run(args) => run_script(args).await,
             Command::Sql(args) => sql(args).await,

@@ -432,12 +432,14 @@ impl ObservationPoint {
         }
     }
 
-    /// The numeric value Hubble uses as the trace event's sub type.
+    /// The trace event's sub type: Cilium's datapath number for the point
+    /// (`TRACE_TO_LXC` 0, `TRACE_TO_STACK` 3), which Hubble's flows carry in
+    /// `event_type.sub_type` and `--type trace:<name>` asks for; not the
+    /// `trace_observation_point` enum value (`TO_ENDPOINT` is 101 there).
     pub fn number(self) -> i32 {
         match self {
-            ObservationPoint::UnknownPoint => 0,
+            ObservationPoint::UnknownPoint | ObservationPoint::ToEndpoint => 0,
             ObservationPoint::ToStack => 3,
-            ObservationPoint::ToEndpoint => 101,
         }
     }
 }

@@ -12,7 +12,7 @@ use scry_model::flow::{
     TrafficDirection, Udp, Verdict,
 };
 
-use super::endpoints::Endpoints;
+use super::endpoints::{Endpoints, pod_endpoint};
 use super::{L7Event, L7Kind};
 use crate::pipeline::Pipeline;
 
@@ -188,8 +188,9 @@ impl FlowBuilder {
             }
         }
         let (Some(local), Some(remote)) = (e.local, e.remote) else { return Vec::new() };
-        let local_ep = match self.pipeline.process_of(e.pid).and_then(|p| p.pod.clone()) {
-            Some(pod) => Arc::new(super::endpoints::pod_endpoint(&pod)),
+        // The local side is a process of this node: its pod, else the host.
+        let local_ep = match self.pipeline.process_of(e.pid) {
+            Some(p) => p.pod.as_ref().map_or_else(|| self.endpoints.host(), |pod| Arc::new(pod_endpoint(pod))),
             None => self.endpoints.of_ip(local.ip()),
         };
         let remote_ep = if remote.ip().is_loopback() { local_ep.clone() } else { self.endpoints.of_ip(remote.ip()) };

@@ -101,6 +101,10 @@ impl Endpoints {
         }
     }
 
+    pub fn host(&self) -> Arc<Endpoint> {
+        self.host.clone()
+    }
+
     /// The endpoint of a local socket's cgroup: its pod, else the host.
     pub fn of_cgroup(&mut self, cgroup_id: u64) -> Arc<Endpoint> {
         if cgroup_id == 0 {

@@ -202,6 +202,19 @@ static __always_inline void emit(__u8 kind, __u8 dir, const struct flow_key *k, 
 	count(stat_sent);
 }
 
+/* Resets for closed ports leave through the netns's TCP control socket
+ * (SOCK_RAW, IPPROTO_TCP), a kernel socket in the root cgroup: the packet is
+ * the netns's, not the root cgroup's, so it is attributed by address. */
+static __always_inline int stack_reply(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return 0;
+	sk = bpf_sk_fullsock(sk);
+	return sk && sk->type == SOCK_RAW && sk->protocol == IPPROTO_TCP;
+}
+
 static __always_inline void observe(struct __sk_buff *skb, __u8 dir)
 {
 	struct flow_key k = {};
@@ -229,7 +242,7 @@ static __always_inline void observe(struct __sk_buff *skb, __u8 dir)
 			return;
 		report = 1;
 	}
-	cgroup_id = bpf_skb_cgroup_id(skb);
+	cgroup_id = stack_reply(skb) ? 0 : bpf_skb_cgroup_id(skb);
 	if (st->counts.packets[dir & 1] == 0)
 		report = 1;
 	fresh = p.tcp_flags & (TH_SYN | TH_FIN | TH_RST) & ~st->seen[dir & 1];
@@ -242,7 +255,7 @@ static __always_inline void observe(struct __sk_buff *skb, __u8 dir)
 	/* A packet leaves in the sender's context unless the stack sends it
 	 * later (ACKs, retransmits): the current task is the sender only when it
 	 * is in the socket's cgroup. */
-	if (dir == NET_DIR_EGRESS && !st->pid && bpf_get_current_cgroup_id() == cgroup_id)
+	if (dir == NET_DIR_EGRESS && cgroup_id && !st->pid && bpf_get_current_cgroup_id() == cgroup_id)
 		st->pid = bpf_get_current_pid_tgid() >> 32;
 	if (now - st->last_report >= report_every_ns)
 		report = 1;

@@ -548,6 +548,10 @@ mod tests {
             ..syn()
         };
         assert_eq!(type_text(&trace_by_sub_type), "to-endpoint");
+        for point in [ObservationPoint::ToStack, ObservationPoint::ToEndpoint] {
+            let by_number = TRACE_OBSERVATION_POINTS.iter().find(|(_, n)| *n == point.number());
+            assert_eq!(by_number.map(|(name, _)| *name), Some(point.name()), "what --type trace:<name> sends");
+        }
         assert_eq!(type_text(&Flow { event_type: None, ..syn() }), "UNKNOWN");
         let dns = |source: &str| Flow {
             l7: Some(Layer7 {
