@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scry_e2e::pods::{Cluster, Pod};
-use scry_e2e::{Agent, Background, python_file_server, runtime, scry_bin, wait_listening};
+use scry_e2e::{Agent, Background, python_file_server, runtime, scry_bin, sql_until, wait_listening};
 use serde_json::Value;
 
 const WORLD_IP: &str = "10.210.0.200";
@@ -187,6 +187,15 @@ fn observe_shows_forwarded_dropped_reset_world_and_l7_flows_with_hubble_filters(
         assert_eq!(f["l4"]["TCP"]["destination_port"], 9090);
         assert_eq!(pod_of(&f["source"]), "shop/client-1");
         assert_eq!(pod_of(&f["destination"]), "shop/db-1");
+    }
+    // The same drops are rows of network_flows.
+    let query = "SELECT src_namespace, src_pod, dst_pod, dst_port, drop_reason, kernel_drop_reason, tcp_flags \
+                 FROM network_flows WHERE verdict = 'DROPPED' AND dst_pod = 'db-1'";
+    let rows = sql_until(&agent, query, dropped.len());
+    assert_eq!(rows.len(), dropped.len(), "{rows:?}");
+    for row in &rows {
+        let expected = serde_json::json!(["shop", "client-1", "db-1", 9090, "POLICY_DENIED", "NETFILTER_DROP", "SYN"]);
+        assert_eq!(Value::from(row.clone()), expected);
     }
     // --drop-reason-desc and --not select the same drops from both sides.
     let by_reason = observe(&agent, &["--last", "1000", "--drop-reason-desc", "POLICY_DENIED", "--pod", "shop/db-1"]);

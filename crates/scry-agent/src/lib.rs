@@ -26,7 +26,7 @@ use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
 use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
-use scry_model::tables::{PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
+use scry_model::tables::{NETWORK_FLOWS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
 
@@ -35,6 +35,7 @@ use crate::directory::ProcessDirectory;
 use crate::events::EventBus;
 use crate::flows::collector::{FlowCollector, FlowStats};
 use crate::flows::hub::FlowHub;
+use crate::flows::table::FlowTable;
 use crate::flows::{FlowConfig, L7Sink};
 use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
@@ -189,21 +190,26 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let flow_stats = Arc::new(FlowStats::default());
     let hub = Arc::new(FlowHub::new(cfg.flows.buffer_capacity));
     let (l7_sink, l7_rx) = L7Sink::channel();
-    let flow_collector = FlowCollector {
-        cfg: scry_bpf::net::NetSourceConfig { cgroup_root: cgroup2_root, ..Default::default() },
-        pipeline: pipeline.clone(),
-        node_name: cfg.node_name.clone(),
-        hub: hub.clone(),
-        l7: (l7_sink.clone(), l7_rx),
-        stats: flow_stats.clone(),
-        stop: stop.clone(),
-    }
-    .start()
-    .inspect_err(|e| {
-        tracing::warn!("network flows are off: {e}");
-        flow_stats.unavailable(e.clone());
-    })
-    .ok();
+    let flow_collector = FlowTable::create(engine.store(), budget.get(NETWORK_FLOWS).copied().unwrap_or_default())
+        .map_err(|e| e.to_string())
+        .and_then(|table| {
+            FlowCollector {
+                cfg: scry_bpf::net::NetSourceConfig { cgroup_root: cgroup2_root, ..Default::default() },
+                pipeline: pipeline.clone(),
+                node_name: cfg.node_name.clone(),
+                hub: hub.clone(),
+                l7: (l7_sink.clone(), l7_rx),
+                stats: flow_stats.clone(),
+                stop: stop.clone(),
+                table,
+            }
+            .start()
+        })
+        .inspect_err(|e| {
+            tracing::warn!("network flows are off: {e}");
+            flow_stats.unavailable(e.clone());
+        })
+        .ok();
     let hub = flow_collector.as_ref().map(|_| hub);
     let l7_sink = flow_collector.as_ref().map(|_| l7_sink);
     // Socket tracing is one source among several: without it the agent still

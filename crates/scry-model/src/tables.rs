@@ -13,10 +13,20 @@ pub const MYSQL_EVENTS: &str = "mysql_events";
 pub const REDIS_EVENTS: &str = "redis_events";
 pub const DNS_EVENTS: &str = "dns_events";
 pub const CONN_STATS: &str = "conn_stats";
+pub const NETWORK_FLOWS: &str = "network_flows";
 
 /// Every table the agent keeps: the store's budget is split over these.
-pub const ALL: [&str; 8] =
-    [PROC_EXEC_EVENTS, PROC_EXIT_EVENTS, HTTP_EVENTS, PGSQL_EVENTS, MYSQL_EVENTS, REDIS_EVENTS, DNS_EVENTS, CONN_STATS];
+pub const ALL: [&str; 9] = [
+    PROC_EXEC_EVENTS,
+    PROC_EXIT_EVENTS,
+    HTTP_EVENTS,
+    PGSQL_EVENTS,
+    MYSQL_EVENTS,
+    REDIS_EVENTS,
+    DNS_EVENTS,
+    CONN_STATS,
+    NETWORK_FLOWS,
+];
 
 fn time() -> Field {
     Field::new("time_", DataType::Timestamp(TimeUnit::Nanosecond, None), false)
@@ -166,6 +176,51 @@ pub fn upid(asid: u32, pid: u32, start_ticks: u64) -> String {
         start_ticks >> 48,
         start_ticks & 0xffff_ffff_ffff
     )
+}
+
+/// Scry: one row per flow `scry observe` shows (Hubble's Flow, flattened).
+/// Endpoints are `namespace`/`pod` for pods, empty with `identity` 1 (host)
+/// or 2 (world) otherwise; `*_names` are DNS names joined by commas;
+/// `is_reply` is 1, 0, or -1 when unknown. Counters are the observing
+/// socket's, cumulative over its connection; `summary` is Hubble's.
+pub fn network_flows() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        time(),
+        text("verdict"),
+        text("drop_reason"),
+        text("kernel_drop_reason"),
+        text("type"),
+        text("traffic_direction"),
+        int("is_reply"),
+        text("protocol"),
+        text("tcp_flags"),
+        text("src_addr"),
+        int("src_port"),
+        text("src_namespace"),
+        text("src_pod"),
+        text("src_workload"),
+        int("src_identity"),
+        text("src_names"),
+        text("dst_addr"),
+        int("dst_port"),
+        text("dst_namespace"),
+        text("dst_pod"),
+        text("dst_workload"),
+        int("dst_identity"),
+        text("dst_names"),
+        int("bytes_sent"),
+        int("bytes_recv"),
+        int("packets_sent"),
+        int("packets_recv"),
+        int("retransmits"),
+        int("resets"),
+        text("http_method"),
+        text("http_url"),
+        int("http_status"),
+        int("latency"),
+        text("summary"),
+        text("node"),
+    ]))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use scry_model::status::{Fallback, FlowsStatus, SourceStatus};
 
 use super::build::FlowBuilder;
 use super::hub::FlowHub;
+use super::table::FlowTable;
 use super::{L7Event, L7Sink};
 use crate::collector::{Ready, spawn_collector};
 use crate::pipeline::Pipeline;
@@ -51,12 +52,14 @@ pub struct FlowCollector {
     pub l7: (L7Sink, Receiver<L7Event>),
     pub stats: Arc<FlowStats>,
     pub stop: Arc<AtomicBool>,
+    /// Where flows are also written as rows.
+    pub table: FlowTable,
 }
 
 impl FlowCollector {
     /// Loads the flow source on its own thread and runs it until `stop`.
     /// Returns once loading succeeded or failed.
-    pub fn start(self) -> Result<JoinHandle<()>, String> {
+    pub fn start(mut self) -> Result<JoinHandle<()>, String> {
         spawn_collector("flow-collector", move |ready| {
             let source = match NetSource::load(&self.cfg) {
                 Ok(s) => s,
@@ -77,7 +80,7 @@ impl FlowCollector {
         })
     }
 
-    fn run(&self, source: &NetSource, reasons: Vec<(u32, String)>, ready: &Ready) -> Result<(), String> {
+    fn run(&mut self, source: &NetSource, reasons: Vec<(u32, String)>, ready: &Ready) -> Result<(), String> {
         let batch: Rc<RefCell<Vec<NetRecord>>> = Rc::default();
         let decode_errors = Rc::new(RefCell::new(0u64));
         let (sink, errors) = (batch.clone(), decode_errors.clone());
@@ -125,6 +128,10 @@ impl FlowCollector {
             }
             // Flows leave in time order across the kernel's and the tracer's.
             out.sort_by_key(|f| f.time);
+            for f in &out {
+                self.table.push(f);
+            }
+            self.table.flush();
             self.hub.publish(out);
             let counters = source.counters();
             {

@@ -7,6 +7,7 @@ pub mod build;
 pub mod collector;
 pub mod endpoints;
 pub mod hub;
+pub mod table;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,0 +1,168 @@
+//! Flows as rows of `network_flows`, so the service map and per-pod TCP
+//! health are one query away.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, StringBuilder, TimestampNanosecondBuilder};
+use scry_model::flow::{Endpoint, Flow, FlowBody, FlowResponse, Layer4, Verdict};
+use scry_model::tables;
+use scry_store::{Store, StoreError, Table, TableConfig};
+
+pub struct FlowTable {
+    table: Arc<Table>,
+    rows: Rows,
+}
+
+impl FlowTable {
+    pub fn create(store: &Store, budget_bytes: u64) -> Result<FlowTable, StoreError> {
+        let cfg = TableConfig { budget_bytes, ..TableConfig::default() };
+        let table = store.create(tables::NETWORK_FLOWS, tables::network_flows(), cfg)?;
+        Ok(FlowTable { table, rows: Rows::default() })
+    }
+
+    pub fn push(&mut self, response: &FlowResponse) {
+        if let FlowBody::Flow(flow) = &response.body {
+            self.rows.push(flow, &response.node_name);
+        }
+    }
+
+    /// Hands the rows pushed since the last flush to the store.
+    pub fn flush(&mut self) {
+        if self.rows.count > 0 {
+            crate::tables::append(&self.table, self.rows.finish());
+        }
+    }
+}
+
+/// One endpoint's columns.
+#[derive(Default)]
+struct Side {
+    addr: StringBuilder,
+    port: Int64Builder,
+    namespace: StringBuilder,
+    pod: StringBuilder,
+    workload: StringBuilder,
+    identity: Int64Builder,
+    names: StringBuilder,
+}
+
+impl Side {
+    fn push(&mut self, addr: &str, port: u16, ep: Option<&Endpoint>, names: &[String]) {
+        self.addr.append_value(addr);
+        self.port.append_value(i64::from(port));
+        self.namespace.append_value(ep.map_or("", |e| e.namespace.as_str()));
+        self.pod.append_value(ep.map_or("", |e| e.pod_name.as_str()));
+        self.workload.append_value(ep.and_then(|e| e.workloads.first()).map_or("", |w| w.name.as_str()));
+        self.identity.append_value(ep.map_or(0, |e| i64::from(e.identity)));
+        self.names.append_value(names.join(","));
+    }
+
+    fn finish(&mut self, cols: &mut Vec<ArrayRef>) {
+        cols.push(Arc::new(self.addr.finish()));
+        cols.push(Arc::new(self.port.finish()));
+        cols.push(Arc::new(self.namespace.finish()));
+        cols.push(Arc::new(self.pod.finish()));
+        cols.push(Arc::new(self.workload.finish()));
+        cols.push(Arc::new(self.identity.finish()));
+        cols.push(Arc::new(self.names.finish()));
+    }
+}
+
+#[derive(Default)]
+struct Rows {
+    count: usize,
+    time: TimestampNanosecondBuilder,
+    verdict: StringBuilder,
+    drop_reason: StringBuilder,
+    kernel_drop_reason: StringBuilder,
+    flow_type: StringBuilder,
+    traffic_direction: StringBuilder,
+    is_reply: Int64Builder,
+    protocol: StringBuilder,
+    tcp_flags: StringBuilder,
+    src: Side,
+    dst: Side,
+    counters: [Int64Builder; 6],
+    http_method: StringBuilder,
+    http_url: StringBuilder,
+    http_status: Int64Builder,
+    latency: Int64Builder,
+    summary: StringBuilder,
+    node: StringBuilder,
+}
+
+/// An enum's serde name (`FORWARDED`, `L3_L4`, `INGRESS`).
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+impl Rows {
+    fn push(&mut self, f: &Flow, node: &str) {
+        self.count += 1;
+        self.time.append_value(f.time.and_then(|t| t.timestamp_nanos_opt()).unwrap_or_default());
+        self.verdict.append_value(f.verdict.name());
+        let dropped = f.verdict == Verdict::Dropped;
+        self.drop_reason.append_value(if dropped { f.drop_reason_desc.name() } else { "" });
+        let ext = f.extensions.clone().unwrap_or_default();
+        self.kernel_drop_reason.append_value(&ext.kernel_drop_reason);
+        self.flow_type.append_value(name(&f.flow_type));
+        self.traffic_direction.append_value(name(&f.traffic_direction));
+        self.is_reply.append_value(f.is_reply.map_or(-1, i64::from));
+        self.protocol.append_value(f.l4.as_ref().map_or("", Layer4::protocol));
+        let flags = match &f.l4 {
+            Some(Layer4::Tcp(t)) => t.flags.map(|fl| fl.names().join(",")).unwrap_or_default(),
+            _ => String::new(),
+        };
+        self.tcp_flags.append_value(flags);
+        let (sp, dp) = f.l4.as_ref().and_then(Layer4::ports).unwrap_or_default();
+        let ip = f.ip.clone().unwrap_or_default();
+        self.src.push(&ip.source, sp, f.source.as_ref(), &f.source_names);
+        self.dst.push(&ip.destination, dp, f.destination.as_ref(), &f.destination_names);
+        let counts = [
+            ext.bytes_sent,
+            ext.bytes_received,
+            ext.packets_sent,
+            ext.packets_received,
+            u64::from(ext.retransmits),
+            u64::from(ext.resets),
+        ];
+        for (b, v) in self.counters.iter_mut().zip(counts) {
+            b.append_value(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+        let l7 = f.l7.as_ref();
+        let http = l7.and_then(|l| l.http.as_ref());
+        self.http_method.append_value(http.map_or("", |h| h.method.as_str()));
+        self.http_url.append_value(http.map_or("", |h| h.url.as_str()));
+        self.http_status.append_value(http.map_or(0, |h| i64::from(h.code)));
+        self.latency.append_value(l7.map_or(0, |l| i64::try_from(l.latency_ns).unwrap_or(i64::MAX)));
+        self.summary.append_value(&f.summary);
+        self.node.append_value(node);
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.count = 0;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.time.finish()),
+            Arc::new(self.verdict.finish()),
+            Arc::new(self.drop_reason.finish()),
+            Arc::new(self.kernel_drop_reason.finish()),
+            Arc::new(self.flow_type.finish()),
+            Arc::new(self.traffic_direction.finish()),
+            Arc::new(self.is_reply.finish()),
+            Arc::new(self.protocol.finish()),
+            Arc::new(self.tcp_flags.finish()),
+        ];
+        self.src.finish(&mut cols);
+        self.dst.finish(&mut cols);
+        for b in &mut self.counters {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(self.http_method.finish()));
+        cols.push(Arc::new(self.http_url.finish()));
+        cols.push(Arc::new(self.http_status.finish()));
+        cols.push(Arc::new(self.latency.finish()));
+        cols.push(Arc::new(self.summary.finish()));
+        cols.push(Arc::new(self.node.finish()));
+        cols
+    }
+}
