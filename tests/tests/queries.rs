@@ -122,6 +122,7 @@ fn tables_are_listed_and_bad_queries_are_refused_with_the_reason() {
             "dns_events",
             "http_events",
             "mysql_events",
+            "network_flows",
             "pgsql_events",
             "proc_exec_events",
             "proc_exit_events",
