@@ -26,7 +26,7 @@ use scry_model::flow::filter::FlowsRequest;
 use scry_model::flow::{FlowBody, FlowResponse, LostFlows, LostSource};
 
 use crate::events::{EventBus, Subscription};
-use crate::flows::hub::{FlowHub, FlowSubscription, Matcher, Window};
+use crate::flows::hub::{FlowHub, Matcher, Window};
 
 /// A stream chunk stops growing at this size.
 const CHUNK_BYTES: usize = 256 << 10;
@@ -109,57 +109,63 @@ async fn events(State(st): State<ApiState>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    let sub = st.bus.subscribe(compiled, st.queue);
+    let sub = st.bus.subscribe(Box::new(move |e| compiled.matches(&e.event)), st.queue);
     let node = st.node_name.clone();
-    // Events come in bursts (the collector drains its ring on a timer): each
-    // chunk carries every event already queued, up to a bound, so a burst costs
-    // one write, not one per event.
-    let stream = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
+    let notice = move |lost| EventEnvelope {
+        event: Event::LostEvents(LostEvents { count: lost, source: "stream_queue".into() }),
+        node_name: node.as_str().into(),
+        time: chrono::Utc::now(),
+    };
+    ndjson(Body::from_stream(follow(sub, notice)))
+}
+
+/// A subscriber's items as JSON lines, with a lost-items line (made by
+/// `notice`) whenever its queue overflowed since the last one. Items come in
+/// bursts (collectors drain their rings on a timer): each chunk carries
+/// every item already queued, up to a bound, so a burst costs one write.
+fn follow<T, N>(
+    sub: Subscription<T>,
+    notice: impl Fn(u64) -> N + Send + 'static,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> + Send
+where
+    T: serde::Serialize + Send + Sync + 'static,
+    N: serde::Serialize,
+{
+    let lost_line = move |sub: &Subscription<T>| {
+        let lost = sub.lost.swap(0, Ordering::Relaxed);
+        if lost == 0 {
+            return Vec::new();
+        }
+        let mut out = serde_json::to_vec(&notice(lost)).unwrap_or_default();
+        out.push(b'\n');
+        out
+    };
+    futures::stream::unfold((sub, lost_line), |(mut sub, lost_line)| async move {
         let first = loop {
             tokio::select! {
-                event = sub.rx.recv() => break event?,
-                // Drops after the last delivered event are announced even if
-                // no further event comes.
+                item = sub.rx.recv() => break item?,
+                // Drops after the last delivered item are announced even if
+                // no further item comes.
                 () = tokio::time::sleep(LOSS_CHECK) => {
-                    let notice = lost_notice(&sub, &node);
-                    if !notice.is_empty() {
-                        return Some((Ok::<_, Infallible>(Bytes::from(notice)), (sub, node)));
+                    let line = lost_line(&sub);
+                    if !line.is_empty() {
+                        return Some((Ok(Bytes::from(line)), (sub, lost_line)));
                     }
                 }
             }
         };
-        let mut event = Some(first);
-        let mut out = lost_notice(&sub, &node);
-        while let Some(ev) = event.take() {
+        let mut item = Some(first);
+        let mut out = lost_line(&sub);
+        while let Some(it) = item.take() {
             // Serializing our own types to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut out, &*ev);
+            let _ = serde_json::to_writer(&mut out, &*it);
             out.push(b'\n');
             if out.len() < CHUNK_BYTES {
-                event = sub.rx.try_recv().ok();
+                item = sub.rx.try_recv().ok();
             }
         }
-        Some((Ok(Bytes::from(out)), (sub, node)))
-    });
-    Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// A `lost_events` line when this subscriber's queue overflowed since the last one.
-fn lost_notice(sub: &Subscription, node: &str) -> Vec<u8> {
-    let lost = sub.lost.swap(0, Ordering::Relaxed);
-    if lost == 0 {
-        return Vec::new();
-    }
-    let notice = EventEnvelope {
-        event: Event::LostEvents(LostEvents { count: lost, source: "stream_queue".into() }),
-        node_name: node.into(),
-        time: chrono::Utc::now(),
-    };
-    let mut out = serde_json::to_vec(&notice).unwrap_or_default();
-    out.push(b'\n');
-    out
+        Some((Ok(Bytes::from(out)), (sub, lost_line)))
+    })
 }
 
 /// Buffered flows a request selects, then (with `follow`) new ones as they come.
@@ -199,30 +205,12 @@ async fn flows(State(st): State<ApiState>, body: Bytes) -> Response {
         return ndjson(Body::from_stream(first));
     };
     let node = st.node_name.clone();
-    let rest = futures::stream::unfold((sub, node), |(mut sub, node)| async move {
-        let first = loop {
-            tokio::select! {
-                flow = sub.rx.recv() => break flow?,
-                () = tokio::time::sleep(LOSS_CHECK) => {
-                    let notice = lost_flows_notice(&sub, &node);
-                    if !notice.is_empty() {
-                        return Some((Ok::<_, Infallible>(Bytes::from(notice)), (sub, node)));
-                    }
-                }
-            }
-        };
-        let mut flow = Some(first);
-        let mut out = lost_flows_notice(&sub, &node);
-        while let Some(f) = flow.take() {
-            let _ = serde_json::to_writer(&mut out, &*f);
-            out.push(b'\n');
-            if out.len() < CHUNK_BYTES {
-                flow = sub.rx.try_recv().ok();
-            }
-        }
-        Some((Ok(Bytes::from(out)), (sub, node)))
-    });
-    ndjson(Body::from_stream(futures::StreamExt::chain(first, rest)))
+    let notice = move |lost| FlowResponse {
+        body: FlowBody::LostEvents(LostFlows { source: LostSource::ObserverEventsQueue, num_events_lost: lost }),
+        node_name: node.as_str().into(),
+        time: chrono::Utc::now(),
+    };
+    ndjson(Body::from_stream(futures::StreamExt::chain(first, follow(sub, notice))))
 }
 
 fn ndjson(body: Body) -> Response {
@@ -230,20 +218,4 @@ fn ndjson(body: Body) -> Response {
         .header("content-type", "application/x-ndjson")
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// Hubble's `lost_events` response when this follower's queue overflowed.
-fn lost_flows_notice(sub: &FlowSubscription, node: &str) -> Vec<u8> {
-    let lost = sub.lost.swap(0, Ordering::Relaxed);
-    if lost == 0 {
-        return Vec::new();
-    }
-    let notice = FlowResponse {
-        body: FlowBody::LostEvents(LostFlows { source: LostSource::ObserverEventsQueue, num_events_lost: lost }),
-        node_name: node.into(),
-        time: chrono::Utc::now(),
-    };
-    let mut out = serde_json::to_vec(&notice).unwrap_or_default();
-    out.push(b'\n');
-    out
 }

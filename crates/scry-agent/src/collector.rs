@@ -2,6 +2,8 @@
 //! their ring buffer and feeds the pipeline. Dropping out of its loop detaches
 //! the programs.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -18,7 +20,7 @@ use crate::procfs;
 /// How long records may wait in the ring. The BPF side wakes the reader only
 /// when the ring fills past a quarter (a wakeup per record costs more than the
 /// record), so the reader drains it on this timer: it bounds event latency.
-const DRAIN_EVERY: Duration = Duration::from_millis(20);
+pub const DRAIN_EVERY: Duration = Duration::from_millis(20);
 
 /// Live counters of one source, shared with `scry status`.
 #[derive(Default)]
@@ -57,6 +59,60 @@ pub fn spawn_collector(name: &str, body: impl FnOnce(&Ready) + Send + 'static) -
             Err(e)
         }
         Err(_) => Err(format!("the {name} thread ended while loading")),
+    }
+}
+
+/// A ring buffer whose records are decoded in its callback and handed out
+/// as a batch after each drain, where the collector can borrow its tracker
+/// and tables mutably (the callback cannot).
+pub struct DecodedRing<'a, R> {
+    ring: libbpf_rs::RingBuffer<'a>,
+    batch: Rc<RefCell<Vec<R>>>,
+    decode_errors: Rc<Cell<u64>>,
+    what: &'static str,
+}
+
+impl<'a, R: 'static> DecodedRing<'a, R> {
+    /// `what` names the source in messages ("socket", "flow").
+    pub fn new<E: std::fmt::Display + 'static>(
+        map: &'a dyn libbpf_rs::MapCore,
+        what: &'static str,
+        decode: fn(&[u8]) -> Result<R, E>,
+    ) -> Result<DecodedRing<'a, R>, String> {
+        let batch: Rc<RefCell<Vec<R>>> = Rc::default();
+        let decode_errors: Rc<Cell<u64>> = Rc::default();
+        let (sink, errors) = (batch.clone(), decode_errors.clone());
+        let mut builder = libbpf_rs::RingBufferBuilder::new();
+        builder
+            .add(map, move |bytes: &[u8]| {
+                match decode(bytes) {
+                    Ok(r) => sink.borrow_mut().push(r),
+                    Err(e) => {
+                        errors.set(errors.get() + 1);
+                        tracing::warn!("{what} record did not decode: {e}");
+                    }
+                }
+                0
+            })
+            .map_err(|e| format!("{what} ring buffer: {e}"))?;
+        let ring = builder.build().map_err(|e| format!("{what} ring buffer: {e}"))?;
+        Ok(DecodedRing { ring, batch, decode_errors, what })
+    }
+
+    /// Waits up to [`DRAIN_EVERY`] for records, reads all there are, and
+    /// returns them.
+    pub fn drain(&self) -> Vec<R> {
+        // EINTR (a signal) is not an error worth reporting.
+        if let Err(e) = self.ring.poll(DRAIN_EVERY).and_then(|_| self.ring.consume())
+            && e.kind() != libbpf_rs::ErrorKind::Interrupted
+        {
+            tracing::error!("{} ring buffer read failed: {e}", self.what);
+        }
+        std::mem::take(&mut *self.batch.borrow_mut())
+    }
+
+    pub fn decode_errors(&self) -> u64 {
+        self.decode_errors.get()
     }
 }
 

@@ -1,53 +1,63 @@
-//! Fan-out of events to stream subscribers. Each subscriber has its own bounded
-//! queue and filter; a full queue drops the event for that subscriber only,
-//! counts it, and the subscriber's stream says `lost N events` next.
+//! Fan-out of events (and flows) to stream subscribers. Each subscriber has
+//! its own bounded queue and matcher; a full queue drops the item for that
+//! subscriber only, counts it, and the subscriber's stream says so next.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use scry_model::EventEnvelope;
-use scry_model::filter::CompiledFilter;
 use tokio::sync::mpsc;
 
-struct Subscriber {
-    filter: CompiledFilter,
-    tx: mpsc::Sender<Arc<EventEnvelope>>,
+/// Decides whether an item goes to a subscriber.
+pub type Matcher<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
+
+struct Subscriber<T> {
+    matches: Matcher<T>,
+    tx: mpsc::Sender<Arc<T>>,
     lost: Arc<AtomicU64>,
 }
 
-pub struct Subscription {
-    pub rx: mpsc::Receiver<Arc<EventEnvelope>>,
-    /// Events this subscriber missed since it last reported a loss.
+pub struct Subscription<T> {
+    pub rx: mpsc::Receiver<Arc<T>>,
+    /// Items this subscriber missed since it last reported a loss.
     pub lost: Arc<AtomicU64>,
 }
 
-#[derive(Default)]
-pub struct EventBus {
-    subscribers: Mutex<Vec<Subscriber>>,
+pub struct Fanout<T> {
+    subscribers: Mutex<Vec<Subscriber<T>>>,
     published: AtomicU64,
     dropped: AtomicU64,
 }
 
-impl EventBus {
-    pub fn subscribe(&self, filter: CompiledFilter, queue: usize) -> Subscription {
+/// The process event stream.
+pub type EventBus = Fanout<EventEnvelope>;
+
+impl<T> Default for Fanout<T> {
+    fn default() -> Self {
+        Fanout { subscribers: Mutex::default(), published: AtomicU64::new(0), dropped: AtomicU64::new(0) }
+    }
+}
+
+impl<T> Fanout<T> {
+    pub fn subscribe(&self, matches: Matcher<T>, queue: usize) -> Subscription<T> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let lost = Arc::new(AtomicU64::new(0));
-        self.lock().push(Subscriber { filter, tx, lost: lost.clone() });
+        self.lock().push(Subscriber { matches, tx, lost: lost.clone() });
         Subscription { rx, lost }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber<T>>> {
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn publish(&self, event: EventEnvelope) {
+    pub fn publish(&self, item: impl Into<Arc<T>>) {
         self.published.fetch_add(1, Ordering::Relaxed);
-        let event = Arc::new(event);
+        let item = item.into();
         self.lock().retain(|s| {
-            if !s.filter.matches(&event.event) {
+            if !(s.matches)(&item) {
                 return !s.tx.is_closed();
             }
-            match s.tx.try_send(event.clone()) {
+            match s.tx.try_send(item.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     s.lost.fetch_add(1, Ordering::Relaxed);
@@ -76,7 +86,6 @@ impl EventBus {
 mod tests {
     use super::*;
     use scry_model::event::{Event, LostEvents};
-    use scry_model::filter::EventFilter;
 
     fn ev(n: u64) -> EventEnvelope {
         EventEnvelope {
@@ -89,9 +98,8 @@ mod tests {
     #[test]
     fn full_queue_drops_and_counts_for_that_subscriber_only() {
         let bus = EventBus::default();
-        let all = EventFilter::default().compile().unwrap();
-        let mut slow = bus.subscribe(all.clone(), 2);
-        let mut fast = bus.subscribe(all, 16);
+        let mut slow = bus.subscribe(Box::new(|_| true), 2);
+        let mut fast = bus.subscribe(Box::new(|_| true), 16);
         for n in 0..5 {
             bus.publish(ev(n));
         }

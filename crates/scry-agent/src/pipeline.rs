@@ -408,11 +408,10 @@ fn binary_properties(r: &ExecRecord) -> Option<BinaryProperties> {
 mod tests {
     use super::*;
     use crate::metadata::cgroup::CgroupMounts;
-    use scry_model::filter::EventFilter;
 
-    fn pipeline(ancestors: bool) -> (Pipeline, crate::events::Subscription) {
+    fn pipeline(ancestors: bool) -> (Pipeline, crate::events::Subscription<EventEnvelope>) {
         let bus = Arc::new(EventBus::default());
-        let sub = bus.subscribe(EventFilter::default().compile().unwrap(), 64);
+        let sub = bus.subscribe(Box::new(|_| true), 64);
         let cfg = PipelineConfig {
             node_name: "n1".into(),
             enable_ancestors: ancestors,
@@ -444,7 +443,7 @@ mod tests {
         }))
     }
 
-    fn next(sub: &mut crate::events::Subscription) -> Event {
+    fn next(sub: &mut crate::events::Subscription<EventEnvelope>) -> Event {
         sub.rx.try_recv().expect("an event").event.clone()
     }
 

@@ -39,6 +39,15 @@ pub(crate) fn percpu_sum(map: &dyn libbpf_rs::MapCore, idx: u32) -> u64 {
     }
 }
 
+/// The address a record carries as (family, 16 bytes; IPv4 in the first 4).
+pub(crate) fn ip_of(family: u16, raw: &[u8; 16]) -> Option<std::net::IpAddr> {
+    match family {
+        2 => Some(std::net::Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).into()),
+        10 => Some(std::net::Ipv6Addr::from(*raw).into()),
+        _ => None,
+    }
+}
+
 /// Copies `bytes` over a zeroed `T`; `T` must be plain old data.
 pub(crate) fn read_prefix<T: Copy + Default>(bytes: &[u8]) -> T {
     let mut v = T::default();

@@ -3,7 +3,7 @@
 //! records.
 
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, OpenObject};
 
 use crate::net_skel::{NetSkel, NetSkelBuilder, types};
-use crate::{percpu_sum, read_prefix};
+use crate::{ip_of, percpu_sum, read_prefix};
 
 #[derive(Clone, Debug)]
 pub struct NetSourceConfig {
@@ -83,6 +83,8 @@ pub struct NetSource {
     _links: Vec<Link>,
     /// Hooks this kernel refused (the drop or TCP tracepoints), each with the reason.
     pub missing: Vec<(String, String)>,
+    /// This kernel's drop reason names by value, or why they could not be read.
+    pub drop_reasons: Result<Vec<(u32, String)>, String>,
 }
 
 impl NetSource {
@@ -111,7 +113,8 @@ impl NetSource {
         rodata.report_every_ns = cfg.report_every_ns;
         // A closing socket discarding data its owner never read is not a
         // packet lost on its way: the kernel does not send those.
-        let names = drop_reason_names().unwrap_or_default();
+        let drop_reasons = drop_reason_names();
+        let names = drop_reasons.as_deref().unwrap_or_default();
         for (slot, ignored) in rodata.ignored_reasons.iter_mut().zip(IGNORED_DROP_REASONS) {
             *slot = names.iter().find(|(_, n)| n == ignored).map_or(u32::MAX, |(v, _)| *v);
         }
@@ -135,7 +138,7 @@ impl NetSource {
                 Err(e) => missing.push((name, e.to_string())),
             }
         }
-        Ok(NetSource { skel, _links: links, missing })
+        Ok(NetSource { skel, _links: links, missing, drop_reasons })
     }
 
     pub fn ring(&self) -> &dyn MapCore {
@@ -246,11 +249,7 @@ pub enum NetDecodeError {
 }
 
 fn ip(family: u16, raw: &[u8; 16]) -> Result<IpAddr, NetDecodeError> {
-    match family {
-        2 => Ok(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
-        10 => Ok(IpAddr::V6(Ipv6Addr::from(*raw))),
-        other => Err(NetDecodeError::BadFamily(other)),
-    }
+    ip_of(family, raw).ok_or(NetDecodeError::BadFamily(family))
 }
 
 /// Decodes one ring-buffer record. Never panics, whatever the bytes.
@@ -306,7 +305,7 @@ pub fn decode(bytes: &[u8]) -> Result<NetRecord, NetDecodeError> {
 /// The kernel's drop reason names by value, read from its BTF (`enum
 /// skb_drop_reason`): the numbering changes between kernel versions, the
 /// names do not. Names lose their `SKB_DROP_REASON_` prefix.
-pub fn drop_reason_names() -> Result<Vec<(u32, String)>, String> {
+fn drop_reason_names() -> Result<Vec<(u32, String)>, String> {
     let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF: {e}"))?;
     let ty = btf
         .type_by_name::<libbpf_rs::btf::types::Enum<'_>>("skb_drop_reason")

@@ -3,13 +3,13 @@
 //! their stream positions.
 
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use crate::socket_skel::{SocketSkel, SocketSkelBuilder, types};
-use crate::{percpu_sum, read_prefix};
+use crate::{ip_of, percpu_sum, read_prefix};
 
 #[derive(Clone, Debug)]
 pub struct SocketSourceConfig {
@@ -227,12 +227,7 @@ fn id(raw: &types::conn_id) -> ConnId {
 }
 
 fn addr(raw: &types::sock_addr) -> Option<SocketAddr> {
-    let ip = match raw.family {
-        2 => IpAddr::V4(Ipv4Addr::new(raw.addr[0], raw.addr[1], raw.addr[2], raw.addr[3])),
-        10 => IpAddr::V6(Ipv6Addr::from(raw.addr)),
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, raw.port))
+    Some(SocketAddr::new(ip_of(raw.family, &raw.addr)?, raw.port))
 }
 
 /// Decodes one ring-buffer record. Never panics, whatever the bytes.

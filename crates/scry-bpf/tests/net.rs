@@ -9,8 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::net::{
-    FlowKey, NetDirection, NetEventKind, NetRecord, NetSource, NetSourceConfig, Origin, decode, drop_reason_names,
-    ip_proto,
+    FlowKey, NetDirection, NetEventKind, NetRecord, NetSource, NetSourceConfig, Origin, decode, ip_proto,
 };
 
 const FIN: u8 = 0x01;
@@ -126,14 +125,14 @@ fn a_closed_port_gives_a_drop_with_its_reason_and_resets() {
     };
     let mine =
         |r: &&NetRecord| r.key.protocol == ip_proto::TCP && (r.key.local_port == port || r.key.remote_port == port);
-    let (records, _source) = records_of(work, |rs| {
+    let (records, source) = records_of(work, |rs| {
         let kinds: Vec<_> = rs.iter().filter(mine).map(|r| (r.kind, r.dir)).collect();
         kinds.contains(&(NetEventKind::Drop, NetDirection::Ingress))
             && kinds.contains(&(NetEventKind::Reset, NetDirection::Ingress))
             && kinds.contains(&(NetEventKind::Reset, NetDirection::Egress))
     });
     let records: Vec<&NetRecord> = records.iter().filter(mine).collect();
-    let names = drop_reason_names().expect("drop reasons from BTF");
+    let names = source.drop_reasons.as_ref().expect("drop reasons from BTF");
     let drop = records.iter().find(|r| r.kind == NetEventKind::Drop).expect("drop record");
     let reason = names.iter().find(|(v, _)| *v == drop.drop_reason).map(|(_, n)| n.as_str());
     assert_eq!(reason, Some("NO_SOCKET"));

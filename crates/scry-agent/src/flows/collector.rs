@@ -1,26 +1,20 @@
 //! The flow collector: one thread that owns the flow source, drains its ring
 //! and the socket tracer's L7 queue, and publishes flows to the hub.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use scry_bpf::net::{NetEventKind, NetRecord, NetSource, NetSourceConfig, decode, drop_reason_names};
+use scry_bpf::net::{NetEventKind, NetRecord, NetSource, NetSourceConfig, decode};
 use scry_model::status::{Fallback, FlowsStatus, SourceStatus};
 
 use super::build::FlowBuilder;
 use super::hub::FlowHub;
 use super::table::FlowTable;
 use super::{L7Event, L7Sink};
-use crate::collector::{Ready, spawn_collector};
+use crate::collector::{DecodedRing, Ready, spawn_collector};
 use crate::pipeline::Pipeline;
-
-/// As the other collectors: records wait at most this long in the ring.
-const DRAIN_EVERY: Duration = Duration::from_millis(20);
 
 /// What `scry status` shows of the flow source, refreshed every drain.
 #[derive(Default)]
@@ -69,7 +63,7 @@ impl FlowCollector {
                 }
             };
             // Without names a drop still counts, under its number.
-            let reasons = drop_reason_names().unwrap_or_else(|e| {
+            let reasons = source.drop_reasons.clone().unwrap_or_else(|e| {
                 tracing::warn!("drop reasons will show as numbers: {e}");
                 Vec::new()
             });
@@ -81,23 +75,7 @@ impl FlowCollector {
     }
 
     fn run(&mut self, source: &NetSource, reasons: Vec<(u32, String)>, ready: &Ready) -> Result<(), String> {
-        let batch: Rc<RefCell<Vec<NetRecord>>> = Rc::default();
-        let decode_errors = Rc::new(RefCell::new(0u64));
-        let (sink, errors) = (batch.clone(), decode_errors.clone());
-        let mut builder = libbpf_rs::RingBufferBuilder::new();
-        builder
-            .add(source.ring(), move |bytes: &[u8]| {
-                match decode(bytes) {
-                    Ok(r) => sink.borrow_mut().push(r),
-                    Err(e) => {
-                        *errors.borrow_mut() += 1;
-                        tracing::warn!("network record did not decode: {e}");
-                    }
-                }
-                0
-            })
-            .map_err(|e| format!("flow ring buffer: {e}"))?;
-        let ring = builder.build().map_err(|e| format!("flow ring buffer: {e}"))?;
+        let ring = DecodedRing::new(source.ring(), "network", decode)?;
         let _ = ready.send(Ok(()));
         let mut flows = FlowBuilder::new(self.pipeline.clone(), &self.node_name, reasons);
         let (mut events, mut retransmits, mut resets) = (0u64, 0u64, 0u64);
@@ -107,12 +85,7 @@ impl FlowCollector {
         // can reach this thread first.
         let mut pending: Vec<NetRecord> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
-            if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
-                && e.kind() != libbpf_rs::ErrorKind::Interrupted
-            {
-                tracing::error!("flow ring buffer read failed: {e}");
-            }
-            let records = std::mem::replace(&mut pending, std::mem::take(&mut *batch.borrow_mut()));
+            let records = std::mem::replace(&mut pending, ring.drain());
             events += pending.len() as u64;
             let mut out = Vec::with_capacity(records.len());
             for e in self.l7.1.try_iter() {
@@ -138,7 +111,7 @@ impl FlowCollector {
                 let mut s = self.stats.source.lock().unwrap_or_else(|e| e.into_inner());
                 s.events = events;
                 s.kernel_lost = counters.lost();
-                s.decode_errors = *decode_errors.borrow();
+                s.decode_errors = ring.decode_errors();
             }
             let hub = self.hub.counters();
             let (by_cgroup, by_ip, names) = flows.endpoints.sizes();

@@ -1,37 +1,21 @@
 //! The flow buffer and live subscribers: the last `capacity` flows for
 //! `--last N` / `--first N` / `--since`, and a bounded queue per `--follow`
 //! stream. A full queue drops for that subscriber only, counted, and its
-//! stream announces the loss as a `lost_events` line.
+//! stream announces the loss as a `lost_events` line (the fan-out is
+//! `events::Fanout`, as for process events).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use scry_model::flow::{Flow, FlowBody, FlowResponse};
-use tokio::sync::mpsc;
+
+use crate::events::{Fanout, Subscription};
 
 /// Decides whether a flow goes to a reader.
 pub type Matcher = Box<dyn Fn(&Flow) -> bool + Send + Sync>;
 
 /// Hubble's default flow buffer (`--hubble-event-buffer-capacity`).
 pub const DEFAULT_CAPACITY: usize = 4095;
-
-struct Subscriber {
-    matcher: Matcher,
-    tx: mpsc::Sender<Arc<FlowResponse>>,
-    lost: Arc<AtomicU64>,
-}
-
-pub struct FlowSubscription {
-    pub rx: mpsc::Receiver<Arc<FlowResponse>>,
-    /// Flows this subscriber missed since it last reported a loss.
-    pub lost: Arc<AtomicU64>,
-}
-
-struct Inner {
-    buffer: VecDeque<Arc<FlowResponse>>,
-    subscribers: Vec<Subscriber>,
-}
 
 /// What `scry status` and `/metrics` show of the flow pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,9 +32,10 @@ pub struct HubCounters {
 
 pub struct FlowHub {
     capacity: usize,
-    inner: Mutex<Inner>,
-    seen: AtomicU64,
-    dropped: AtomicU64,
+    /// Locked around publishing and subscribing too, so a reader's window
+    /// and its subscription neither overlap nor leave a gap.
+    buffer: Mutex<VecDeque<Arc<FlowResponse>>>,
+    followers: Fanout<FlowResponse>,
 }
 
 /// Which buffered flows a request wants.
@@ -64,89 +49,64 @@ pub enum Window {
     All,
 }
 
+fn flow_matches(matcher: &Matcher, response: &FlowResponse) -> bool {
+    matches!(&response.body, FlowBody::Flow(flow) if matcher(flow))
+}
+
 impl FlowHub {
     pub fn new(capacity: usize) -> FlowHub {
-        FlowHub {
-            capacity: capacity.max(1),
-            inner: Mutex::new(Inner { buffer: VecDeque::new(), subscribers: Vec::new() }),
-            seen: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }
+        FlowHub { capacity: capacity.max(1), buffer: Mutex::default(), followers: Fanout::default() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Arc<FlowResponse>>> {
+        self.buffer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds flows to the buffer (the oldest fall out) and to every follower
     /// whose matcher takes them.
     pub fn publish(&self, flows: Vec<FlowResponse>) {
-        if flows.is_empty() {
-            return;
-        }
-        self.seen.fetch_add(flows.len() as u64, Ordering::Relaxed);
-        let mut inner = self.lock();
+        let mut buffer = self.lock();
         for f in flows {
             let f = Arc::new(f);
-            let FlowBody::Flow(flow) = &f.body else { continue };
-            inner.subscribers.retain(|s| {
-                if !(s.matcher)(flow) {
-                    return !s.tx.is_closed();
-                }
-                match s.tx.try_send(f.clone()) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        s.lost.fetch_add(1, Ordering::Relaxed);
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                        true
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                }
-            });
-            if inner.buffer.len() == self.capacity {
-                inner.buffer.pop_front();
+            self.followers.publish(f.clone());
+            if buffer.len() == self.capacity {
+                buffer.pop_front();
             }
-            inner.buffer.push_back(f);
+            buffer.push_back(f);
         }
     }
 
     /// The buffered flows `window` and `matcher` select, oldest first; with
-    /// `follow`, also a subscription that starts right after them (no flow is
-    /// missed or repeated between the two).
+    /// `follow` (a queue length), also a subscription that starts right
+    /// after them.
     pub fn read(
         &self,
         window: Window,
         matcher: Matcher,
         follow: Option<usize>,
-    ) -> (Vec<Arc<FlowResponse>>, Option<FlowSubscription>) {
-        let mut inner = self.lock();
-        let matches = |f: &&Arc<FlowResponse>| matches!(&f.body, FlowBody::Flow(flow) if matcher(flow));
+    ) -> (Vec<Arc<FlowResponse>>, Option<Subscription<FlowResponse>>) {
+        let buffer = self.lock();
+        let matches = |f: &&Arc<FlowResponse>| flow_matches(&matcher, f);
         let past: Vec<Arc<FlowResponse>> = match window {
-            Window::First(n) => inner.buffer.iter().filter(matches).take(n).cloned().collect(),
-            Window::All => inner.buffer.iter().filter(matches).cloned().collect(),
+            Window::First(n) => buffer.iter().filter(matches).take(n).cloned().collect(),
+            Window::All => buffer.iter().filter(matches).cloned().collect(),
             Window::Last(n) => {
-                let mut last: Vec<_> = inner.buffer.iter().rev().filter(matches).take(n).cloned().collect();
+                let mut last: Vec<_> = buffer.iter().rev().filter(matches).take(n).cloned().collect();
                 last.reverse();
                 last
             }
         };
-        let sub = follow.map(|queue| {
-            let (tx, rx) = mpsc::channel(queue.max(1));
-            let lost = Arc::new(AtomicU64::new(0));
-            inner.subscribers.push(Subscriber { matcher, tx, lost: lost.clone() });
-            FlowSubscription { rx, lost }
-        });
+        let sub = follow.map(|queue| self.followers.subscribe(Box::new(move |f| flow_matches(&matcher, f)), queue));
         (past, sub)
     }
 
     pub fn counters(&self) -> HubCounters {
-        let inner = self.lock();
         HubCounters {
-            seen: self.seen.load(Ordering::Relaxed),
-            buffered: inner.buffer.len() as u64,
+            seen: self.followers.published(),
+            buffered: self.lock().len() as u64,
             capacity: self.capacity as u64,
-            follower_dropped: self.dropped.load(Ordering::Relaxed),
-            subscribers: inner.subscribers.len() as u64,
+            follower_dropped: self.followers.dropped(),
+            subscribers: self.followers.subscribers(),
         }
     }
 }
@@ -154,6 +114,7 @@ impl FlowHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn flow(port: u16) -> FlowResponse {
         let l4 = scry_model::flow::Layer4::Udp(scry_model::flow::Udp { source_port: port, destination_port: 53 });

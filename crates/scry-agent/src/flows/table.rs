@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Builder, StringBuilder, TimestampNanosecondBuilder};
-use scry_model::flow::{Endpoint, Flow, FlowBody, FlowResponse, Layer4, Verdict};
+use scry_model::flow::{Endpoint, Flow, FlowBody, FlowExtensions, FlowResponse, Layer4, Verdict};
 use scry_model::tables;
 use scry_store::{Store, StoreError, Table, TableConfig};
 
@@ -103,7 +103,8 @@ impl Rows {
         self.verdict.append_value(f.verdict.name());
         let dropped = f.verdict == Verdict::Dropped;
         self.drop_reason.append_value(if dropped { f.drop_reason_desc.name() } else { "" });
-        let ext = f.extensions.clone().unwrap_or_default();
+        let none = FlowExtensions::default();
+        let ext = f.extensions.as_ref().unwrap_or(&none);
         self.kernel_drop_reason.append_value(&ext.kernel_drop_reason);
         self.flow_type.append_value(name(&f.flow_type));
         self.traffic_direction.append_value(name(&f.traffic_direction));

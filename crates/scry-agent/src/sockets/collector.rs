@@ -1,14 +1,11 @@
 //! The socket collector: one thread that owns the socket tracer, drains its
 //! ring, runs the connection tracker and writes the protocol tables.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use scry_bpf::socket::{SocketRecord, SocketSource, SocketSourceConfig, decode};
+use scry_bpf::socket::{SocketSource, SocketSourceConfig, decode};
 use scry_model::status::{Fallback, ProtocolStatus, SocketTracingStatus, SourceStatus};
 
 use super::SocketTracingConfig;
@@ -16,10 +13,7 @@ use super::conn_stats::ConnStats;
 use super::parsing::ParseCounts;
 use super::tables::SocketTables;
 use super::tracker::{Tracker, TrackerStats};
-use crate::collector::{Ready, spawn_collector};
-
-/// As the process collector: records wait at most this long in the ring.
-const DRAIN_EVERY: Duration = Duration::from_millis(20);
+use crate::collector::{DecodedRing, Ready, spawn_collector};
 
 /// What `scry status` shows of the socket source, refreshed every drain.
 #[derive(Default)]
@@ -121,25 +115,7 @@ fn run(
     stop: &AtomicBool,
     ready: &Ready,
 ) -> Result<(), String> {
-    // Records are decoded in the ring callback and handled after each drain,
-    // where the tracker and tables can be borrowed mutably.
-    let batch: Rc<RefCell<Vec<SocketRecord>>> = Rc::default();
-    let decode_errors = Rc::new(RefCell::new(0u64));
-    let (sink, errors) = (batch.clone(), decode_errors.clone());
-    let mut builder = libbpf_rs::RingBufferBuilder::new();
-    builder
-        .add(source.ring(), move |bytes: &[u8]| {
-            match decode(bytes) {
-                Ok(r) => sink.borrow_mut().push(r),
-                Err(e) => {
-                    *errors.borrow_mut() += 1;
-                    tracing::warn!("socket record did not decode: {e}");
-                }
-            }
-            0
-        })
-        .map_err(|e| format!("socket ring buffer: {e}"))?;
-    let ring = builder.build().map_err(|e| format!("socket ring buffer: {e}"))?;
+    let ring = DecodedRing::new(source.ring(), "socket", decode)?;
     let _ = ready.send(Ok(()));
     let mut tracker = Tracker::new(cfg.limits);
     let mut conn_stats = ConnStats::default();
@@ -147,12 +123,7 @@ fn run(
     let mut last_sample = crate::pipeline::monotonic_ns();
     let mut events = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
-            && e.kind() != libbpf_rs::ErrorKind::Interrupted
-        {
-            tracing::error!("socket ring buffer read failed: {e}");
-        }
-        let records = std::mem::take(&mut *batch.borrow_mut());
+        let records = ring.drain();
         events += records.len() as u64;
         for rec in records {
             conn_stats.handle(&rec);
@@ -174,7 +145,7 @@ fn run(
             let mut s = stats.source.lock().unwrap_or_else(|e| e.into_inner());
             s.events = events;
             s.kernel_lost = counters.data_lost + counters.control_lost;
-            s.decode_errors = *decode_errors.borrow();
+            s.decode_errors = ring.decode_errors();
         }
         *stats.tracing.lock().unwrap_or_else(|e| e.into_inner()) =
             tracing_status(&tracker.stats, &conn_stats, counters.data_truncated);

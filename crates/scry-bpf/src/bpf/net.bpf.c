@@ -127,43 +127,51 @@ static __always_inline int interesting(__u8 proto)
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
+/* The key's family and protocol and the addresses, from an IPv4 header
+ * (read by either program kind); the L4 header's offset, or -1 when the
+ * packet has none to read (a later fragment) or is not of interest. */
+static __always_inline int from_ipv4(const struct iphdr *ip, struct flow_key *k, __u8 *src, __u8 *dst)
+{
+	if (ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff)))
+		return -1;
+	k->family = AF_INET;
+	k->protocol = ip->protocol;
+	__builtin_memcpy(src, &ip->saddr, 4);
+	__builtin_memcpy(dst, &ip->daddr, 4);
+	return interesting(k->protocol) ? ip->ihl * 4 : -1;
+}
+
+/* As from_ipv4. Extension headers are not walked: such packets are not
+ * reported. */
+static __always_inline int from_ipv6(const struct ipv6hdr *ip6, struct flow_key *k, __u8 *src, __u8 *dst)
+{
+	k->family = AF_INET6;
+	k->protocol = ip6->nexthdr;
+	__builtin_memcpy(src, &ip6->saddr, 16);
+	__builtin_memcpy(dst, &ip6->daddr, 16);
+	return interesting(k->protocol) ? (int)sizeof(*ip6) : -1;
+}
+
 /* IP and L4 headers of a packet seen by a cgroup_skb program, whose data
- * starts at the IP header. Returns 0 when the packet has a flow key. IPv6
- * extension headers are not walked: such packets are not reported. */
+ * starts at the IP header. Returns 0 when the packet has a flow key. */
 static __always_inline int parse_skb(struct __sk_buff *skb, struct flow_key *k, struct packet *p, __u8 dir)
 {
 	__u8 src[16] = {}, dst[16] = {}, l4[16] = {};
-	__u32 l4off;
+	int l4off = -1;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
-			return -1;
-		if (ip.frag_off & bpf_htons(0x1fff)) /* a later fragment: no L4 header */
-			return -1;
-		k->family = AF_INET;
-		k->protocol = ip.protocol;
-		__builtin_memcpy(src, &ip.saddr, 4);
-		__builtin_memcpy(dst, &ip.daddr, 4);
-		l4off = ip.ihl * 4;
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) == 0)
+			l4off = from_ipv4(&ip, k, src, dst);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) < 0)
-			return -1;
-		k->family = AF_INET6;
-		k->protocol = ip6.nexthdr;
-		__builtin_memcpy(src, &ip6.saddr, 16);
-		__builtin_memcpy(dst, &ip6.daddr, 16);
-		l4off = sizeof(ip6);
-	} else {
-		return -1;
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) == 0)
+			l4off = from_ipv6(&ip6, k, src, dst);
 	}
-	if (!interesting(k->protocol))
-		return -1;
 	/* UDP and ICMP headers are 8 bytes: read what is there. */
-	if (bpf_skb_load_bytes(skb, l4off, l4, k->protocol == IPPROTO_TCP ? 14 : 8) < 0)
+	if (l4off < 0 || bpf_skb_load_bytes(skb, l4off, l4, k->protocol == IPPROTO_TCP ? 14 : 8) < 0)
 		return -1;
 	orient(k, p, src, dst, l4, dir);
 	return 0;
@@ -361,40 +369,26 @@ static __always_inline int read_skb_headers(const struct sk_buff *skb, struct fl
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 proto = BPF_CORE_READ(skb, protocol);
-	__u32 l4off;
+	int l4off = -1;
 
 	if (nh == (__u16)~0U)
 		return -1;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) < 0 || ip.ihl < 5)
-			return -1;
-		if (ip.frag_off & bpf_htons(0x1fff))
-			return -1;
-		k->family = AF_INET;
-		k->protocol = ip.protocol;
-		__builtin_memcpy(src, &ip.saddr, 4);
-		__builtin_memcpy(dst, &ip.daddr, 4);
-		l4off = ip.ihl * 4;
-		*len = bpf_ntohs(ip.tot_len);
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0) {
+			l4off = from_ipv4(&ip, k, src, dst);
+			*len = bpf_ntohs(ip.tot_len);
+		}
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) < 0)
-			return -1;
-		k->family = AF_INET6;
-		k->protocol = ip6.nexthdr;
-		__builtin_memcpy(src, &ip6.saddr, 16);
-		__builtin_memcpy(dst, &ip6.daddr, 16);
-		l4off = sizeof(ip6);
-		*len = bpf_ntohs(ip6.payload_len) + sizeof(ip6);
-	} else {
-		return -1;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) == 0) {
+			l4off = from_ipv6(&ip6, k, src, dst);
+			*len = bpf_ntohs(ip6.payload_len) + sizeof(ip6);
+		}
 	}
-	if (!interesting(k->protocol))
-		return -1;
-	if (bpf_probe_read_kernel(l4, 14, head + nh + l4off) < 0)
+	if (l4off < 0 || bpf_probe_read_kernel(l4, 14, head + nh + l4off) < 0)
 		return -1;
 	return 0;
 }
