@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(clang-19 libelf-dev zlib1g-dev pkg-config make iproute2 iputils-ping curl python3 redis-server redis-tools dnsmasq-base bind9-dnsutils
-  nginx-light postgresql postgresql-client python3-psycopg mariadb-server mariadb-client libdbd-mariadb-perl wrk nftables)
+  nginx-light postgresql postgresql-client python3-psycopg mariadb-server mariadb-client libdbd-mariadb-perl wrk nftables prometheus iperf3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -92,7 +92,7 @@ impl Agent {
     fn start(scry: &Path, dir: &Path) -> Agent {
         let socket = dir.join("bench.sock");
         let child = Command::new(scry)
-            .args(["agent", "--kubernetes", "off", "--socket"])
+            .args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--socket"])
             .arg(&socket)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

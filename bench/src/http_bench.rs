@@ -165,7 +165,7 @@ impl Agent {
         let socket = dir.join("bench.sock");
         let log = std::fs::File::create(dir.join("agent.log")).unwrap();
         let child = Command::new(scry)
-            .args(["agent", "--kubernetes", "off", "--socket"])
+            .args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--socket"])
             .arg(&socket)
             .stdout(Stdio::null())
             .stderr(log)

@@ -52,6 +52,10 @@ impl Agent {
         if !extra.iter().any(|a| a.starts_with("--kubeconfig")) {
             cmd.args(["--kubernetes", "off"]);
         }
+        // Any free port: test agents must not collide with a running one.
+        if !extra.iter().any(|a| a.starts_with("--metrics-addr")) {
+            cmd.args(["--metrics-addr", "127.0.0.1:0"]);
+        }
         cmd.args(extra).stdout(Stdio::null());
         // SAFETY: prctl is async-signal-safe.
         unsafe {

@@ -3,7 +3,8 @@
 //! stream of event JSON lines); `GET /v1/tables`; `POST /v1/query/sql` (body:
 //! a `SqlRequest`) and `POST /v1/query/pxl` (body: a `ScriptRequest`), both
 //! answering with a `QueryResponse`; `POST /v1/flows` (body: a
-//! `FlowsRequest`; response: flow JSON lines, as `hubble observe -o json`).
+//! `FlowsRequest`; response: flow JSON lines, as `hubble observe -o json`);
+//! `GET /metrics` (Prometheus text, see `metrics`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use scry_model::flow::{FlowBody, FlowResponse, LostFlows, LostSource};
 
 use crate::events::{EventBus, Subscription};
 use crate::flows::hub::{FlowHub, Matcher, Window};
+use crate::metrics::Metrics;
 
 /// A stream chunk stops growing at this size.
 const CHUNK_BYTES: usize = 256 << 10;
@@ -44,6 +46,7 @@ pub struct ApiState {
     pub engine: Arc<QueryEngine>,
     /// The flow buffer; `None` when the flow source could not start.
     pub flows: Option<Arc<FlowHub>>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: ApiState) -> axum::Router {
@@ -54,7 +57,12 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/v1/query/sql", post(sql))
         .route("/v1/query/pxl", post(pxl))
         .route("/v1/flows", post(flows))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+async fn metrics(State(st): State<ApiState>) -> impl IntoResponse {
+    crate::metrics::handler(State(st.metrics)).await
 }
 
 async fn status(State(st): State<ApiState>) -> Json<AgentStatus> {

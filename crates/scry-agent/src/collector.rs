@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use scry_bpf::probe::HookSupport;
 use scry_bpf::process::{KernelCounters, ProcessSource, ProcessSourceConfig, decode};
-use scry_model::status::{Fallback, SourceStatus};
+use scry_model::status::{Fallback, MapStatus, SourceStatus};
 
 use crate::metadata::cgroup::CgroupMounts;
 use crate::pipeline::Pipeline;
@@ -28,6 +28,7 @@ pub struct SourceStats {
     events: AtomicU64,
     decode_errors: AtomicU64,
     kernel: Mutex<KernelCounters>,
+    ring: Mutex<RingGauge>,
     info: Mutex<SourceStatus>,
 }
 
@@ -37,6 +38,7 @@ impl SourceStats {
         s.events = self.events.load(Ordering::Relaxed);
         s.decode_errors = self.decode_errors.load(Ordering::Relaxed);
         s.kernel_lost = self.kernel.lock().unwrap_or_else(|e| e.into_inner()).lost();
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).write(&mut s);
         s
     }
 }
@@ -69,7 +71,53 @@ pub struct DecodedRing<'a, R> {
     ring: libbpf_rs::RingBuffer<'a>,
     batch: Rc<RefCell<Vec<R>>>,
     decode_errors: Rc<Cell<u64>>,
+    fill: Cell<RingGauge>,
     what: &'static str,
+}
+
+/// A ring's size and the backlog its reader finds when it drains: the last
+/// one and the largest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingGauge {
+    pub size_bytes: u64,
+    pub used_bytes: u64,
+    pub peak_used_bytes: u64,
+}
+
+impl RingGauge {
+    /// Reads `ring`'s backlog; call after a poll and before consuming.
+    pub fn observe(&mut self, ring: &libbpf_rs::RingBuffer<'_>) {
+        let fill = scry_bpf::usage::ring_fill(ring);
+        self.size_bytes = fill.size_bytes;
+        self.used_bytes = fill.used_bytes;
+        self.peak_used_bytes = self.peak_used_bytes.max(fill.used_bytes);
+    }
+
+    /// Copies the gauge into a source's status line.
+    pub fn write(&self, s: &mut SourceStatus) {
+        s.ring_size_bytes = self.size_bytes;
+        s.ring_used_bytes = self.used_bytes;
+        s.ring_peak_used_bytes = self.peak_used_bytes;
+    }
+}
+
+/// How often collectors count their maps' entries (a syscall per entry).
+pub const COUNT_MAPS_EVERY: Duration = Duration::from_secs(10);
+
+/// Counts the entries of `maps` when [`COUNT_MAPS_EVERY`] has passed since `last`.
+pub fn count_maps(last: &mut Option<std::time::Instant>, maps: &[&dyn libbpf_rs::MapCore]) -> Option<Vec<MapStatus>> {
+    if last.is_some_and(|t| t.elapsed() < COUNT_MAPS_EVERY) {
+        return None;
+    }
+    *last = Some(std::time::Instant::now());
+    Some(
+        maps.iter()
+            .map(|m| {
+                let f = scry_bpf::usage::map_fill(*m);
+                MapStatus { name: f.name, entries: f.entries, capacity: f.capacity }
+            })
+            .collect(),
+    )
 }
 
 impl<'a, R: 'static> DecodedRing<'a, R> {
@@ -96,14 +144,18 @@ impl<'a, R: 'static> DecodedRing<'a, R> {
             })
             .map_err(|e| format!("{what} ring buffer: {e}"))?;
         let ring = builder.build().map_err(|e| format!("{what} ring buffer: {e}"))?;
-        Ok(DecodedRing { ring, batch, decode_errors, what })
+        Ok(DecodedRing { ring, batch, decode_errors, fill: Cell::default(), what })
     }
 
     /// Waits up to [`DRAIN_EVERY`] for records, reads all there are, and
     /// returns them.
     pub fn drain(&self) -> Vec<R> {
+        let polled = self.ring.poll(DRAIN_EVERY);
+        let mut fill = self.fill.get();
+        fill.observe(&self.ring);
+        self.fill.set(fill);
         // EINTR (a signal) is not an error worth reporting.
-        if let Err(e) = self.ring.poll(DRAIN_EVERY).and_then(|_| self.ring.consume())
+        if let Err(e) = polled.and_then(|_| self.ring.consume())
             && e.kind() != libbpf_rs::ErrorKind::Interrupted
         {
             tracing::error!("{} ring buffer read failed: {e}", self.what);
@@ -113,6 +165,10 @@ impl<'a, R: 'static> DecodedRing<'a, R> {
 
     pub fn decode_errors(&self) -> u64 {
         self.decode_errors.get()
+    }
+
+    pub fn fill(&self) -> RingGauge {
+        self.fill.get()
     }
 }
 
@@ -177,13 +233,16 @@ fn run(
     let ring = builder.build().map_err(|e| format!("ring buffer: {e}"))?;
     let _ = ready.send(Ok(()));
     let mut reported_lost = 0;
+    let mut fill = RingGauge::default();
     while !stop.load(Ordering::Relaxed) {
         // Everything submitted before `started` is in the ring now, and is
         // handled by the time poll + consume return.
         let started = crate::pipeline::monotonic_ns();
         // Returns early only on a forced wakeup; EINTR (a signal) is not an
         // error worth stopping for.
-        if let Err(e) = ring.poll(DRAIN_EVERY).and_then(|_| ring.consume())
+        let polled = ring.poll(DRAIN_EVERY);
+        fill.observe(&ring);
+        if let Err(e) = polled.and_then(|_| ring.consume())
             && e.kind() != libbpf_rs::ErrorKind::Interrupted
         {
             tracing::error!("ring buffer read failed: {e}");
@@ -196,6 +255,7 @@ fn run(
             reported_lost = lost;
         }
         *stats.kernel.lock().unwrap_or_else(|e| e.into_inner()) = counters;
+        *stats.ring.lock().unwrap_or_else(|e| e.into_inner()) = fill;
         pipeline.flush_tables();
         pipeline.sweep();
     }

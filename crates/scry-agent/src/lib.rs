@@ -8,6 +8,7 @@ pub mod directory;
 pub mod events;
 pub mod flows;
 pub mod metadata;
+pub mod metrics;
 pub mod pipeline;
 pub mod preflight;
 pub mod process_cache;
@@ -25,7 +26,7 @@ use anyhow::{Context, bail};
 use scry_bpf::probe::HookSupport;
 use scry_bpf::process::ProcessSourceConfig;
 use scry_bpf::socket::SocketSourceConfig;
-use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, StreamStatus};
+use scry_model::status::{AgentStatus, HookProbe, KubernetesStatus, MetricsStatus, StreamStatus};
 use scry_model::tables::{NETWORK_FLOWS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
 use scry_query::{EngineConfig, QueryEngine};
 use scry_store::{Budget, Store};
@@ -40,6 +41,7 @@ use crate::flows::{FlowConfig, L7Sink};
 use crate::metadata::Attributor;
 use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
+use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::sockets::SocketTracingConfig;
 use crate::sockets::collector::{SocketStats, start_socket_collector};
@@ -78,6 +80,7 @@ pub struct AgentConfig {
     pub query_memory_bytes: usize,
     pub socket_tracing: SocketTracingConfig,
     pub flows: FlowConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// How long start-up waits for the first list of this node's pods.
@@ -188,6 +191,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot start the process source: {e}"))?;
     // Flows, like socket tracing, are one source among several.
     let flow_stats = Arc::new(FlowStats::default());
+    let (metrics, flow_metrics) = Metrics::new(&cfg.metrics);
     let hub = Arc::new(FlowHub::new(cfg.flows.buffer_capacity));
     let (l7_sink, l7_rx) = L7Sink::channel();
     let flow_collector = FlowTable::create(engine.store(), budget.get(NETWORK_FLOWS).copied().unwrap_or_default())
@@ -202,6 +206,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 stats: flow_stats.clone(),
                 stop: stop.clone(),
                 table,
+                metrics: flow_metrics.clone(),
             }
             .start()
         })
@@ -234,7 +239,25 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             })
             .ok();
 
+    let metrics_listener = match cfg.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding --metrics-addr {addr} for /metrics"))?,
+        ),
+        None => None,
+    };
+    let metrics_address = metrics_listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.to_string());
     let status = {
+        let metrics_status = {
+            let (flow_metrics, max_series) = (flow_metrics.clone(), cfg.metrics.max_series as u64);
+            move || MetricsStatus {
+                address: metrics_address.clone(),
+                flow_plugins: flow_metrics.plugins(),
+                max_series,
+                series_refused: flow_metrics.refused(),
+            }
+        };
         let (bus, pipeline, stats, node, sockets, flows) = (
             bus.clone(),
             pipeline.clone(),
@@ -272,10 +295,16 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             },
             sockets: sockets.tracing(),
             flows: flows.flows(),
+            metrics: metrics_status(),
             notices: notices.clone(),
         }) as Arc<dyn Fn() -> AgentStatus + Send + Sync>
     };
 
+    let metrics = Arc::new(metrics.with_health(status.clone(), engine.store().clone()));
+    let metrics_server = metrics_listener.map(|l| {
+        let app = metrics::router(metrics.clone());
+        tokio::spawn(async move { axum::serve(l, app).await })
+    });
     let listener = bind(&cfg.socket)?;
     let app = api::router(api::ApiState {
         bus,
@@ -284,13 +313,14 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         queue: cfg.stream_queue,
         engine,
         flows: hub,
+        metrics,
     });
     tracing::info!("scry agent running on {}; API at {}", cfg.node_name, cfg.socket.display());
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
 
     stop.store(true, Ordering::Relaxed);
-    if let Some(w) = watch {
-        w.abort();
+    for task in [watch.map(|w| w.abort_handle()), metrics_server.map(|m| m.abort_handle())].into_iter().flatten() {
+        task.abort();
     }
     let joined = tokio::task::spawn_blocking(move || {
         let sockets_joined = socket_collector.map_or(Ok(()), std::thread::JoinHandle::join);

@@ -5,6 +5,7 @@ pub mod net;
 pub mod probe;
 pub mod process;
 pub mod socket;
+pub mod usage;
 
 #[allow(clippy::all, clippy::pedantic)]
 mod process_skel {

@@ -145,6 +145,12 @@ impl NetSource {
         &self.skel.maps.events
     }
 
+    /// The LRU map of flows, for its fill in status (full, it evicts the
+    /// least recently seen flow, which then restarts its counters).
+    pub fn flow_map(&self) -> &dyn MapCore {
+        &self.skel.maps.flows
+    }
+
     pub fn counters(&self) -> NetCounters {
         let sum = |idx: u32| percpu_sum(&self.skel.maps.stats, idx);
         NetCounters {

@@ -93,6 +93,12 @@ impl SocketSource {
         &self.skel.maps.events
     }
 
+    /// The hash maps that fill with connections, for their fill in status.
+    pub fn maps(&self) -> [&dyn MapCore; 4] {
+        let m = &self.skel.maps;
+        [&m.conns, &m.disabled, &m.inflight, &m.connecting]
+    }
+
     /// Stops copying data of a connection (bytes are still counted): for
     /// connections user space cannot parse.
     pub fn disable(&self, id: ConnId) -> Result<(), libbpf_rs::Error> {

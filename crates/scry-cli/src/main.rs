@@ -157,9 +157,38 @@ struct AgentArgs {
     #[arg(long, default_value_t = scry_agent::flows::hub::DEFAULT_CAPACITY,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 24))]
     flow_buffer_capacity: usize,
+    /// Where Prometheus scrapes `/metrics` (TCP), or `off` to serve it on the
+    /// API socket only.
+    #[arg(long, default_value = scry_agent::metrics::DEFAULT_ADDR, value_parser = parse_metrics_addr)]
+    metrics_addr: MetricsAddr,
+    /// Flow metrics, as Hubble's `--hubble-metrics`: space-separated plugins
+    /// (dns drop tcp flow port-distribution icmp httpV2 flows-to-world), each
+    /// with `:`-then-`;`-separated options (sourceContext=pod|ip,
+    /// destinationContext=…, labelsContext=…, query, ignoreAAAA …).
+    #[arg(long, default_value = scry_agent::metrics::spec::DEFAULT_FLOW_METRICS,
+          value_parser = |s: &str| s.parse::<scry_agent::metrics::spec::FlowMetricsSpec>())]
+    flow_metrics: scry_agent::metrics::spec::FlowMetricsSpec,
+    /// Series each flow metric family keeps; further label sets are refused
+    /// and counted in scry_metrics_series_refused_total.
+    #[arg(long, default_value_t = scry_agent::metrics::flow::DEFAULT_MAX_SERIES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 24))]
+    metrics_max_series: usize,
     /// Log filter (e.g. info, debug, scry_agent=debug).
     #[arg(long, default_value = "info")]
     log: String,
+}
+
+/// `--metrics-addr`: an address, or none.
+#[derive(Clone, Copy, Debug)]
+struct MetricsAddr(Option<std::net::SocketAddr>);
+
+fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
+    if s == "off" {
+        return Ok(MetricsAddr(None));
+    }
+    s.parse()
+        .map(|a| MetricsAddr(Some(a)))
+        .map_err(|e| format!("`{s}` is not an address like 0.0.0.0:9965 or `off`: {e}"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -278,6 +307,11 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
             redact: args.redact,
         },
         flows: scry_agent::flows::FlowConfig { buffer_capacity: args.flow_buffer_capacity },
+        metrics: scry_agent::metrics::MetricsConfig {
+            listen: args.metrics_addr.0,
+            flows: args.flow_metrics,
+            max_series: args.metrics_max_series,
+        },
     })
     .await
 }

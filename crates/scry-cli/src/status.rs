@@ -42,6 +42,20 @@ fn text(s: &AgentStatus) -> String {
         for f in &src.fallbacks {
             let _ = writeln!(o, "           fell back from {}: {}", f.kind, f.reason);
         }
+        if src.ring_size_bytes > 0 {
+            let _ = writeln!(
+                o,
+                "           ring {} KiB: {} bytes waiting at the last drain, at most {}",
+                src.ring_size_bytes >> 10,
+                src.ring_used_bytes,
+                src.ring_peak_used_bytes
+            );
+        }
+        if !src.maps.is_empty() {
+            let maps: Vec<String> =
+                src.maps.iter().map(|m| format!("{} {}/{}", m.name, m.entries, m.capacity)).collect();
+            let _ = writeln!(o, "           maps: {}", maps.join(", "));
+        }
     }
     let st = &s.stream;
     let _ = writeln!(
@@ -83,6 +97,36 @@ fn text(s: &AgentStatus) -> String {
     } else {
         let _ = writeln!(o, "Socket tracing: off ({})", t.detail);
     }
+    let f = &s.flows;
+    if f.enabled {
+        let _ = writeln!(
+            o,
+            "Flows: {} made, {} / {} buffered, {} followers ({} flows missed by full queues), {} L7 records dropped \
+             (queue full), {} retransmits, {} resets, endpoints {} by cgroup / {} by address, {} DNS names",
+            f.seen,
+            f.buffered,
+            f.capacity,
+            f.followers,
+            f.follower_dropped,
+            f.l7_dropped,
+            f.retransmits,
+            f.resets,
+            f.endpoints_by_cgroup,
+            f.endpoints_by_ip,
+            f.dns_names
+        );
+    } else {
+        let _ = writeln!(o, "Flows: off ({})", f.detail);
+    }
+    let m = &s.metrics;
+    let _ = writeln!(
+        o,
+        "Metrics: /metrics on {} and the API socket; flow plugins: {}; {} observations refused at {} series per family",
+        m.address.as_deref().unwrap_or("no TCP address (--metrics-addr off)"),
+        if m.flow_plugins.is_empty() { "none".to_owned() } else { m.flow_plugins.join(" ") },
+        m.series_refused,
+        m.max_series
+    );
     let k = &s.kubernetes;
     if k.enabled {
         let err = if k.detail.is_empty() { String::new() } else { format!(" (last error: {})", k.detail) };

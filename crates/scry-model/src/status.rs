@@ -20,6 +20,8 @@ pub struct AgentStatus {
     pub sockets: SocketTracingStatus,
     #[serde(default)]
     pub flows: FlowsStatus,
+    #[serde(default)]
+    pub metrics: MetricsStatus,
     /// Things the agent had to do or do without, each in one line.
     pub notices: Vec<String>,
 }
@@ -49,6 +51,24 @@ pub struct SourceStatus {
     pub kernel_lost: u64,
     /// Records that did not decode.
     pub decode_errors: u64,
+    /// The ring buffer's size, the bytes the reader found waiting at its
+    /// last drain, and the most it ever found.
+    #[serde(default)]
+    pub ring_size_bytes: u64,
+    #[serde(default)]
+    pub ring_used_bytes: u64,
+    #[serde(default)]
+    pub ring_peak_used_bytes: u64,
+    /// The source's hash maps: entries now and capacity (counted every few seconds).
+    #[serde(default)]
+    pub maps: Vec<MapStatus>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapStatus {
+    pub name: String,
+    pub entries: u64,
+    pub capacity: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,4 +157,16 @@ pub struct FlowsStatus {
     pub endpoints_by_cgroup: u64,
     pub endpoints_by_ip: u64,
     pub dns_names: u64,
+}
+
+/// `/metrics`: where Prometheus scrapes it and what the flow families keep.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsStatus {
+    /// The TCP address serving `/metrics` (it is also on the API socket).
+    pub address: Option<String>,
+    /// Flow metric plugins counting (`--flow-metrics`).
+    pub flow_plugins: Vec<String>,
+    /// Series each flow family keeps at most, and observations refused at that cap.
+    pub max_series: u64,
+    pub series_refused: u64,
 }

@@ -9,11 +9,14 @@ use std::thread::JoinHandle;
 use scry_bpf::net::{NetEventKind, NetRecord, NetSource, NetSourceConfig, decode};
 use scry_model::status::{Fallback, FlowsStatus, SourceStatus};
 
+use scry_model::flow::FlowBody;
+
 use super::build::FlowBuilder;
 use super::hub::FlowHub;
 use super::table::FlowTable;
 use super::{L7Event, L7Sink};
-use crate::collector::{DecodedRing, Ready, spawn_collector};
+use crate::collector::{DecodedRing, Ready, count_maps, spawn_collector};
+use crate::metrics::flow::FlowMetrics;
 use crate::pipeline::Pipeline;
 
 /// What `scry status` shows of the flow source, refreshed every drain.
@@ -48,6 +51,8 @@ pub struct FlowCollector {
     pub stop: Arc<AtomicBool>,
     /// Where flows are also written as rows.
     pub table: FlowTable,
+    /// Where flows are counted for `/metrics`.
+    pub metrics: Arc<FlowMetrics>,
 }
 
 impl FlowCollector {
@@ -84,6 +89,7 @@ impl FlowCollector {
         // connects right after its answer, so the connection's first packet
         // can reach this thread first.
         let mut pending: Vec<NetRecord> = Vec::new();
+        let mut maps_counted = None;
         while !self.stop.load(Ordering::Relaxed) {
             let records = std::mem::replace(&mut pending, ring.drain());
             events += pending.len() as u64;
@@ -103,6 +109,9 @@ impl FlowCollector {
             out.sort_by_key(|f| f.time);
             for f in &out {
                 self.table.push(f);
+                if let FlowBody::Flow(flow) = &f.body {
+                    self.metrics.observe(flow);
+                }
             }
             self.table.flush();
             self.hub.publish(out);
@@ -112,6 +121,10 @@ impl FlowCollector {
                 s.events = events;
                 s.kernel_lost = counters.lost();
                 s.decode_errors = ring.decode_errors();
+                ring.fill().write(&mut s);
+                if let Some(maps) = count_maps(&mut maps_counted, &[source.flow_map()]) {
+                    s.maps = maps;
+                }
             }
             let hub = self.hub.counters();
             let (by_cgroup, by_ip, names) = flows.endpoints.sizes();

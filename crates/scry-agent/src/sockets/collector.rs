@@ -13,7 +13,7 @@ use super::conn_stats::ConnStats;
 use super::parsing::ParseCounts;
 use super::tables::SocketTables;
 use super::tracker::{Tracker, TrackerStats};
-use crate::collector::{DecodedRing, Ready, spawn_collector};
+use crate::collector::{DecodedRing, Ready, count_maps, spawn_collector};
 
 /// What `scry status` shows of the socket source, refreshed every drain.
 #[derive(Default)]
@@ -122,6 +122,7 @@ fn run(
     let conn_stats_every = cfg.conn_stats_every.as_nanos() as u64;
     let mut last_sample = crate::pipeline::monotonic_ns();
     let mut events = 0u64;
+    let mut maps_counted = None;
     while !stop.load(Ordering::Relaxed) {
         let records = ring.drain();
         events += records.len() as u64;
@@ -146,6 +147,10 @@ fn run(
             s.events = events;
             s.kernel_lost = counters.data_lost + counters.control_lost;
             s.decode_errors = ring.decode_errors();
+            ring.fill().write(&mut s);
+            if let Some(maps) = count_maps(&mut maps_counted, &source.maps()) {
+                s.maps = maps;
+            }
         }
         *stats.tracing.lock().unwrap_or_else(|e| e.into_inner()) =
             tracing_status(&tracker.stats, &conn_stats, counters.data_truncated);
