@@ -70,6 +70,9 @@ impl Cluster {
             let netns = format!("scry-{tag}-{n}");
             let veth = format!("sv-{tag}{n}");
             let _ = Command::new("ip").args(["netns", "del", &netns]).status();
+            // A deleted netns takes its veth along asynchronously: remove a
+            // leftover one now, or adding it again can race with that.
+            let _ = Command::new("ip").args(["link", "del", &veth]).stderr(std::process::Stdio::null()).status();
             run(&["ip", "netns", "add", &netns]);
             run(&["ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns]);
             run(&["ip", "link", "set", &veth, "master", &bridge, "up"]);

@@ -77,9 +77,13 @@ fn a_tcp_connection_is_reported_from_both_sockets_with_counts() {
             && (r.key.local_port == server_port || r.key.remote_port == server_port)
             && r.kind == NetEventKind::Trace
     };
+    // A socket's record without flags is its close: its final counters.
+    let closed = |r: &NetRecord| r.kind == NetEventKind::Trace && r.tcp_flags == 0 && r.dir == NetDirection::Egress;
     let (records, source) = records_of(work, |rs| {
-        // Both FINs reached the server side.
-        rs.iter().filter(mine).any(|r| r.key.local_port == server_port && r.tcp_flags & FIN != 0)
+        // Both FINs reached the server side, and both sockets closed.
+        let mine: Vec<_> = rs.iter().filter(mine).collect();
+        mine.iter().any(|r| r.key.local_port == server_port && r.tcp_flags & FIN != 0)
+            && mine.iter().filter(|r| closed(r)).count() == 2
     });
     let records: Vec<&NetRecord> = records.iter().filter(mine).collect();
     let client_key = FlowKey {
@@ -109,8 +113,15 @@ fn a_tcp_connection_is_reported_from_both_sockets_with_counts() {
     assert!(fin.counts.packets_sent >= 3, "{:?}", fin.counts);
     assert!(fin.counts.bytes_sent >= 3 * 40 + 4, "{:?}", fin.counts);
     assert!(fin.counts.bytes_received >= 2 * 40 + 5, "{:?}", fin.counts);
+    // The close comes last, with the final counts: the server's FIN and its
+    // ACK arrived after the client's FIN.
+    let close = client.last().expect("client records");
+    assert!(closed(close), "{close:?}");
+    assert_eq!(close.counts.packets_sent, fin.counts.packets_sent + 1, "the last ACK: {:?}", close.counts);
+    assert_eq!(close.counts.packets_received, fin.counts.packets_received + 1, "the server's FIN");
+    assert_eq!(close.cookie, syn.cookie);
     // Nothing new after the handshake and before the FINs: no per-packet records.
-    assert!(client.len() <= 4, "client records: {client:#?}");
+    assert!(client.len() <= 5, "client records: {client:#?}");
     assert_eq!(source.counters().lost(), 0);
 }
 

@@ -182,7 +182,9 @@ pub fn upid(asid: u32, pid: u32, start_ticks: u64) -> String {
 /// Endpoints are `namespace`/`pod` for pods, empty with `identity` 1 (host)
 /// or 2 (world) otherwise; `*_names` are DNS names joined by commas;
 /// `is_reply` is 1, 0, or -1 when unknown. Counters are the observing
-/// socket's, cumulative over its connection; `summary` is Hubble's.
+/// socket's, cumulative over its connection; `socket_cookie` is the kernel's
+/// id of the socket the packet was at (a listener's during a handshake; 0
+/// for drops and L7 flows, which have none); `summary` is Hubble's.
 pub fn network_flows() -> SchemaRef {
     Arc::new(Schema::new(vec![
         time(),
@@ -214,6 +216,7 @@ pub fn network_flows() -> SchemaRef {
         int("packets_recv"),
         int("retransmits"),
         int("resets"),
+        int("socket_cookie"),
         text("http_method"),
         text("http_url"),
         int("http_status"),

@@ -75,6 +75,11 @@ pub const SCRIPTS: &[Script] = &[
         "conn_stats",
         "Connections per process and remote endpoint: opened, closed, active, bytes sent and received, protocol."
     ),
+    script!(
+        "px/net_flow_graph",
+        "net_flow_graph",
+        "Service map from network flows: connections, bytes and packets each way, retransmits, resets; drops."
+    ),
     script!("px/procs", "procs", "Processes started on the node, with placement, exit code, signal and lifetime."),
     script!("px/proc_exits", "proc_exits", "How processes ended: exits by code and signal, failure rate per binary."),
     script!("px/upids", "upids", "Processes (UPIDs) per pod: executions, first and last seen."),

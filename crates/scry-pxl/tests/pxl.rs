@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::DataType;
 use scry_model::tables;
 use scry_pxl::{RunError, library};
 use scry_query::wire::{ExecFunc, ResultTable, ScriptRequest};
@@ -131,6 +132,7 @@ fn engine() -> QueryEngine {
     store.create(tables::MYSQL_EVENTS, tables::mysql_events(), TableConfig::default()).unwrap();
     store.create(tables::DNS_EVENTS, tables::dns_events(), TableConfig::default()).unwrap();
     store.create(tables::CONN_STATS, tables::conn_stats(), TableConfig::default()).unwrap();
+    store.create(tables::NETWORK_FLOWS, tables::network_flows(), TableConfig::default()).unwrap();
     let pods = Pods(HashMap::from([
         (upid_of(100), pod("default", "frontend-1", "frontend")),
         (upid_of(200), pod("default", "cart-1", "cart")),
@@ -140,8 +142,12 @@ fn engine() -> QueryEngine {
 }
 
 fn run_request(req: ScriptRequest) -> Result<Vec<ResultTable>, RunError> {
+    run_request_on(&engine(), req)
+}
+
+fn run_request_on(engine: &QueryEngine, req: ScriptRequest) -> Result<Vec<ResultTable>, RunError> {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let outputs = rt.block_on(scry_pxl::run(&engine(), &req, NOW))?;
+    let outputs = rt.block_on(scry_pxl::run(engine, &req, NOW))?;
     Ok(outputs.iter().map(|o| ResultTable::from_output(o).unwrap()).collect())
 }
 
@@ -487,4 +493,287 @@ fn mangled_scripts_never_panic() {
         }
     }
     assert!(compiled > 0, "some mutations (in comments, say) still compile");
+}
+
+/// One side of a flow record.
+#[derive(Clone, Copy, Default)]
+struct Side {
+    addr: &'static str,
+    port: i64,
+    namespace: &'static str,
+    pod: &'static str,
+    names: &'static str,
+}
+
+/// One `network_flows` row; columns not here are '' or 0.
+#[derive(Clone, Copy, Default)]
+struct FlowRow {
+    at: i64,
+    verdict: &'static str,
+    drop_reason: &'static str,
+    kernel_drop_reason: &'static str,
+    flow_type: &'static str,
+    direction: &'static str,
+    is_reply: i64,
+    src: Side,
+    dst: Side,
+    /// bytes_sent, bytes_recv, packets_sent, packets_recv, retransmits, resets.
+    counters: [i64; 6],
+    cookie: i64,
+}
+
+fn flows_batch(rows: &[FlowRow]) -> RecordBatch {
+    let schema = tables::network_flows();
+    let text = |r: &FlowRow, name: &str| -> &'static str {
+        match name {
+            "verdict" => r.verdict,
+            "drop_reason" => r.drop_reason,
+            "kernel_drop_reason" => r.kernel_drop_reason,
+            "type" => r.flow_type,
+            "traffic_direction" => r.direction,
+            "protocol" => "tcp",
+            "src_addr" => r.src.addr,
+            "src_namespace" => r.src.namespace,
+            "src_pod" => r.src.pod,
+            "src_names" => r.src.names,
+            "dst_addr" => r.dst.addr,
+            "dst_namespace" => r.dst.namespace,
+            "dst_pod" => r.dst.pod,
+            "dst_names" => r.dst.names,
+            _ => "",
+        }
+    };
+    let int = |r: &FlowRow, name: &str| -> i64 {
+        let counters = ["bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "retransmits", "resets"];
+        match name {
+            "time_" => r.at,
+            "is_reply" => r.is_reply,
+            "src_port" => r.src.port,
+            "dst_port" => r.dst.port,
+            "socket_cookie" => r.cookie,
+            _ => counters.iter().position(|c| *c == name).map_or(0, |i| r.counters[i]),
+        }
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            let ints = rows.iter().map(|r| int(r, f.name()));
+            match f.data_type() {
+                DataType::Utf8 => Arc::new(StringArray::from_iter_values(rows.iter().map(|r| text(r, f.name())))),
+                DataType::Timestamp(..) => Arc::new(TimestampNanosecondArray::from_iter_values(ints)),
+                _ => Arc::new(Int64Array::from_iter_values(ints)),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+const CLIENT_1: Side = Side { addr: "10.0.1.1", port: 0, namespace: "shop", pod: "client-1", names: "" };
+const WEB_1: Side = Side { addr: "10.0.2.1", port: 8080, namespace: "shop", pod: "web-1", names: "" };
+const PROBE_1: Side = Side { addr: "10.0.3.1", port: 50000, namespace: "ops", pod: "probe-1", names: "" };
+const WORLD: Side = Side { addr: "93.184.216.34", port: 443, namespace: "", pod: "", names: "api.example.com" };
+
+/// Rows of one observing socket: `(is_reply, counters)` at one-second steps;
+/// a request goes from `client` to `server`, a reply back.
+fn observed(
+    start: i64,
+    direction: &'static str,
+    cookies: &[i64],
+    client: Side,
+    server: Side,
+    records: &[(i64, [i64; 6])],
+) -> Vec<FlowRow> {
+    records
+        .iter()
+        .zip(cookies.iter().chain(std::iter::repeat(cookies.last().unwrap())))
+        .enumerate()
+        .map(|(i, (&(is_reply, counters), &cookie))| {
+            let (src, dst) = if is_reply == 1 { (server, client) } else { (client, server) };
+            FlowRow {
+                at: start + i as i64 * S,
+                verdict: "FORWARDED",
+                flow_type: "L3_L4",
+                direction,
+                is_reply,
+                src,
+                dst,
+                counters,
+                cookie,
+                ..FlowRow::default()
+            }
+        })
+        .collect()
+}
+
+/// shop/client-1 opens two connections to shop/web-1:8080, both observed by
+/// the client's socket and the server's (whose first records carry its
+/// listener's cookie), with cumulative counters at each record; the server
+/// sees the first connection's last request bytes late. ops/probe-1 (of
+/// another node) connects to web-1, seen by the server only. client-1
+/// connects to a world address whose DNS name the agent learns after the
+/// first record. Not connections: an L7 flow, a socket seen mid-stream, and
+/// two dropped SYNs to web-1's port 5432.
+fn flow_rows() -> Vec<FlowRow> {
+    let at = NOW - 60 * S;
+    let c1 = Side { port: 40001, ..CLIENT_1 };
+    let c2 = Side { port: 40002, ..CLIENT_1 };
+    let c3 = Side { port: 40003, ..CLIENT_1 };
+    let mut rows = Vec::new();
+    // Connection 1: the client sent 1100 B / 12 packets and retransmitted
+    // once; the server sent 5160 B / 15 and retransmitted twice (its SYN-ACK
+    // once, under the listener's cookie), the client got 5100 B / 14 of it.
+    rows.extend(observed(
+        at,
+        "EGRESS",
+        &[11],
+        c1,
+        WEB_1,
+        &[
+            (0, [60, 0, 1, 0, 0, 0]),
+            (1, [60, 60, 1, 1, 0, 0]),
+            (0, [1060, 5060, 10, 12, 1, 0]),
+            (0, [1100, 5100, 12, 14, 1, 0]),
+        ],
+    ));
+    rows.extend(observed(
+        at,
+        "INGRESS",
+        &[21, 21, 22],
+        c1,
+        WEB_1,
+        &[(0, [0, 60, 0, 1, 0, 0]), (1, [120, 60, 2, 1, 1, 0]), (1, [5160, 1060, 15, 10, 2, 0])],
+    ));
+    // Connection 2: 540 B / 6 packets up, 2040 B / 5 down; the client's reset, seen by both.
+    rows.extend(observed(
+        at + 10 * S,
+        "EGRESS",
+        &[12],
+        c2,
+        WEB_1,
+        &[(0, [60, 0, 1, 0, 0, 0]), (0, [500, 2000, 5, 4, 0, 0]), (0, [540, 2040, 6, 5, 0, 1])],
+    ));
+    rows.extend(observed(
+        at + 10 * S,
+        "INGRESS",
+        &[21, 23],
+        c2,
+        WEB_1,
+        &[(0, [0, 60, 0, 1, 0, 0]), (1, [2000, 500, 4, 5, 0, 0]), (0, [2040, 540, 5, 6, 0, 1])],
+    ));
+    // probe-1 -> web-1: 200 B / 4 packets up, 300 B / 3 down, from the server's counters.
+    rows.extend(observed(
+        at + 20 * S,
+        "INGRESS",
+        &[24],
+        PROBE_1,
+        WEB_1,
+        &[(0, [0, 60, 0, 1, 0, 0]), (1, [300, 200, 3, 4, 0, 0])],
+    ));
+    // client-1 -> api.example.com: 900 B / 8 up, 3100 B / 6 down, 3 retransmits, a reset received.
+    let mut world = observed(
+        at + 30 * S,
+        "EGRESS",
+        &[13],
+        c3,
+        WORLD,
+        &[(0, [60, 0, 1, 0, 0, 0]), (1, [800, 3000, 6, 5, 2, 0]), (0, [900, 3100, 8, 6, 3, 1])],
+    );
+    world[0].dst.names = "";
+    rows.extend(world);
+    // An HTTP request as an L7 flow: no socket, no counters.
+    rows.push(FlowRow {
+        at: at + 2 * S,
+        verdict: "FORWARDED",
+        flow_type: "L7",
+        direction: "EGRESS",
+        src: c1,
+        dst: WEB_1,
+        ..FlowRow::default()
+    });
+    // A socket of client-1 first seen mid-stream: who opened it is unknown.
+    rows.extend(observed(
+        at + 40 * S,
+        "EGRESS",
+        &[14],
+        Side { port: 40009, ..CLIENT_1 },
+        WEB_1,
+        &[(-1, [7000, 7000, 7, 7, 0, 0])],
+    ));
+    for port in [40010, 40011] {
+        rows.push(FlowRow {
+            at: at + 50 * S,
+            verdict: "DROPPED",
+            drop_reason: "POLICY_DENIED",
+            kernel_drop_reason: "NETFILTER_DROP",
+            flow_type: "L3_L4",
+            direction: "EGRESS",
+            is_reply: 0,
+            src: Side { port, ..CLIENT_1 },
+            dst: Side { port: 5432, ..WEB_1 },
+            ..FlowRow::default()
+        });
+    }
+    rows
+}
+
+fn run_flow_script(namespace: &str) -> Vec<ResultTable> {
+    let store = Arc::new(Store::default());
+    let flows = store.create(tables::NETWORK_FLOWS, tables::network_flows(), TableConfig::default()).unwrap();
+    // Two batches, so aggregates combine partial states.
+    let rows = flow_rows();
+    let (first, second) = rows.split_at(rows.len() / 2);
+    for rows in [first, second] {
+        flows.append(flows_batch(rows)).unwrap();
+    }
+    let engine = QueryEngine::new(store, EngineConfig::default());
+    let script = library::find("px/net_flow_graph").unwrap();
+    let exec_funcs = script.vis().unwrap().exec_funcs(&[("namespace".into(), namespace.into())]).unwrap();
+    let req = ScriptRequest { script: script.pxl.into(), exec_funcs, max_rows: None };
+    let out = run_request_on(&engine, req).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Net Flow Graph", "Dropped Flows"]);
+    out
+}
+
+#[test]
+fn net_flow_graph_combines_observers_of_each_connection() {
+    let out = run_flow_script("");
+    let (columns, got) = shape(&out[0]);
+    assert_eq!(
+        columns,
+        [
+            "requestor",
+            "responder",
+            "responder_port",
+            "protocol",
+            "connections",
+            "bytes_to_responder",
+            "bytes_to_requestor",
+            "packets_to_responder",
+            "packets_to_requestor",
+            "retransmits",
+            "resets"
+        ]
+    );
+    assert_eq!(
+        got,
+        rows(json!([
+            ["shop/client-1", "shop/web-1", 8080, "tcp", 2, 1640, 7200, 18, 20, 3, 1],
+            ["ops/probe-1", "shop/web-1", 8080, "tcp", 1, 200, 300, 4, 3, 0, 0],
+            ["shop/client-1", "api.example.com", 443, "tcp", 1, 900, 3100, 8, 6, 3, 1],
+        ]))
+    );
+    let (columns, got) = shape(&out[1]);
+    assert_eq!(
+        columns,
+        ["source", "destination", "destination_port", "protocol", "drop_reason", "kernel_drop_reason", "drops"]
+    );
+    assert_eq!(got, rows(json!([["shop/client-1", "shop/web-1", 5432, "tcp", "POLICY_DENIED", "NETFILTER_DROP", 2]])));
+}
+
+#[test]
+fn net_flow_graph_keeps_flows_with_a_side_in_the_namespace() {
+    let out = run_flow_script("ops");
+    assert_eq!(shape(&out[0]).1, rows(json!([["ops/probe-1", "shop/web-1", 8080, "tcp", 1, 200, 300, 4, 3, 0, 0]])));
+    assert!(out[1].rows.is_empty());
 }

@@ -42,6 +42,7 @@ struct net_event _net_event = {};
 #define IPPROTO_UDP 17
 #define IPPROTO_ICMPV6 58
 #define TCP_TIME_WAIT 6
+#define TCP_CLOSE 7
 #define TCP_NEW_SYN_RECV 12
 
 struct flow_state {
@@ -210,9 +211,14 @@ static __always_inline void emit(__u8 kind, __u8 dir, const struct flow_key *k, 
 	count(stat_sent);
 }
 
-/* Resets for closed ports leave through the netns's TCP control socket
- * (SOCK_RAW, IPPROTO_TCP), a kernel socket in the root cgroup: the packet is
- * the netns's, not the root cgroup's, so it is attributed by address. */
+/* What a network namespace's stack sends on its own — TCP resets and the
+ * last ACKs of time-wait sockets (the TCP control socket), ICMP errors and
+ * echo replies, IPv6 neighbour discovery — leaves through its kernel
+ * sockets: SOCK_RAW sockets in the root cgroup (id 1 on cgroup v2). The
+ * packet is the namespace's, not the root cgroup's, so it is attributed by
+ * address. */
+#define ROOT_CGROUP_ID 1
+
 static __always_inline int stack_reply(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
@@ -220,7 +226,7 @@ static __always_inline int stack_reply(struct __sk_buff *skb)
 	if (!sk)
 		return 0;
 	sk = bpf_sk_fullsock(sk);
-	return sk && sk->type == SOCK_RAW && sk->protocol == IPPROTO_TCP;
+	return sk && sk->type == SOCK_RAW && bpf_skb_cgroup_id(skb) == ROOT_CGROUP_ID;
 }
 
 static __always_inline void observe(struct __sk_buff *skb, __u8 dir)
@@ -295,16 +301,25 @@ static __always_inline void key_from_sock(const struct sock *sk, struct flow_key
 
 	k->protocol = IPPROTO_TCP;
 	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* A closing socket is unhashed (its bound port released) before its
+	 * state becomes TCP_CLOSE; the port it used is still in inet_sport. */
+	if (!k->lport)
+		k->lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* BPF_CORE_READ_INTO reads sizeof(*dst): give it the whole array (or
+	 * read the 4-byte IPv4 address by value), never the array's first byte. */
 	if (family == AF_INET) {
+		__u32 laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
 		k->family = AF_INET;
-		BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_daddr);
+		__builtin_memcpy(k->laddr, &laddr, 4);
+		__builtin_memcpy(k->raddr, &raddr, 4);
 		return;
 	}
 	k->family = AF_INET6;
-	BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-	BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_v6_daddr);
+	BPF_CORE_READ_INTO(&k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+	BPF_CORE_READ_INTO(&k->raddr, sk, __sk_common.skc_v6_daddr);
 	/* ::ffff:a.b.c.d */
 	if (*(__u64 *)k->raddr == 0 && *(__u32 *)(k->raddr + 8) == bpf_htonl(0xffff)) {
 		k->family = AF_INET;
@@ -351,6 +366,29 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(flow_retransmit, const struct sock *sk)
 {
 	tcp_event(sk, NET_EVENT_RETRANSMIT, NET_DIR_EGRESS);
+	return 0;
+}
+
+/* A TCP socket's end: a record with its flow's final counters. What
+ * happens after the last flag change reports nothing by itself — an
+ * orphaned socket's retransmits, the last ACKs a time-wait socket (not a
+ * full socket, so no cgroup program sees them) handles — and a connection
+ * that ends between two periodic reports would lose its last bytes. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(flow_close, const struct sock *sk, int oldstate, int newstate)
+{
+	struct flow_key k = {};
+	struct packet p = {};
+	struct flow_state *st;
+
+	if (newstate != TCP_CLOSE || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	key_from_sock(sk, &k);
+	st = bpf_map_lookup_elem(&flows, &k);
+	if (!st)
+		return 0;
+	emit(NET_EVENT_TRACE, NET_DIR_EGRESS, &k, &p, st, bpf_get_socket_cookie((void *)sk), sock_cgroup_id(sk), 0, 0,
+	     NSTAT_TRACE_SENT);
 	return 0;
 }
 
@@ -422,6 +460,7 @@ int BPF_PROG(flow_drop, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	__u8 src[16] = {}, dst[16] = {}, l4[16] = {}, sk_src[16] = {};
 	struct flow_key k = {};
 	struct packet p = {};
+	struct flow_state *st;
 	struct sock *sk;
 	__u64 cgroup_id;
 	__u32 len = 0;
@@ -434,20 +473,33 @@ int BPF_PROG(flow_drop, struct sk_buff *skb, void *location, enum skb_drop_reaso
 			return 0;
 	if (read_skb_headers(skb, &k, src, dst, l4, &len) < 0)
 		return 0;
+	/* An echo reply for a raw-socket ping (ping(8) as root) is delivered to
+	 * that socket as a clone; the original then finds no ping socket and is
+	 * freed as NO_SOCKET. Nothing was lost. */
+	if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    (k.protocol == IPPROTO_ICMP || k.protocol == IPPROTO_ICMPV6) && is_echo_reply(k.protocol, l4[0]))
+		return 0;
 	/* The packet is outgoing when it carries the full socket that sent it
 	 * (its local address is the packet's source); an incoming packet may
 	 * carry the socket it was demultiplexed to. */
 	sk = BPF_CORE_READ(skb, sk);
 	cgroup_id = sock_cgroup_id(sk);
 	if (cgroup_id) {
-		if (k.family == AF_INET)
-			BPF_CORE_READ_INTO(sk_src, sk, __sk_common.skc_rcv_saddr);
-		else
-			BPF_CORE_READ_INTO(sk_src, sk, __sk_common.skc_v6_rcv_saddr);
+		if (k.family == AF_INET) {
+			__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+			__builtin_memcpy(sk_src, &saddr, 4);
+		} else {
+			BPF_CORE_READ_INTO(&sk_src, sk, __sk_common.skc_v6_rcv_saddr);
+		}
 		if (__builtin_memcmp(sk_src, src, 16) == 0)
 			dir = NET_DIR_EGRESS;
 	}
 	orient(&k, &p, src, dst, l4, dir);
+	/* A packet of a known flow: the flow knows who opened it (is_reply). */
+	st = bpf_map_lookup_elem(&flows, &k);
+	if (st && st->origin)
+		p.origin = st->origin;
 	emit(NET_EVENT_DROP, dir, &k, &p, NULL, 0, cgroup_id, len, reason, NSTAT_DROP_SENT);
 	return 0;
 }
