@@ -168,8 +168,9 @@ struct AgentArgs {
     #[arg(long, default_value = scry_agent::metrics::spec::DEFAULT_FLOW_METRICS,
           value_parser = |s: &str| s.parse::<scry_agent::metrics::spec::FlowMetricsSpec>())]
     flow_metrics: scry_agent::metrics::spec::FlowMetricsSpec,
-    /// Series each flow metric family keeps; further label sets are refused
-    /// and counted in scry_metrics_series_refused_total.
+    /// Series each flow metric family keeps. At the cap, series idle for 5
+    /// minutes make room; if none is, new label sets are refused and counted
+    /// in scry_metrics_series_refused_total.
     #[arg(long, default_value_t = scry_agent::metrics::flow::DEFAULT_MAX_SERIES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 24))]
     metrics_max_series: usize,

@@ -2,8 +2,9 @@
 //! families, labels and rules as Hubble's plugins (so its dashboards and
 //! alerts work unchanged), each family bounded in series.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
@@ -32,30 +33,59 @@ impl MetricConstructor<Histogram> for HistogramConstructor {
     }
 }
 
-/// A family that keeps at most `cap` series. Only the flow collector's
-/// thread observes, so counting series next to the family is exact.
+/// A family that keeps at most `cap` series. At the cap, series idle for
+/// [`SERIES_IDLE`] (a deleted pod's, a finished job's) give way to new
+/// ones, as Hubble drops a deleted pod's series; only when every series is
+/// active are new ones refused, and counted.
 struct Capped<M, C: MetricConstructor<M> = fn() -> M> {
     family: Family<Labels, M, C>,
     cap: usize,
-    series: AtomicUsize,
+    /// When each series was last counted, and when idle ones were last swept.
+    touched: Mutex<(HashMap<Labels, Instant>, Option<Instant>)>,
     /// Observations refused because the family was full.
     refused: Counter,
 }
 
+/// A series counted no more for this long may be removed to make room.
+pub const SERIES_IDLE: Duration = Duration::from_secs(300);
+
+/// A full family looks for idle series at most this often: the sweep walks
+/// every series.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 impl<M, C: MetricConstructor<M>> Capped<M, C> {
     fn new(family: Family<Labels, M, C>, cap: usize, refused: Counter) -> Self {
-        Capped { family, cap, series: AtomicUsize::new(0), refused }
+        Capped { family, cap, touched: Mutex::default(), refused }
     }
 
     fn with(&self, labels: &Labels, f: impl FnOnce(&M)) {
-        if let Some(m) = self.family.get(labels) {
-            f(&m);
-        } else if self.series.load(Ordering::Relaxed) >= self.cap {
-            self.refused.inc();
+        self.with_at(labels, Instant::now(), f);
+    }
+
+    fn with_at(&self, labels: &Labels, now: Instant, f: impl FnOnce(&M)) {
+        let mut guard = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        let (touched, last_sweep) = &mut *guard;
+        if let Some(t) = touched.get_mut(labels) {
+            *t = now;
         } else {
-            self.series.fetch_add(1, Ordering::Relaxed);
-            f(&self.family.get_or_create(labels));
+            if touched.len() >= self.cap && last_sweep.is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY) {
+                *last_sweep = Some(now);
+                touched.retain(|l, t| {
+                    let keep = now.duration_since(*t) < SERIES_IDLE;
+                    if !keep {
+                        self.family.remove(l);
+                    }
+                    keep
+                });
+            }
+            if touched.len() >= self.cap {
+                self.refused.inc();
+                return;
+            }
+            touched.insert(labels.clone(), now);
         }
+        drop(guard);
+        f(&self.family.get_or_create(labels));
     }
 }
 
@@ -557,4 +587,40 @@ fn context_labels(ctx: &ContextOptions, f: &Flow, invert: bool) -> Labels {
         labels.push((label.name(), value));
     }
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(port: u16) -> Labels {
+        vec![("port", port.to_string())]
+    }
+
+    #[test]
+    fn at_the_cap_idle_series_give_way_and_active_ones_refuse() {
+        let family = Family::<Labels, Counter>::default();
+        let capped = Capped::new(family.clone(), 2, Counter::default());
+        let start = Instant::now();
+        let inc = |port, at| {
+            capped.with_at(&labels(port), at, |c: &Counter| {
+                c.inc();
+            })
+        };
+        inc(1, start);
+        inc(2, start + SERIES_IDLE / 2);
+        // Full, nothing idle: refused.
+        inc(3, start + SERIES_IDLE / 2);
+        assert_eq!(capped.refused.get(), 1);
+        assert!(family.get(&labels(3)).is_none());
+        // Port 1 has been idle long enough: it gives way to port 4.
+        inc(4, start + SERIES_IDLE + Duration::from_secs(1));
+        assert!(family.get(&labels(1)).is_none());
+        assert_eq!(family.get(&labels(4)).map(|c| c.get()), Some(1));
+        assert_eq!(family.get(&labels(2)).map(|c| c.get()), Some(1));
+        // Counting an existing series never sweeps or refuses.
+        inc(2, start + SERIES_IDLE * 3);
+        assert_eq!(family.get(&labels(2)).map(|c| c.get()), Some(2));
+        assert_eq!(capped.refused.get(), 1);
+    }
 }
