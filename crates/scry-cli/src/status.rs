@@ -142,7 +142,9 @@ fn text(s: &AgentStatus) -> String {
 
 #[cfg(test)]
 mod tests {
-    use scry_model::status::{ProtocolStatus, SocketTracingStatus};
+    use scry_model::status::{
+        FlowsStatus, MapStatus, MetricsStatus, ProtocolStatus, SocketTracingStatus, SourceStatus,
+    };
 
     use super::*;
 
@@ -176,5 +178,36 @@ mod tests {
             ..Default::default()
         });
         assert!(off.contains("Socket tracing: off (no BTF)"), "{off}");
+    }
+
+    #[test]
+    fn flows_metrics_and_ring_fill_are_shown() {
+        let status = AgentStatus {
+            sources: vec![SourceStatus {
+                name: "net".into(),
+                ring_size_bytes: 8 << 20,
+                ring_used_bytes: 64,
+                ring_peak_used_bytes: 4096,
+                maps: vec![MapStatus { name: "flows".into(), entries: 12, capacity: 65536 }],
+                ..Default::default()
+            }],
+            flows: FlowsStatus { enabled: true, seen: 40, capacity: 4095, retransmits: 3, ..Default::default() },
+            metrics: MetricsStatus {
+                address: Some("0.0.0.0:9965".into()),
+                flow_plugins: vec!["flow".into(), "drop".into()],
+                max_series: 10_000,
+                series_refused: 7,
+            },
+            ..Default::default()
+        };
+        let out = text(&status);
+        assert!(out.contains("ring 8192 KiB: 64 bytes waiting at the last drain, at most 4096"), "{out}");
+        assert!(out.contains("maps: flows 12/65536"), "{out}");
+        assert!(out.contains("Flows: 40 made, 0 / 4095 buffered"), "{out}");
+        assert!(out.contains(", 3 retransmits, "), "{out}");
+        assert!(
+            out.contains("Metrics: /metrics on 0.0.0.0:9965 and the API socket; flow plugins: flow drop; 7 observations refused at 10000 series per family"),
+            "{out}"
+        );
     }
 }
