@@ -37,11 +37,13 @@ impl MetricConstructor<Histogram> for HistogramConstructor {
 /// [`SERIES_IDLE`] (a deleted pod's, a finished job's) give way to new
 /// ones, as Hubble drops a deleted pod's series; only when every series is
 /// active are new ones refused, and counted.
-struct Capped<M, C: MetricConstructor<M> = fn() -> M> {
+struct Capped<M: Clone, C: MetricConstructor<M> = fn() -> M> {
     family: Family<Labels, M, C>,
     cap: usize,
-    /// When each series was last counted, and when idle ones were last swept.
-    touched: Mutex<(HashMap<Labels, Instant>, Option<Instant>)>,
+    /// Each series' metric handle (a shared counter or histogram, so one
+    /// hash per observation) and when it was last counted; when idle series
+    /// were last swept.
+    series: Mutex<(HashMap<Labels, (Instant, M)>, Option<Instant>)>,
     /// Observations refused because the family was full.
     refused: Counter,
 }
@@ -53,9 +55,9 @@ pub const SERIES_IDLE: Duration = Duration::from_secs(300);
 /// every series.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-impl<M, C: MetricConstructor<M>> Capped<M, C> {
+impl<M: Clone, C: MetricConstructor<M>> Capped<M, C> {
     fn new(family: Family<Labels, M, C>, cap: usize, refused: Counter) -> Self {
-        Capped { family, cap, touched: Mutex::default(), refused }
+        Capped { family, cap, series: Mutex::default(), refused }
     }
 
     fn with(&self, labels: &Labels, f: impl FnOnce(&M)) {
@@ -63,29 +65,30 @@ impl<M, C: MetricConstructor<M>> Capped<M, C> {
     }
 
     fn with_at(&self, labels: &Labels, now: Instant, f: impl FnOnce(&M)) {
-        let mut guard = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-        let (touched, last_sweep) = &mut *guard;
-        if let Some(t) = touched.get_mut(labels) {
-            *t = now;
-        } else {
-            if touched.len() >= self.cap && last_sweep.is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY) {
-                *last_sweep = Some(now);
-                touched.retain(|l, t| {
-                    let keep = now.duration_since(*t) < SERIES_IDLE;
-                    if !keep {
-                        self.family.remove(l);
-                    }
-                    keep
-                });
-            }
-            if touched.len() >= self.cap {
-                self.refused.inc();
-                return;
-            }
-            touched.insert(labels.clone(), now);
+        let mut guard = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let (series, last_sweep) = &mut *guard;
+        if let Some((touched, metric)) = series.get_mut(labels) {
+            *touched = now;
+            f(metric);
+            return;
         }
-        drop(guard);
-        f(&self.family.get_or_create(labels));
+        if series.len() >= self.cap && last_sweep.is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY) {
+            *last_sweep = Some(now);
+            series.retain(|l, (touched, _)| {
+                let keep = now.duration_since(*touched) < SERIES_IDLE;
+                if !keep {
+                    self.family.remove(l);
+                }
+                keep
+            });
+        }
+        if series.len() >= self.cap {
+            self.refused.inc();
+            return;
+        }
+        let metric = self.family.get_or_create_owned(labels);
+        f(&metric);
+        series.insert(labels.clone(), (now, metric));
     }
 }
 
