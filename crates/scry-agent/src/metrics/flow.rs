@@ -40,12 +40,23 @@ impl MetricConstructor<Histogram> for HistogramConstructor {
 struct Capped<M: Clone, C: MetricConstructor<M> = fn() -> M> {
     family: Family<Labels, M, C>,
     cap: usize,
-    /// Each series' metric handle (a shared counter or histogram, so one
-    /// hash per observation) and when it was last counted; when idle series
-    /// were last swept.
-    series: Mutex<(HashMap<Labels, (Instant, M)>, Option<Instant>)>,
+    series: Mutex<Series<M>>,
     /// Observations refused because the family was full.
     refused: Counter,
+}
+
+/// Each series' metric handle (a shared counter or histogram, so one hash
+/// per observation) and when it was last counted; when idle series were
+/// last swept.
+struct Series<M> {
+    by_labels: HashMap<Labels, (Instant, M)>,
+    last_sweep: Option<Instant>,
+}
+
+impl<M> Default for Series<M> {
+    fn default() -> Self {
+        Series { by_labels: HashMap::new(), last_sweep: None }
+    }
 }
 
 /// A series counted no more for this long may be removed to make room.
@@ -66,7 +77,7 @@ impl<M: Clone, C: MetricConstructor<M>> Capped<M, C> {
 
     fn with_at(&self, labels: &Labels, now: Instant, f: impl FnOnce(&M)) {
         let mut guard = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let (series, last_sweep) = &mut *guard;
+        let Series { by_labels: series, last_sweep } = &mut *guard;
         if let Some((touched, metric)) = series.get_mut(labels) {
             *touched = now;
             f(metric);
