@@ -2,6 +2,7 @@
 //! hook probing, and one typed loader per source.
 
 pub mod net;
+pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod socket;
@@ -15,6 +16,11 @@ mod process_skel {
 #[allow(clippy::all, clippy::pedantic)]
 mod net_skel {
     include!(concat!(env!("OUT_DIR"), "/net.skel.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
+mod policy_skel {
+    include!(concat!(env!("OUT_DIR"), "/policy.skel.rs"));
 }
 
 #[allow(clippy::all, clippy::pedantic)]

@@ -1,0 +1,181 @@
+//! Runs as root on the real kernel: the policy engine's syscall hooks filter
+//! by argument and executable in the kernel, kill a matching process before
+//! its syscall returns, post records, and can be paused and removed. The
+//! syscall is umask(2) (x86_64 number 95), which Python and Perl call with
+//! the mask a test chooses.
+
+use std::cell::RefCell;
+use std::process::{Command, Output};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use scry_bpf::policy::{Actions, ArgMatch, BinaryOp, IntOp, PolicyRecord, PolicySource, Selector, SyscallHook, decode};
+
+const SYS_UMASK: u32 = 95;
+const SIGKILL: u32 = 9;
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "these tests load BPF programs and must run as root");
+}
+
+fn python() -> String {
+    std::fs::canonicalize("/usr/bin/python3").unwrap().to_string_lossy().into_owned()
+}
+
+fn python_umask(mask: &str) -> Output {
+    let script = format!("import os; os.umask({mask}); print('alive', flush=True)");
+    Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap()
+}
+
+fn perl_umask(mask: &str) -> Output {
+    Command::new("/usr/bin/perl").args(["-e", &format!("umask {mask}; print \"alive\\n\"")]).output().unwrap()
+}
+
+fn alive(out: &Output) -> bool {
+    out.status.success() && out.stdout == b"alive\n"
+}
+
+fn killed(out: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.signal() == Some(SIGKILL as i32) && out.stdout.is_empty()
+}
+
+/// Reads the engine's records.
+struct Records {
+    ring: libbpf_rs::RingBuffer<'static>,
+    got: Rc<RefCell<Vec<PolicyRecord>>>,
+}
+
+impl Records {
+    fn new(source: &PolicySource) -> Records {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let sink = got.clone();
+        let mut builder = libbpf_rs::RingBufferBuilder::new();
+        builder
+            .add(source.ring(), move |bytes: &[u8]| {
+                sink.borrow_mut().push(decode(bytes).expect("record decodes"));
+                0
+            })
+            .unwrap();
+        Records { ring: builder.build().unwrap(), got }
+    }
+
+    /// The records of `pid`, once one of `marker`'s has arrived (records
+    /// of earlier processes arrive before it) or 5 s pass.
+    fn of(&self, pids: &[u32], marker: u32) -> Vec<PolicyRecord> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && !self.got.borrow().iter().any(|r| r.pid == marker) {
+            self.ring.poll(Duration::from_millis(50)).unwrap();
+            self.ring.consume().unwrap();
+        }
+        assert!(self.got.borrow().iter().any(|r| r.pid == marker), "the marker's record arrived");
+        self.got.borrow().iter().filter(|r| pids.contains(&r.pid)).cloned().collect()
+    }
+}
+
+/// A process's pid from its output: each child prints nothing else, so the
+/// tests run them through `sh -c 'echo $$; exec …'`.
+fn run_with_pid(program: &str, args: &[&str]) -> (u32, Output) {
+    let mut cmd = vec!["-c".to_owned(), "echo $$; exec \"$0\" \"$@\"".to_owned(), program.to_owned()];
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    let out = Command::new("/bin/sh").args(&cmd).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (pid, rest) = text.split_once('\n').expect("the pid line");
+    let stripped = Output { stdout: rest.as_bytes().to_vec(), ..out };
+    (pid.trim().parse().unwrap(), stripped)
+}
+
+fn load() -> &'static mut PolicySource {
+    require_root();
+    Box::leak(Box::new(PolicySource::load(1 << 20).expect("policy engine loads")))
+}
+
+fn umask_hook(selectors: Vec<Selector>) -> SyscallHook {
+    SyscallHook { policy_id: 7, syscall: SYS_UMASK, selectors }
+}
+
+#[test]
+fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
+    let source = load();
+    let hook = umask_hook(vec![Selector {
+        args: vec![ArgMatch { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
+        binaries: Some((BinaryOp::In, vec![python()])),
+        actions: Actions { post: true, signal: Some(SIGKILL) },
+    }]);
+    source.install(3, &hook).unwrap();
+    let records = Records::new(source);
+    let py = |mask: &str| {
+        let script = format!("import os; os.umask({mask}); print('alive', flush=True)");
+        run_with_pid("/usr/bin/python3", &["-c", &script])
+    };
+    let (other_mask, out) = py("0o022");
+    assert!(alive(&out), "{out:?}");
+    let (other_binary, out) = run_with_pid("/usr/bin/perl", &["-e", "umask 077; print \"alive\\n\""]);
+    assert!(alive(&out), "{out:?}");
+    let (victim, out) = py("0o077");
+    assert!(killed(&out), "killed before print: {out:?}");
+    let got = records.of(&[other_mask, other_binary, victim], victim);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let r = &got[0];
+    assert_eq!((r.pid, r.syscall, r.args[0], r.hook, r.policy_id, r.selector), (victim, SYS_UMASK, 0o077, 3, 7, 0));
+    assert_eq!(r.signal, Some((SIGKILL, 0)));
+    assert!(r.post);
+    assert_ne!(r.binary, 0, "python is a listed binary");
+    // Not by pid: the process itself, without the sh wrapper.
+    assert!(killed(&python_umask("0o007")));
+    assert!(alive(&perl_umask("007")));
+}
+
+#[test]
+fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() {
+    let source = load();
+    let hook = umask_hook(vec![Selector {
+        args: vec![ArgMatch { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
+        binaries: Some((BinaryOp::NotIn, vec![python()])),
+        actions: Actions { post: true, signal: None },
+    }]);
+    source.install(0, &hook).unwrap();
+    let records = Records::new(source);
+    let perl = |mask: &str| run_with_pid("/usr/bin/perl", &["-e", &format!("umask {mask}; print \"alive\\n\"")]);
+    let (small, out) = perl("022");
+    assert!(alive(&out));
+    // 0o075: not a mask the Sigkill test (running alongside) kills Python for.
+    let (listed, out) = run_with_pid("/usr/bin/python3", &["-c", "import os; os.umask(0o075); print('alive')"]);
+    assert!(alive(&out), "{out:?}");
+    let (posted, out) = perl("077");
+    assert!(alive(&out), "posted, not killed: {out:?}");
+    let got = records.of(&[small, listed, posted], posted);
+    assert_eq!(got.iter().map(|r| (r.pid, r.args[0])).collect::<Vec<_>>(), [(posted, 0o077)]);
+    assert_eq!((got[0].signal, got[0].binary), (None, 0));
+
+    // Paused: nothing; resumed: posted again; removed: nothing.
+    source.set_enabled(0, false).unwrap();
+    let (paused, _) = perl("077");
+    source.set_enabled(0, true).unwrap();
+    let (resumed, _) = perl("077");
+    let got = records.of(&[paused, resumed], resumed);
+    assert_eq!(got.iter().map(|r| r.pid).collect::<Vec<_>>(), [resumed]);
+    source.remove(0).unwrap();
+    let (removed, _) = perl("077");
+    // A second hook (every call posted) is the marker now.
+    source.install(1, &umask_hook(Vec::new())).unwrap();
+    let (marker, _) = perl("077");
+    let got = records.of(&[removed, marker], marker);
+    assert_eq!(got.iter().map(|r| (r.pid, r.hook)).collect::<Vec<_>>(), [(marker, 1)]);
+}
+
+#[test]
+fn limits_are_refused_with_what_was_exceeded() {
+    let source = load();
+    let many = vec![Selector { args: Vec::new(), binaries: None, actions: Actions::default() }; 6];
+    let err = source.install(0, &umask_hook(many)).unwrap_err().to_string();
+    assert_eq!(err, "6 selectors; the engine takes at most 5");
+    let long = format!("/{}", "x".repeat(300));
+    let sel = Selector { args: Vec::new(), binaries: Some((BinaryOp::In, vec![long])), actions: Actions::default() };
+    let err = source.install(0, &umask_hook(vec![sel])).unwrap_err().to_string();
+    assert!(err.ends_with("is longer than 255 bytes"), "{err}");
+    let err = source.install(300, &umask_hook(Vec::new())).unwrap_err().to_string();
+    assert_eq!(err, "hook slot 300; the engine has 256");
+}
