@@ -4,7 +4,9 @@
 //! a `SqlRequest`) and `POST /v1/query/pxl` (body: a `ScriptRequest`), both
 //! answering with a `QueryResponse`; `POST /v1/flows` (body: a
 //! `FlowsRequest`; response: flow JSON lines, as `hubble observe -o json`);
-//! `GET /metrics` (Prometheus text, see `metrics`).
+//! `GET /metrics` (Prometheus text, see `metrics`); `GET /v1/policies`,
+//! `POST /v1/policies` (body: TracingPolicy YAML) and
+//! `POST /v1/policies/{delete,enable,disable}` (body: `{"name": …}`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use scry_model::flow::{FlowBody, FlowResponse, LostFlows, LostSource};
 use crate::events::{EventBus, Subscription};
 use crate::flows::hub::{FlowHub, Matcher, Window};
 use crate::metrics::Metrics;
+use crate::policies::PolicyManager;
 
 /// A stream chunk stops growing at this size.
 const CHUNK_BYTES: usize = 256 << 10;
@@ -47,6 +50,8 @@ pub struct ApiState {
     /// The flow buffer; `None` when the flow source could not start.
     pub flows: Option<Arc<FlowHub>>,
     pub metrics: Arc<Metrics>,
+    /// The policy engine; `None` when it could not load.
+    pub policies: Option<PolicyManager>,
 }
 
 pub fn router(state: ApiState) -> axum::Router {
@@ -58,7 +63,60 @@ pub fn router(state: ApiState) -> axum::Router {
         .route("/v1/query/pxl", post(pxl))
         .route("/v1/flows", post(flows))
         .route("/metrics", get(metrics))
+        .route("/v1/policies", get(list_policies).post(add_policy))
+        .route("/v1/policies/{command}", post(policy_command))
         .with_state(state)
+}
+
+fn no_policy_engine() -> Response {
+    let why = "the policy engine is not available on this agent (`scry status` says why)";
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+}
+
+async fn list_policies(State(st): State<ApiState>) -> Response {
+    match st.policies {
+        Some(m) => Json(tokio::task::spawn_blocking(move || m.list()).await.unwrap_or_default()).into_response(),
+        None => no_policy_engine(),
+    }
+}
+
+async fn add_policy(State(st): State<ApiState>, body: Bytes) -> Response {
+    let Some(m) = st.policies else { return no_policy_engine() };
+    let yaml = String::from_utf8_lossy(&body).into_owned();
+    match tokio::task::spawn_blocking(move || m.add(yaml)).await {
+        Ok(Ok(info)) => Json(info).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PolicyName {
+    name: String,
+}
+
+async fn policy_command(
+    State(st): State<ApiState>,
+    axum::extract::Path(command): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(m) = st.policies else { return no_policy_engine() };
+    let name = match serde_json::from_slice::<PolicyName>(&body) {
+        Ok(n) => n.name,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid policy request: {e}")).into_response(),
+    };
+    let done = tokio::task::spawn_blocking(move || match command.as_str() {
+        "delete" => m.delete(name),
+        "enable" => m.set_enabled(name, true).map(drop),
+        "disable" => m.set_enabled(name, false).map(drop),
+        other => Err(format!("unknown policy command {other:?} (delete, enable, disable)")),
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn metrics(State(st): State<ApiState>) -> impl IntoResponse {

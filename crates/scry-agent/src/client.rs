@@ -11,7 +11,7 @@ use scry_model::EventEnvelope;
 use scry_model::filter::EventFilter;
 use scry_model::flow::FlowResponse;
 use scry_model::flow::filter::FlowsRequest;
-use scry_model::status::AgentStatus;
+use scry_model::status::{AgentStatus, PolicyInfo};
 use scry_query::wire::{QueryResponse, ScriptRequest, SqlRequest, TableInfo};
 use tokio::net::UnixStream;
 
@@ -32,6 +32,24 @@ pub enum ClientError {
 
 pub struct Client {
     socket: PathBuf,
+}
+
+/// What `scry policy` asks of a loaded policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyCommand {
+    Delete,
+    Enable,
+    Disable,
+}
+
+impl PolicyCommand {
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyCommand::Delete => "delete",
+            PolicyCommand::Enable => "enable",
+            PolicyCommand::Disable => "disable",
+        }
+    }
 }
 
 type Body = hyper::body::Incoming;
@@ -73,6 +91,24 @@ impl Client {
     }
 
     /// Runs a read-only SQL query over the agent's tables.
+    pub async fn policies(&self) -> Result<Vec<PolicyInfo>, ClientError> {
+        let resp = self.request(Self::build("GET", "/v1/policies", Vec::new())).await?;
+        Ok(serde_json::from_slice(&resp.into_body().collect().await?.to_bytes())?)
+    }
+
+    /// Sends a TracingPolicy (YAML) to be validated and installed whole.
+    pub async fn add_policy(&self, yaml: &str) -> Result<PolicyInfo, ClientError> {
+        let resp = self.request(Self::build("POST", "/v1/policies", yaml.as_bytes().to_vec())).await?;
+        Ok(serde_json::from_slice(&resp.into_body().collect().await?.to_bytes())?)
+    }
+
+    /// `delete`, `enable` or `disable` the named policy.
+    pub async fn policy_command(&self, command: PolicyCommand, name: &str) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "name": name }))?;
+        self.request(Self::build("POST", &format!("/v1/policies/{}", command.name()), body)).await?;
+        Ok(())
+    }
+
     pub async fn sql(&self, req: &SqlRequest) -> Result<QueryResponse, ClientError> {
         self.query("/v1/query/sql", serde_json::to_vec(req)?).await
     }

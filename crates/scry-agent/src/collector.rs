@@ -122,8 +122,11 @@ pub fn count_maps(last: &mut Option<std::time::Instant>, maps: &[&dyn libbpf_rs:
 
 impl<'a, R: 'static> DecodedRing<'a, R> {
     /// `what` names the source in messages ("socket", "flow").
+    /// `map` is borrowed only while the ring is built (libbpf maps it into
+    /// memory), so its source stays free to update its other maps; the
+    /// source must outlive the ring.
     pub fn new<E: std::fmt::Display + 'static>(
-        map: &'a dyn libbpf_rs::MapCore,
+        map: &dyn libbpf_rs::MapCore,
         what: &'static str,
         decode: fn(&[u8]) -> Result<R, E>,
     ) -> Result<DecodedRing<'a, R>, String> {

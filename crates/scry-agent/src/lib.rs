@@ -10,6 +10,7 @@ pub mod flows;
 pub mod metadata;
 pub mod metrics;
 pub mod pipeline;
+pub mod policies;
 pub mod preflight;
 pub mod process_cache;
 pub mod procfs;
@@ -43,6 +44,7 @@ use crate::metadata::cgroup::CgroupMounts;
 use crate::metadata::k8s::PodStore;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::policies::PolicyManager;
 use crate::sockets::SocketTracingConfig;
 use crate::sockets::collector::{SocketStats, start_socket_collector};
 use crate::sockets::tables::SocketTables;
@@ -81,6 +83,8 @@ pub struct AgentConfig {
     pub socket_tracing: SocketTracingConfig,
     pub flows: FlowConfig,
     pub metrics: MetricsConfig,
+    /// TracingPolicy files loaded at start.
+    pub policy_dir: Option<PathBuf>,
 }
 
 /// How long start-up waits for the first list of this node's pods.
@@ -248,6 +252,28 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         None => None,
     };
     let metrics_address = metrics_listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.to_string());
+    // Policies, like flows, are one capability among several.
+    let policy_engine = match PolicyManager::start(pipeline.clone(), bus.clone(), &cfg.node_name, stop.clone()) {
+        Ok((manager, handle)) => {
+            if let Some(dir) = &cfg.policy_dir {
+                for rejected in manager.load_dir(dir) {
+                    tracing::warn!("{rejected}");
+                    notices.push(rejected);
+                }
+            }
+            Some((manager, handle))
+        }
+        Err(e) => {
+            let notice = format!("TracingPolicies are off: {e}");
+            tracing::warn!("{notice}");
+            notices.push(notice);
+            None
+        }
+    };
+    let (policies, policy_thread) = match policy_engine {
+        Some((m, h)) => (Some(m), Some(h)),
+        None => (None, None),
+    };
     let status = {
         let metrics_status = {
             let (flow_metrics, max_series) = (flow_metrics.clone(), cfg.metrics.max_series as u64);
@@ -314,6 +340,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         engine,
         flows: hub,
         metrics,
+        policies,
     });
     tracing::info!("scry agent running on {}; API at {}", cfg.node_name, cfg.socket.display());
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
@@ -325,7 +352,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let joined = tokio::task::spawn_blocking(move || {
         let sockets_joined = socket_collector.map_or(Ok(()), std::thread::JoinHandle::join);
         let flows_joined = flow_collector.map_or(Ok(()), std::thread::JoinHandle::join);
-        collector.join().and(sockets_joined).and(flows_joined)
+        let policies_joined = policy_thread.map_or(Ok(()), std::thread::JoinHandle::join);
+        collector.join().and(sockets_joined).and(flows_joined).and(policies_joined)
     })
     .await;
     let _ = std::fs::remove_file(&cfg.socket);

@@ -1,6 +1,7 @@
 //! `scry`: the node agent and the commands that talk to it.
 
 mod observe;
+mod policy;
 mod results;
 mod status;
 
@@ -34,6 +35,8 @@ enum Command {
     Observe(observe::ObserveArgs),
     /// Show the agent's hooks, sources, losses and caches.
     Status(StatusArgs),
+    /// Manage TracingPolicies (Tetragon's format): add FILE | list | delete | enable | disable NAME.
+    Policy(policy::PolicyArgs),
     /// Run a PxL script on the agent's tables: a file, `-` for stdin, or a library script such as
     /// px/procs. Script arguments follow `--`, as with `px run`: scry run px/procs -- --start_time=-10m
     Run(RunArgs),
@@ -133,6 +136,10 @@ struct AgentArgs {
     /// Kubeconfig to watch pods with (implies Kubernetes on).
     #[arg(long, conflicts_with = "kubernetes")]
     kubeconfig: Option<PathBuf>,
+    /// TracingPolicy files (*.yaml, *.yml) to load at start; a rejected file is
+    /// logged and shown in `scry status`, and the others still load.
+    #[arg(long)]
+    policy_dir: Option<PathBuf>,
     /// Memory all tables may use together, in MiB (split as Pixie splits it).
     #[arg(long, default_value_t = 1280)]
     store_size_mb: u64,
@@ -262,6 +269,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent(args).await,
             Command::Events(args) => events(args).await,
             Command::Observe(args) => observe::run(args).await,
+            Command::Policy(args) => policy::run(args).await,
             Command::Status(args) => status::show(&Client::new(&args.socket.socket), args.output).await,
             Command::Run(args) => run_script(args).await,
             Command::Sql(args) => sql(args).await,
@@ -313,6 +321,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
             flows: args.flow_metrics,
             max_series: args.metrics_max_series,
         },
+        policy_dir: args.policy_dir,
     })
     .await
 }

@@ -35,6 +35,10 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
             let outcome = if e.signal.is_empty() { e.status.to_string() } else { e.signal.clone() };
             format!("{} {outcome}", head("💥 exit   ", &e.process, &ev.node_name))
         }
+        Event::ProcessKprobe(k) => {
+            let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "❓ syscall" };
+            format!("{} {}", head(word, &k.process, &ev.node_name), k.function_name)
+        }
         Event::LostEvents(l) => format!("⚠️  lost {} events ({})", l.count, l.source),
     };
     if timestamps { format!("{} {body}", ev.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)) } else { body }

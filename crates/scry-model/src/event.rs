@@ -30,6 +30,9 @@ pub struct EventEnvelope {
 pub enum Event {
     ProcessExec(ProcessExec),
     ProcessExit(ProcessExit),
+    /// A TracingPolicy hook's selector matched (syscall hooks included, as
+    /// Tetragon reports them).
+    ProcessKprobe(ProcessKprobe),
     /// Scry's notice that events were lost between the kernel and this stream.
     LostEvents(LostEvents),
 }
@@ -39,6 +42,7 @@ impl Event {
         match self {
             Event::ProcessExec(_) => EventType::ProcessExec,
             Event::ProcessExit(_) => EventType::ProcessExit,
+            Event::ProcessKprobe(_) => EventType::ProcessKprobe,
             Event::LostEvents(_) => EventType::LostEvents,
         }
     }
@@ -48,6 +52,7 @@ impl Event {
         match self {
             Event::ProcessExec(e) => Some(&e.process),
             Event::ProcessExit(e) => Some(&e.process),
+            Event::ProcessKprobe(e) => Some(&e.process),
             Event::LostEvents(_) => None,
         }
     }
@@ -59,16 +64,19 @@ impl Event {
 pub enum EventType {
     ProcessExec,
     ProcessExit,
+    ProcessKprobe,
     LostEvents,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [EventType::ProcessExec, EventType::ProcessExit, EventType::LostEvents];
+    pub const ALL: [EventType; 4] =
+        [EventType::ProcessExec, EventType::ProcessExit, EventType::ProcessKprobe, EventType::LostEvents];
 
     pub fn name(self) -> &'static str {
         match self {
             EventType::ProcessExec => "PROCESS_EXEC",
             EventType::ProcessExit => "PROCESS_EXIT",
+            EventType::ProcessKprobe => "PROCESS_KPROBE",
             EventType::LostEvents => "LOST_EVENTS",
         }
     }
@@ -349,6 +357,43 @@ pub struct ProcessExit {
     pub time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Arc<Process>>,
+}
+
+/// Tetragon's `ProcessKprobe`: a policy hook's selector matched.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessKprobe {
+    pub process: Arc<Process>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Arc<Process>>,
+    /// `__x64_sys_umask` for a syscall hook, as Tetragon names it.
+    pub function_name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<KprobeArgument>,
+    /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, `KPROBE_ACTION_SIGNAL`.
+    pub action: String,
+    pub policy_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// One captured argument: Tetragon's oneof, a single key set (64-bit
+/// values as strings, as protojson writes them), and its label.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeArgument {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int_arg: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uint_arg: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub long_arg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_arg: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub label: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

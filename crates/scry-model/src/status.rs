@@ -170,3 +170,27 @@ pub struct MetricsStatus {
     pub max_series: u64,
     pub series_refused: u64,
 }
+
+/// A TracingPolicy as `scry policy list` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub name: String,
+    /// `enabled` or `disabled`.
+    pub state: String,
+    /// `enforce` or `monitor` (monitor turns signals into posts).
+    pub mode: String,
+    pub hooks: Vec<PolicyHookInfo>,
+    /// Events the policy's hooks posted, and signals they sent.
+    pub events: u64,
+    pub signals: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyHookInfo {
+    /// Where the hook is in the policy (`spec.kprobes[0]`).
+    pub path: String,
+    /// What the policy asked for (`kprobe sys_umask`).
+    pub hook: String,
+    /// What attaches on this kernel (`raw_tp sys_enter, syscall 95`).
+    pub attachment: String,
+}

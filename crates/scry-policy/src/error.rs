@@ -16,6 +16,13 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
+    /// A policy that parsed but cannot run here (a hook this kernel or
+    /// engine cannot attach, an argument it cannot compare): the field's
+    /// path, as [`Hook::path`](crate::Hook::path) gives it, and why.
+    pub fn unsupported(path: impl Into<String>, reason: impl Into<String>) -> PolicyError {
+        PolicyError::at_location(path.into(), reason.into(), None)
+    }
+
     /// The field's path in the document (`spec.kprobes[0].call`); empty when
     /// the problem is the document itself (not YAML, not a mapping).
     pub fn path(&self) -> &str {
@@ -70,6 +77,10 @@ impl Path {
 
     pub(crate) fn field(&self, name: &str) -> Path {
         if self.0.is_empty() { Path(name.to_owned()) } else { Path(format!("{}.{name}", self.0)) }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub(crate) fn index(&self, index: usize) -> Path {

@@ -88,6 +88,8 @@ pub enum LabelOperator {
 /// One hook section entry (`spec.kprobes[i]`, `spec.tracepoints[i]`, …).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hook {
+    /// Where it is in the document (`spec.kprobes[0]`), for messages about it.
+    pub path: String,
     pub point: HookPoint,
     /// Captured arguments, in the order written; selectors refer to them by
     /// position in this list.

@@ -283,7 +283,15 @@ fn hook(
     if let Some(i) = common.tags.iter().position(|tag| tag.is_empty()) {
         return Err(path.field("tags").index(i).error("empty tag"));
     }
-    Ok(Hook { point, args, return_arg, selectors, message: common.message.clone(), tags: common.tags.to_vec() })
+    Ok(Hook {
+        path: path.as_str().to_owned(),
+        point,
+        args,
+        return_arg,
+        selectors,
+        message: common.message.clone(),
+        tags: common.tags.to_vec(),
+    })
 }
 
 /// Kernel symbols: letters, digits, `_` and `.` (`foo.isra.0`).

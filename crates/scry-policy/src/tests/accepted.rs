@@ -53,6 +53,7 @@ fn deny_egress_except_web() {
         attach: AttachOptions { kprobe_multi: true, uprobe_multi: true },
         workloads: Workloads::default(),
         hooks: vec![Hook {
+            path: "spec.kprobes[0]".into(),
             point: HookPoint::Kprobe(Function {
                 call: "tcp_connect".into(),
                 syscall: false,

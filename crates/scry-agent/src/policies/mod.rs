@@ -1,0 +1,319 @@
+//! TracingPolicies in the agent: loaded from `--policy-dir` at start and
+//! managed live (`scry policy add | list | delete | enable | disable`). One
+//! thread owns the kernel engine (`scry_bpf::policy`): it applies commands
+//! between ring drains and turns the engine's records into `process_kprobe`
+//! events on the event bus.
+
+pub mod compile;
+pub mod syscalls;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use scry_bpf::policy::{MAX_HOOKS, PolicyRecord, PolicySource, decode};
+use scry_model::event::{Event, EventEnvelope, KprobeArgument, Process, ProcessKprobe};
+use scry_model::status::{PolicyHookInfo, PolicyInfo};
+use scry_policy::{IntType, Mode};
+
+use self::compile::CompiledHook;
+use crate::collector::{DecodedRing, spawn_collector};
+use crate::events::EventBus;
+use crate::pipeline::{Pipeline, monotonic_ns};
+
+/// How long a record may wait for the process collector to know its process.
+const WAIT_FOR_PROCESS_NS: u64 = 1_000_000_000;
+
+/// Ring buffer size for policy records.
+const RING_BYTES: u32 = 1 << 22;
+
+enum Command {
+    Add(String, Sender<Result<PolicyInfo, String>>),
+    Delete(String, Sender<Result<(), String>>),
+    SetEnabled(String, bool, Sender<Result<PolicyInfo, String>>),
+    List(Sender<Vec<PolicyInfo>>),
+}
+
+/// The handle the API and start-up use; the engine lives on its thread.
+#[derive(Clone)]
+pub struct PolicyManager {
+    tx: Sender<Command>,
+}
+
+impl PolicyManager {
+    /// Loads the engine on its own thread. Returns once it is loaded (or why not).
+    pub fn start(
+        pipeline: Arc<Pipeline>,
+        bus: Arc<EventBus>,
+        node_name: &str,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(PolicyManager, JoinHandle<()>), String> {
+        let (tx, rx) = channel();
+        let node: Arc<str> = node_name.into();
+        let handle = spawn_collector("policy-engine", move |ready| {
+            let source = match PolicySource::load(RING_BYTES) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let mut engine = Engine { source, policies: Vec::new(), next_id: 1, pipeline, bus, node };
+            let ring = match DecodedRing::new(engine.source.ring(), "policy", decode) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(()));
+            engine.run(&ring, &rx, &stop);
+        })?;
+        Ok((PolicyManager { tx }, handle))
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
+        let (reply, answer) = channel();
+        self.tx.send(make(reply)).ok()?;
+        answer.recv().ok()
+    }
+
+    const GONE: &'static str = "the policy engine has stopped";
+
+    /// Parses, validates and compiles `yaml`, then installs it whole.
+    pub fn add(&self, yaml: String) -> Result<PolicyInfo, String> {
+        self.ask(|r| Command::Add(yaml, r)).unwrap_or_else(|| Err(Self::GONE.into()))
+    }
+
+    pub fn delete(&self, name: String) -> Result<(), String> {
+        self.ask(|r| Command::Delete(name, r)).unwrap_or_else(|| Err(Self::GONE.into()))
+    }
+
+    pub fn set_enabled(&self, name: String, enabled: bool) -> Result<PolicyInfo, String> {
+        self.ask(|r| Command::SetEnabled(name, enabled, r)).unwrap_or_else(|| Err(Self::GONE.into()))
+    }
+
+    pub fn list(&self) -> Vec<PolicyInfo> {
+        self.ask(Command::List).unwrap_or_default()
+    }
+
+    /// Adds every `*.yaml` / `*.yml` file of `dir`, in name order; each
+    /// rejected file is one line naming it and why (the others still load).
+    pub fn load_dir(&self, dir: &Path) -> Vec<String> {
+        let mut files: Vec<_> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect(),
+            Err(e) => return vec![format!("--policy-dir {}: {e}", dir.display())],
+        };
+        files.sort();
+        let mut rejected = Vec::new();
+        for file in files {
+            let result = std::fs::read_to_string(&file).map_err(|e| e.to_string()).and_then(|yaml| self.add(yaml));
+            match result {
+                Ok(p) => tracing::info!("policy {} loaded from {}", p.name, file.display()),
+                Err(e) => rejected.push(format!("policy file {} rejected: {e}", file.display())),
+            }
+        }
+        rejected
+    }
+}
+
+struct LoadedPolicy {
+    id: u32,
+    name: String,
+    mode: Mode,
+    enabled: bool,
+    /// Each hook with its engine slot.
+    hooks: Vec<(u32, CompiledHook)>,
+    events: u64,
+    signals: u64,
+}
+
+impl LoadedPolicy {
+    fn info(&self) -> PolicyInfo {
+        PolicyInfo {
+            name: self.name.clone(),
+            state: if self.enabled { "enabled" } else { "disabled" }.into(),
+            mode: match self.mode {
+                Mode::Enforce => "enforce",
+                Mode::Monitor => "monitor",
+            }
+            .into(),
+            hooks: self
+                .hooks
+                .iter()
+                .map(|(_, h)| PolicyHookInfo {
+                    path: h.path.clone(),
+                    hook: h.asked.clone(),
+                    attachment: h.attachment.clone(),
+                })
+                .collect(),
+            events: self.events,
+            signals: self.signals,
+        }
+    }
+}
+
+struct Engine {
+    source: PolicySource,
+    policies: Vec<LoadedPolicy>,
+    next_id: u32,
+    pipeline: Arc<Pipeline>,
+    bus: Arc<EventBus>,
+    node: Arc<str>,
+}
+
+impl Engine {
+    fn run(&mut self, ring: &DecodedRing<'_, PolicyRecord>, rx: &Receiver<Command>, stop: &AtomicBool) {
+        // Records wait until the process collector has handled everything
+        // up to them, so a process that exec'd just before has its binary.
+        let mut pending: Vec<PolicyRecord> = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            for cmd in rx.try_iter() {
+                self.handle(cmd);
+            }
+            pending.extend(ring.drain());
+            let (drained, now) = (self.pipeline.drained_until(), monotonic_ns());
+            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
+                .into_iter()
+                .partition(|r| r.ktime <= drained || now.saturating_sub(r.ktime) > WAIT_FOR_PROCESS_NS);
+            pending = wait;
+            for r in ready {
+                self.publish(&r);
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Add(yaml, reply) => {
+                let _ = reply.send(self.add(&yaml));
+            }
+            Command::Delete(name, reply) => {
+                let _ = reply.send(self.delete(&name));
+            }
+            Command::SetEnabled(name, enabled, reply) => {
+                let _ = reply.send(self.set_enabled(&name, enabled));
+            }
+            Command::List(reply) => {
+                let _ = reply.send(self.policies.iter().map(LoadedPolicy::info).collect());
+            }
+        }
+    }
+
+    fn add(&mut self, yaml: &str) -> Result<PolicyInfo, String> {
+        let policy = scry_policy::parse(yaml).map_err(|e| e.to_string())?;
+        if self.policies.iter().any(|p| p.name == policy.name) {
+            return Err(format!("metadata.name: a policy named {:?} is loaded; delete it first", policy.name));
+        }
+        let id = self.next_id;
+        let hooks = compile::compile(&policy, id).map_err(|e| e.to_string())?;
+        let used: Vec<u32> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
+        let free: Vec<u32> = (0..MAX_HOOKS).filter(|s| !used.contains(s)).take(hooks.len()).collect();
+        if free.len() < hooks.len() {
+            return Err(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"));
+        }
+        let mut installed = Vec::with_capacity(hooks.len());
+        for (slot, hook) in free.into_iter().zip(hooks) {
+            if let Err(e) = self.source.install(slot, &hook.hook) {
+                // Whole or nothing.
+                for (s, _) in &installed {
+                    let _ = self.source.remove(*s);
+                }
+                return Err(format!("{}: {e}", hook.path));
+            }
+            installed.push((slot, hook));
+        }
+        self.next_id += 1;
+        let loaded = LoadedPolicy {
+            id,
+            name: policy.name,
+            mode: policy.mode,
+            enabled: true,
+            hooks: installed,
+            events: 0,
+            signals: 0,
+        };
+        let info = loaded.info();
+        self.policies.push(loaded);
+        Ok(info)
+    }
+
+    fn find(&mut self, name: &str) -> Result<usize, String> {
+        self.policies.iter().position(|p| p.name == name).ok_or_else(|| format!("no policy named {name:?} is loaded"))
+    }
+
+    fn delete(&mut self, name: &str) -> Result<(), String> {
+        let at = self.find(name)?;
+        let policy = self.policies.remove(at);
+        for (slot, hook) in &policy.hooks {
+            self.source.remove(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
+        }
+        Ok(())
+    }
+
+    fn set_enabled(&mut self, name: &str, enabled: bool) -> Result<PolicyInfo, String> {
+        let at = self.find(name)?;
+        for (slot, hook) in &self.policies[at].hooks {
+            self.source.set_enabled(*slot, enabled).map_err(|e| format!("{}: {e}", hook.path))?;
+        }
+        self.policies[at].enabled = enabled;
+        Ok(self.policies[at].info())
+    }
+
+    fn publish(&mut self, r: &PolicyRecord) {
+        let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
+        let Some((_, hook)) = policy.hooks.iter().find(|(slot, _)| *slot == r.hook) else { return };
+        let process = self
+            .pipeline
+            .process_of(r.pid)
+            .unwrap_or_else(|| Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }));
+        // Monitor mode sends no signal but names the action, as Tetragon does.
+        let intended = r.signal.map(|(sig, _)| sig).or(hook.signals.get(r.selector as usize).copied().flatten());
+        let action = match intended {
+            Some(9) => "KPROBE_ACTION_SIGKILL",
+            Some(_) => "KPROBE_ACTION_SIGNAL",
+            None => "KPROBE_ACTION_POST",
+        };
+        let args = hook.args.iter().map(|(index, ty, label)| argument(r.args[*index as usize], *ty, label)).collect();
+        let event = ProcessKprobe {
+            process,
+            parent: None,
+            function_name: hook.function.clone(),
+            args,
+            action: action.into(),
+            policy_name: policy.name.clone(),
+            message: hook.message.clone().unwrap_or_default(),
+            tags: hook.tags.clone(),
+        };
+        policy.events += u64::from(r.post);
+        policy.signals += u64::from(r.signal.is_some());
+        if !r.post {
+            return;
+        }
+        let time = chrono::DateTime::from_timestamp_nanos(self.pipeline.wall_ns(r.ktime));
+        self.bus.publish(EventEnvelope { event: Event::ProcessKprobe(event), node_name: self.node.clone(), time });
+    }
+}
+
+/// A raw register value as the argument type the policy declared.
+fn argument(raw: u64, ty: IntType, label: &Option<String>) -> KprobeArgument {
+    let label = label.clone().unwrap_or_default();
+    match ty {
+        IntType::S8 | IntType::S16 | IntType::S32 => {
+            KprobeArgument { int_arg: Some(raw as i32), label, ..Default::default() }
+        }
+        IntType::U8 | IntType::U16 | IntType::U32 => {
+            KprobeArgument { uint_arg: Some(raw as u32), label, ..Default::default() }
+        }
+        IntType::S64 => KprobeArgument { long_arg: Some((raw as i64).to_string()), label, ..Default::default() },
+        IntType::U64 | IntType::SizeT => {
+            KprobeArgument { size_arg: Some(raw.to_string()), label, ..Default::default() }
+        }
+    }
+}

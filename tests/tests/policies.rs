@@ -1,0 +1,140 @@
+//! TracingPolicies on the real agent: loaded from --policy-dir (a broken file
+//! is reported and the rest still loads), a Sigkill policy kills the listed
+//! binary before its syscall returns and spares other arguments and
+//! binaries, the kill is a `process_kprobe` event naming the process and the
+//! policy, and `scry policy add | list | disable | enable | delete` manage
+//! policies live (a policy this engine cannot run is refused whole, by path).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use scry_e2e::{Agent, Events, runtime, scry_bin};
+use scry_model::event::{Event, EventType};
+use scry_model::filter::EventFilter;
+
+fn python() -> String {
+    std::fs::canonicalize("/usr/bin/python3").unwrap().to_string_lossy().into_owned()
+}
+
+fn python_umask(mask: &str) -> Output {
+    let script = format!("import os; os.umask({mask}); print('alive', flush=True)");
+    Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap()
+}
+
+fn alive(out: &Output) -> bool {
+    out.status.success() && out.stdout == b"alive\n"
+}
+
+fn killed(out: &Output) -> bool {
+    out.status.signal() == Some(9) && out.stdout.is_empty()
+}
+
+fn umask_policy(name: &str, mask: u32, action: &str, mode: &str) -> String {
+    format!(
+        r#"apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: {name}
+spec:
+  options:
+  - name: policy-mode
+    value: {mode}
+  kprobes:
+  - call: sys_umask
+    syscall: true
+    args:
+    - index: 0
+      type: int
+      label: mask
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["{mask}"]
+      matchBinaries:
+      - operator: In
+        values: ["{python}"]
+      matchActions:
+      - action: {action}
+"#,
+        python = python()
+    )
+}
+
+fn scry_policy(agent: &Agent, args: &[&str]) -> Output {
+    Command::new(scry_bin()).arg("policy").arg("--socket").arg(&agent.socket).args(args).output().unwrap()
+}
+
+#[test]
+fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("no-umask.yaml"), umask_policy("no-umask", 0o077, "Sigkill", "enforce")).unwrap();
+    let bad = umask_policy("bad", 0o077, "Sigkill", "enforce").replace("operator: Equal", "operator: Equals");
+    std::fs::write(dir.path().join("bad.yaml"), bad).unwrap();
+    let agent = Agent::start(&["--policy-dir", dir.path().to_str().unwrap()]);
+    let rt = runtime();
+    let status = rt.block_on(agent.client().status()).unwrap();
+    let notice = status.notices.iter().find(|n| n.contains("bad.yaml")).expect("the broken file is reported");
+    assert!(
+        notice.contains(r#"rejected: spec.kprobes[0].selectors[0].matchArgs[0].operator: unknown operator "Equals""#),
+        "{notice}"
+    );
+
+    let filter = EventFilter { event_types: vec![EventType::ProcessKprobe], ..Default::default() };
+    let mut events = rt.block_on(Events::subscribe(&agent, filter));
+    assert!(alive(&python_umask("0o022")), "another mask");
+    assert!(alive(&Command::new("/usr/bin/perl").args(["-e", "umask 077; print \"alive\\n\""]).output().unwrap()));
+    let out = python_umask("0o077");
+    assert!(killed(&out), "{out:?}");
+    rt.block_on(events.until(Duration::from_secs(10), "the kill", |seen| !seen.is_empty()));
+    let Event::ProcessKprobe(k) = &events.seen[0].event else { panic!("{:?}", events.seen[0]) };
+    assert_eq!(k.function_name, "__x64_sys_umask");
+    assert_eq!(k.action, "KPROBE_ACTION_SIGKILL");
+    assert_eq!(k.policy_name, "no-umask");
+    assert_eq!(k.process.binary, python());
+    assert!(k.process.arguments.contains("os.umask(0o077)"), "{:?}", k.process.arguments);
+    assert_eq!((k.args[0].int_arg, k.args[0].label.as_str()), (Some(0o077), "mask"));
+    let json = serde_json::to_value(&events.seen[0]).unwrap();
+    assert_eq!(json["process_kprobe"]["args"][0], serde_json::json!({"int_arg": 63, "label": "mask"}));
+
+    // Live: a monitor-mode policy posts instead of killing, and names the
+    // action enforcement would have taken.
+    let file = dir.path().join("watch.yaml");
+    std::fs::write(&file, umask_policy("watch-umask", 0o027, "Sigkill", "monitor")).unwrap();
+    let added = scry_policy(&agent, &["add", file.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(alive(&python_umask("0o027")), "monitor mode does not kill");
+    rt.block_on(events.until(Duration::from_secs(10), "the monitor post", |seen| seen.len() >= 2));
+    let Event::ProcessKprobe(k) = &events.seen[1].event else { panic!() };
+    assert_eq!((k.policy_name.as_str(), k.action.as_str()), ("watch-umask", "KPROBE_ACTION_SIGKILL"));
+
+    let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
+    assert!(list.contains("no-umask (enabled, enforce): 1 events, 1 signals\n"), "{list}");
+    assert!(list.contains("watch-umask (enabled, monitor): 1 events, 0 signals\n"), "{list}");
+    assert!(list.contains("  spec.kprobes[0]: kprobe sys_umask (syscall) → raw_tp sys_enter, syscall 95\n"), "{list}");
+
+    // Disabled: no kill; enabled again: kill; deleted: no kill.
+    assert!(scry_policy(&agent, &["disable", "no-umask"]).status.success());
+    assert!(alive(&python_umask("0o077")), "disabled");
+    assert!(scry_policy(&agent, &["enable", "no-umask"]).status.success());
+    assert!(killed(&python_umask("0o077")), "enabled again");
+    assert!(scry_policy(&agent, &["delete", "no-umask"]).status.success());
+    assert!(alive(&python_umask("0o077")), "deleted");
+    let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
+    assert!(!list.contains("no-umask"), "{list}");
+
+    // Refused whole, by path: a hook this engine cannot run here, and an
+    // unknown name.
+    let lsm = "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: lsm\nspec:\n  lsmhooks:\n  - hook: file_open\n";
+    let file = dir.path().join("lsm.yaml");
+    std::fs::write(&file, lsm).unwrap();
+    let refused = scry_policy(&agent, &["add", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("spec.lsmhooks[0]: LSM hooks are not supported by this engine yet"), "{err}");
+    let missing = scry_policy(&agent, &["delete", "nope"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains(r#"no policy named "nope" is loaded"#));
+    let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
+    assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 1, "only watch-umask: {list}");
+}
