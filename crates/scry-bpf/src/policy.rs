@@ -107,6 +107,9 @@ pub struct PolicyCounters {
 pub struct PolicySource {
     skel: PolicySkel<'static>,
     _links: Vec<Link>,
+    /// The sys_enter program runs on every syscall of the node: attached
+    /// only while a hook is installed.
+    sys_enter: Option<Link>,
     /// Executable paths policies name, by id (ids from 1).
     binaries: HashMap<String, u32>,
     /// Installed hooks by slot, for rebuilding a syscall's list.
@@ -147,9 +150,12 @@ impl PolicySource {
         let mut links = Vec::new();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
+            if name == "policy_sys_enter" {
+                continue;
+            }
             links.push(prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))?);
         }
-        Ok(PolicySource { skel, _links: links, binaries: HashMap::new(), installed: HashMap::new() })
+        Ok(PolicySource { skel, _links: links, sys_enter: None, binaries: HashMap::new(), installed: HashMap::new() })
     }
 
     pub fn ring(&self) -> &dyn MapCore {
@@ -233,6 +239,30 @@ impl PolicySource {
         Ok(out)
     }
 
+    /// Attaches the sys_enter program while hooks are installed, detaches it
+    /// when none is.
+    fn attach_while_needed(&mut self) -> Result<(), PolicyLoadError> {
+        match (self.installed.is_empty(), self.sys_enter.is_some()) {
+            (false, false) => {
+                let link = self
+                    .skel
+                    .progs
+                    .policy_sys_enter
+                    .attach()
+                    .map_err(|e| PolicyLoadError::Load(format!("attaching policy_sys_enter: {e}")))?;
+                self.sys_enter = Some(link);
+            }
+            (true, true) => self.sys_enter = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether the sys_enter program is attached (some hook is installed).
+    pub fn syscalls_hooked(&self) -> bool {
+        self.sys_enter.is_some()
+    }
+
     /// Writes `syscall`'s list of hooks from what is installed.
     fn relist(&mut self, syscall: u32) -> Result<(), PolicyLoadError> {
         let mut slots: Vec<u32> =
@@ -271,10 +301,10 @@ impl PolicySource {
             self.remove(slot)?;
             return Err(e);
         }
-        match previous {
-            Some(p) if p.syscall != hook.syscall => self.relist(p.syscall),
-            _ => Ok(()),
+        if let Some(p) = previous.filter(|p| p.syscall != hook.syscall) {
+            self.relist(p.syscall)?;
         }
+        self.attach_while_needed()
     }
 
     /// Stops and forgets the hook in `slot`.
@@ -282,7 +312,8 @@ impl PolicySource {
         let Some(hook) = self.installed.remove(&slot) else { return Ok(()) };
         self.relist(hook.syscall)?;
         let empty = types::hook::default();
-        self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))
+        self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))?;
+        self.attach_while_needed()
     }
 
     /// Pauses or resumes the hook in `slot` without forgetting it.

@@ -99,6 +99,7 @@ fn umask_hook(selectors: Vec<Selector>) -> SyscallHook {
 #[test]
 fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     let source = load();
+    assert!(!source.syscalls_hooked(), "no hook, no program on every syscall");
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
         binaries: Some((BinaryOp::In, vec![python()])),
@@ -164,6 +165,9 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
     let (marker, _) = perl("077");
     let got = records.of(&[removed, marker], marker);
     assert_eq!(got.iter().map(|r| (r.pid, r.hook)).collect::<Vec<_>>(), [(marker, 1)]);
+    assert!(source.syscalls_hooked());
+    source.remove(1).unwrap();
+    assert!(!source.syscalls_hooked(), "the last hook gone, the program detaches");
 }
 
 #[test]
