@@ -27,6 +27,8 @@ pub const MAX_BINARIES: usize = 8;
 pub const MAX_HOOKS_PER_SYSCALL: usize = 8;
 /// Longest executable path matchBinaries compares (bytes, without the NUL).
 pub const MAX_BINARY_PATH: usize = 255;
+/// Syscall numbers the engine indexes (x86_64's are below).
+pub const MAX_SYSCALL: u32 = 512;
 
 /// matchArgs integer operators, compared in the kernel on the raw 64-bit
 /// argument (GreaterThan and LessThan as signed).
@@ -269,9 +271,10 @@ impl PolicySource {
             self.installed.iter().filter(|(_, h)| h.syscall == syscall).map(|(slot, _)| *slot).collect();
         slots.sort_unstable();
         let key = syscall.to_ne_bytes();
-        if slots.is_empty() {
-            let _ = self.skel.maps.call_hooks.delete(&key);
-            return Ok(());
+        if syscall >= MAX_SYSCALL {
+            return Err(PolicyLoadError::Limit(format!(
+                "syscall {syscall}; the engine takes numbers below {MAX_SYSCALL}"
+            )));
         }
         if slots.len() > MAX_HOOKS_PER_SYSCALL {
             return Err(PolicyLoadError::Limit(format!(

@@ -74,14 +74,14 @@ mod tests {
             hooks: vec![PolicyHookInfo {
                 path: "spec.kprobes[0]".into(),
                 hook: "kprobe sys_umask (syscall)".into(),
-                attachment: "raw_tp sys_enter, syscall 95".into(),
+                attachment: "tp_btf sys_enter, syscall 95".into(),
             }],
             events: 2,
             signals: 1,
         };
         assert_eq!(
             text(&[p]),
-            "no-umask (enabled, enforce): 2 events, 1 signals\n  spec.kprobes[0]: kprobe sys_umask (syscall) → raw_tp sys_enter, syscall 95\n"
+            "no-umask (enabled, enforce): 2 events, 1 signals\n  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"
         );
     }
 }

@@ -191,6 +191,6 @@ pub struct PolicyHookInfo {
     pub path: String,
     /// What the policy asked for (`kprobe sys_umask`).
     pub hook: String,
-    /// What attaches on this kernel (`raw_tp sys_enter, syscall 95`).
+    /// What attaches on this kernel (`tp_btf sys_enter, syscall 95`).
     pub attachment: String,
 }

@@ -112,7 +112,7 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("kprobe {} (syscall)", function.call),
-        attachment: format!("raw_tp sys_enter, syscall {nr}"),
+        attachment: format!("tp_btf sys_enter, syscall {nr}"),
         function: format!("__x64_sys_{name}"),
         args,
         message: h.message.clone(),
@@ -237,7 +237,7 @@ mod tests {
         let hooks = compile(&p, 4).unwrap();
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
-        assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "raw_tp sys_enter, syscall 105"));
+        assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
         assert_eq!(h.hook.policy_id, 4);
         let sel = &h.hook.selectors[0];
         assert_eq!(sel.args, [engine::ArgMatch { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* TracingPolicy syscall hooks, filtered and enforced in the kernel.
  *
- * One program on raw_syscalls:sys_enter serves every policy hook on a
+ * One program on raw_syscalls:sys_enter (tp_btf) serves every policy hook on a
  * syscall (Tetragon's `kprobes` with `syscall: true`): kernels without
  * kprobes or fentry — this project's own machines, hardened and serverless
  * nodes — still run it, and one attachment costs the same whatever the
@@ -37,10 +37,12 @@ struct {
 	__type(value, struct hook);
 } hooks SEC(".maps");
 
+/* By syscall number: an array, so the lookup every syscall of the node
+ * makes is an index, inlined by the verifier. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 512);
-	__type(key, __u32); /* syscall number */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, POLICY_SYSCALLS);
+	__type(key, __u32);
 	__type(value, struct call_hooks);
 } call_hooks SEC(".maps");
 
@@ -184,22 +186,24 @@ static __always_inline void run_hook(__u32 idx, const __u64 *args, __u32 nr, __u
 	}
 }
 
-SEC("raw_tp/sys_enter")
+/* tp_btf rather than raw_tp: `regs` is a typed pointer, so the arguments
+ * are plain loads, not six helper calls, on every hooked syscall. */
+SEC("tp_btf/sys_enter")
 int BPF_PROG(policy_sys_enter, struct pt_regs *regs, long id)
 {
 	__u32 nr = (__u32)id, tgid, *bin, binary, i;
 	struct call_hooks *c = bpf_map_lookup_elem(&call_hooks, &nr);
 	__u64 args[POLICY_ARGS];
 
-	if (!c)
+	if (!c || !c->n)
 		return 0;
 	/* x86_64's syscall argument registers. */
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	bin = bpf_map_lookup_elem(&task_binary, &tgid);
 	binary = bin ? *bin : 0;

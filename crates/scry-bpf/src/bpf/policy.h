@@ -14,6 +14,7 @@
 #define POLICY_BINARIES 8         /* matchBinaries values per selector */
 #define POLICY_BINARY_SIZE 256    /* a binary path, NUL-padded: the map key */
 #define POLICY_ARGS 6             /* syscall arguments */
+#define POLICY_SYSCALLS 512       /* x86_64 syscall numbers are below */
 
 /* Integer operators of matchArgs. */
 enum policy_op {
