@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Scry needs on Debian, when missing:
 # clang-19 (compiles the BPF C), libelf/zlib (static, linked into libbpf),
-# pkg-config, and the programs the tests run. Idempotent; run as root.
+# pkg-config, the programs the tests run, and what the kernel matrix
+# (vmtests/run) boots its guests with: qemu, busybox, cpio, jq. Idempotent;
+# run as root.
 set -euo pipefail
 
 packages=(clang-19 libelf-dev zlib1g-dev pkg-config make iproute2 iputils-ping curl python3 redis-server redis-tools dnsmasq-base bind9-dnsutils
-  nginx-light postgresql postgresql-client python3-psycopg mariadb-server mariadb-client libdbd-mariadb-perl wrk nftables prometheus iperf3)
+  nginx-light postgresql postgresql-client python3-psycopg mariadb-server mariadb-client libdbd-mariadb-perl wrk nftables prometheus iperf3
+  qemu-system-x86 busybox-static cpio jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

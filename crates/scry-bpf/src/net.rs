@@ -47,6 +47,42 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
+/// Whether cgroup_skb programs may call the helpers that name a packet's
+/// sender (Linux 6.1 refuses them), by loading a probe program for each.
+fn cgroup_skb_task_helpers() -> Result<(), String> {
+    use libbpf_rs::libbpf_sys::{
+        BPF_FUNC_get_current_cgroup_id, BPF_FUNC_get_current_pid_tgid, BPF_PROG_TYPE_CGROUP_SKB,
+        libbpf_probe_bpf_helper,
+    };
+    for (helper, name) in [
+        (BPF_FUNC_get_current_cgroup_id, "bpf_get_current_cgroup_id"),
+        (BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid"),
+    ] {
+        // SAFETY: no options are passed; libbpf loads and closes a probe program.
+        match unsafe { libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, helper, std::ptr::null()) } {
+            1 => {}
+            0 => return Err(format!("this kernel's cgroup_skb programs may not call {name}")),
+            e => return Err(format!("probing {name}: {}", std::io::Error::from_raw_os_error(-e))),
+        }
+    }
+    Ok(())
+}
+
+/// Whether tcp_send_reset fires for a reset sent without a socket (a closed
+/// port). Kernels that do (6.10 on; 6.12 does, 6.1 does not) also give resets
+/// a reason: `enum sk_rst_reason` in the BTF tells.
+pub fn socketless_resets_traced() -> Result<(), String> {
+    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF: {e}"))?;
+    match btf.type_by_name::<libbpf_rs::btf::types::Enum<'_>>("sk_rst_reason") {
+        Some(_) => Ok(()),
+        None => {
+            Err("this kernel's tcp_send_reset tracepoint fires only for a socket, not for resets from closed ports \
+             (before Linux 6.10)"
+                .into())
+        }
+    }
+}
+
 /// Kernel drop reasons that are not network drops, left out in the kernel.
 pub const IGNORED_DROP_REASONS: [&str; 2] = ["QUEUE_PURGE", "SOCKET_CLOSE"];
 
@@ -83,6 +119,12 @@ pub struct NetSource {
     _links: Vec<Link>,
     /// Hooks this kernel refused (the drop or TCP tracepoints), each with the reason.
     pub missing: Vec<(String, String)>,
+    /// Why flows carry no pid on this kernel, if they do not (its cgroup_skb
+    /// programs may not ask for the current task).
+    pub no_pids: Option<String>,
+    /// Why the resets a closed port sends are not seen, if they are not (this
+    /// kernel's tcp_send_reset tracepoint fires only for a socket).
+    pub no_socketless_resets: Option<String>,
     /// This kernel's drop reason names by value, or why they could not be read.
     pub drop_reasons: Result<Vec<(u32, String)>, String>,
 }
@@ -119,6 +161,8 @@ impl NetSource {
             *slot = names.iter().find(|(_, n)| n == ignored).map_or(u32::MAX, |(v, _)| *v);
         }
         rodata.wakeup_bytes = u64::from(cfg.ring_bytes / 4);
+        let no_pids = cgroup_skb_task_helpers().err();
+        rodata.task_helpers = u8::from(no_pids.is_none());
         let skel = open.load().map_err(load_err)?;
         let (mut links, mut missing) = (Vec::new(), Vec::new());
         for prog in skel.object().progs_mut() {
@@ -138,7 +182,8 @@ impl NetSource {
                 Err(e) => missing.push((name, e.to_string())),
             }
         }
-        Ok(NetSource { skel, _links: links, missing, drop_reasons })
+        let no_socketless_resets = socketless_resets_traced().err();
+        Ok(NetSource { skel, _links: links, missing, no_pids, no_socketless_resets, drop_reasons })
     }
 
     pub fn ring(&self) -> &dyn MapCore {

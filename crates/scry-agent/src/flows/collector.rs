@@ -149,7 +149,8 @@ impl FlowCollector {
 }
 
 /// The source's line in `scry status`: cgroup_skb for packets, tp_btf for
-/// drops and TCP health; a hook this kernel refused is a fallback with its reason.
+/// drops and TCP health; a hook this kernel refused, or what it does not show
+/// (flows' pids, resets from closed ports), is a fallback with its reason.
 fn source_status(source: &NetSource) -> SourceStatus {
     SourceStatus {
         name: "net".into(),
@@ -158,6 +159,13 @@ fn source_status(source: &NetSource) -> SourceStatus {
             .missing
             .iter()
             .map(|(prog, reason)| Fallback { kind: format!("{prog} (not attached)"), reason: reason.clone() })
+            .chain(source.no_pids.iter().map(|reason| Fallback { kind: "flow pids".into(), reason: reason.clone() }))
+            .chain(
+                source
+                    .no_socketless_resets
+                    .iter()
+                    .map(|reason| Fallback { kind: "resets from closed ports".into(), reason: reason.clone() }),
+            )
             .collect(),
         ..Default::default()
     }

@@ -30,6 +30,10 @@ const volatile __u64 report_every_ns = 5000000000ULL;
  * discarding what its owner never read): their values in this kernel's
  * numbering, found by name in its BTF; ~0 for none. */
 const volatile __u32 ignored_reasons[IGNORED_REASONS] = { ~0U, ~0U };
+/* Whether this kernel lets cgroup_skb programs call bpf_get_current_cgroup_id
+ * and bpf_get_current_pid_tgid (Debian's 6.1 does not): without them flows
+ * carry no pid, and the verifier must not see the calls at all. */
+const volatile __u8 task_helpers = 0;
 
 struct net_event _net_event = {};
 
@@ -269,7 +273,7 @@ static __always_inline void observe(struct __sk_buff *skb, __u8 dir)
 	/* A packet leaves in the sender's context unless the stack sends it
 	 * later (ACKs, retransmits): the current task is the sender only when it
 	 * is in the socket's cgroup. */
-	if (dir == NET_DIR_EGRESS && cgroup_id && !st->pid && bpf_get_current_cgroup_id() == cgroup_id)
+	if (task_helpers && dir == NET_DIR_EGRESS && cgroup_id && !st->pid && bpf_get_current_cgroup_id() == cgroup_id)
 		st->pid = bpf_get_current_pid_tgid() >> 32;
 	if (now - st->last_report >= report_every_ns)
 		report = 1;
@@ -466,7 +470,10 @@ int BPF_PROG(flow_drop, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	__u32 len = 0;
 	__u8 dir = NET_DIR_INGRESS;
 
-	if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+	/* Consumed, not dropped. Linux 6.1 has no SKB_CONSUMED: it traces
+	 * consumed packets on skb:consume_skb instead. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
 	for (int i = 0; i < IGNORED_REASONS; i++)
 		if (reason == ignored_reasons[i])
