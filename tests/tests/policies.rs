@@ -94,6 +94,12 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     assert_eq!(k.policy_name, "no-umask");
     assert_eq!(k.process.binary, python());
     assert!(k.process.arguments.contains("os.umask(0o077)"), "{:?}", k.process.arguments);
+    // Its parent is this test, which ran it.
+    let me = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+    let parent = k.parent.as_ref().expect("the parent process");
+    assert_eq!(parent.binary, me.to_string_lossy());
+    assert_eq!(parent.pid, Some(std::process::id()));
+    assert_eq!(k.process.parent_exec_id, parent.exec_id);
     assert_eq!((k.args[0].int_arg, k.args[0].label.as_str()), (Some(0o077), "mask"));
     let json = serde_json::to_value(&events.seen[0]).unwrap();
     assert_eq!(json["process_kprobe"]["args"][0], serde_json::json!({"int_arg": 63, "label": "mask"}));

@@ -168,6 +168,13 @@ impl Pipeline {
         lock(&self.cache).current_process(pid).map(|(_, p)| p)
     }
 
+    /// The process `pid` runs now and its parent, as events name them.
+    pub fn process_and_parent(&self, pid: u32) -> Option<(Arc<Process>, Option<Arc<Process>>)> {
+        let mut cache = lock(&self.cache);
+        let (key, process) = cache.current_process(pid)?;
+        Some((process, cache.parent_process(key)))
+    }
+
     /// Every process record from before `ktime` has been handled.
     pub fn mark_drained(&self, ktime: u64) {
         self.drained_until.store(ktime, Ordering::Release);

@@ -269,10 +269,10 @@ impl Engine {
     fn publish(&mut self, r: &PolicyRecord) {
         let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
         let Some((_, hook)) = policy.hooks.iter().find(|(slot, _)| *slot == r.hook) else { return };
-        let process = self
+        let (process, parent) = self
             .pipeline
-            .process_of(r.pid)
-            .unwrap_or_else(|| Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }));
+            .process_and_parent(r.pid)
+            .unwrap_or_else(|| (Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }), None));
         // Monitor mode sends no signal but names the action, as Tetragon does.
         let intended = r.signal.map(|(sig, _)| sig).or(hook.signals.get(r.selector as usize).copied().flatten());
         let action = match intended {
@@ -283,7 +283,7 @@ impl Engine {
         let args = hook.args.iter().map(|(index, ty, label)| argument(r.args[*index as usize], *ty, label)).collect();
         let event = ProcessKprobe {
             process,
-            parent: None,
+            parent,
             function_name: hook.function.clone(),
             args,
             action: action.into(),
