@@ -112,6 +112,12 @@ pub struct PolicySource {
     /// The sys_enter program runs on every syscall of the node: attached
     /// only while a hook is installed.
     sys_enter: Option<Link>,
+    /// The connect programs (connect4, connect6, sys_exit_connect), attached
+    /// while a connect hook is installed.
+    connect: Vec<Link>,
+    /// The root cgroup v2 the connect programs attach to.
+    cgroup_root: std::path::PathBuf,
+    connect_installed: HashMap<u32, ConnectHook>,
     /// Executable paths policies name, by id (ids from 1).
     binaries: HashMap<String, u32>,
     /// Installed hooks by slot, for rebuilding a syscall's list.
@@ -137,7 +143,8 @@ fn binary_key(path: &str) -> Option<types::binary_key> {
 }
 
 impl PolicySource {
-    pub fn load(ring_bytes: u32) -> Result<PolicySource, PolicyLoadError> {
+    /// Loads the engine; connect hooks attach to the cgroup v2 at `cgroup_root`.
+    pub fn load(ring_bytes: u32, cgroup_root: &std::path::Path) -> Result<PolicySource, PolicyLoadError> {
         if !ring_bytes.is_power_of_two() || ring_bytes < 4096 {
             return Err(PolicyLoadError::Load(format!(
                 "ring buffer size {ring_bytes} must be a power of two of at least 4096 bytes"
@@ -152,12 +159,21 @@ impl PolicySource {
         let mut links = Vec::new();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            if name == "policy_sys_enter" {
+            if name == "policy_sys_enter" || name.starts_with("policy_connect") {
                 continue;
             }
             links.push(prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))?);
         }
-        Ok(PolicySource { skel, _links: links, sys_enter: None, binaries: HashMap::new(), installed: HashMap::new() })
+        Ok(PolicySource {
+            skel,
+            _links: links,
+            sys_enter: None,
+            connect: Vec::new(),
+            cgroup_root: cgroup_root.to_owned(),
+            connect_installed: HashMap::new(),
+            binaries: HashMap::new(),
+            installed: HashMap::new(),
+        })
     }
 
     pub fn ring(&self) -> &dyn MapCore {
@@ -328,6 +344,155 @@ impl PolicySource {
     }
 }
 
+/// DPort / NotDPort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortOp {
+    In,
+    NotIn,
+}
+
+/// A tcp_connect selector: the destination port, the executable, actions.
+/// One that signals also refuses the connection before anything is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectSelector {
+    pub ports: Option<(PortOp, Vec<u16>)>,
+    pub binaries: Option<(BinaryOp, Vec<String>)>,
+    pub actions: Actions,
+}
+
+/// A hook on TCP connects (Tetragon's `tcp_connect`), through cgroup
+/// connect4/connect6: tried in order, the first matching selector acts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectHook {
+    pub policy_id: u32,
+    pub selectors: Vec<ConnectSelector>,
+}
+
+/// Connect hooks over all policies.
+pub const MAX_CONNECT_HOOKS: u32 = 16;
+/// DPort values per selector.
+pub const MAX_PORTS: usize = 8;
+
+impl PolicySource {
+    fn compile_connect(&mut self, hook: &ConnectHook) -> Result<types::connect_hook, PolicyLoadError> {
+        if hook.selectors.len() > MAX_SELECTORS {
+            return Err(PolicyLoadError::Limit(format!(
+                "{} selectors; the engine takes at most {MAX_SELECTORS}",
+                hook.selectors.len()
+            )));
+        }
+        let mut out = types::connect_hook {
+            policy_id: hook.policy_id,
+            enabled: 1,
+            nselectors: hook.selectors.len() as u32,
+            ..Default::default()
+        };
+        for (dst, sel) in out.selectors.iter_mut().zip(&hook.selectors) {
+            if let Some((op, ports)) = &sel.ports {
+                if ports.len() > MAX_PORTS {
+                    return Err(PolicyLoadError::Limit(format!(
+                        "{} ports; the engine takes at most {MAX_PORTS}",
+                        ports.len()
+                    )));
+                }
+                dst.port_op = match op {
+                    PortOp::In => 1,
+                    PortOp::NotIn => 2,
+                };
+                dst.nports = ports.len() as u32;
+                dst.ports[..ports.len()].copy_from_slice(ports);
+            }
+            if let Some((op, paths)) = &sel.binaries {
+                if paths.len() > MAX_BINARIES {
+                    return Err(PolicyLoadError::Limit(format!(
+                        "{} binaries; the engine takes at most {MAX_BINARIES}",
+                        paths.len()
+                    )));
+                }
+                dst.bin_op = match op {
+                    BinaryOp::In => 1,
+                    BinaryOp::NotIn => 2,
+                };
+                dst.nbinaries = paths.len() as u32;
+                for (slot, path) in dst.binaries.iter_mut().zip(paths) {
+                    *slot = self.binary_id(path)?;
+                }
+            }
+            dst.actions = u32::from(sel.actions.post) | if sel.actions.signal.is_some() { 2 } else { 0 };
+            dst.signal = sel.actions.signal.unwrap_or(0);
+        }
+        Ok(out)
+    }
+
+    fn attach_connect_while_needed(&mut self) -> Result<(), PolicyLoadError> {
+        match (self.connect_installed.is_empty(), self.connect.is_empty()) {
+            (false, true) => {
+                let cgroup = std::fs::File::open(&self.cgroup_root).map_err(|e| {
+                    PolicyLoadError::Load(format!("opening the cgroup {}: {e}", self.cgroup_root.display()))
+                })?;
+                use std::os::fd::AsRawFd;
+                let progs = &self.skel.progs;
+                let attach = |what: &str, r: Result<Link, libbpf_rs::Error>| {
+                    r.map_err(|e| PolicyLoadError::Load(format!("attaching {what}: {e}")))
+                };
+                self.connect = vec![
+                    attach("policy_connect4", progs.policy_connect4.attach_cgroup(cgroup.as_raw_fd()))?,
+                    attach("policy_connect6", progs.policy_connect6.attach_cgroup(cgroup.as_raw_fd()))?,
+                    attach("policy_connect_exit", progs.policy_connect_exit.attach())?,
+                ];
+            }
+            (true, false) => self.connect.clear(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Installs a connect hook in `slot` (below [`MAX_CONNECT_HOOKS`]).
+    pub fn install_connect(&mut self, slot: u32, hook: &ConnectHook) -> Result<(), PolicyLoadError> {
+        if slot >= MAX_CONNECT_HOOKS {
+            return Err(PolicyLoadError::Limit(format!(
+                "connect hook slot {slot}; the engine has {MAX_CONNECT_HOOKS}"
+            )));
+        }
+        let compiled = self.compile_connect(hook)?;
+        self.skel
+            .maps
+            .connect_hooks
+            .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
+            .map_err(map_err("connect_hooks"))?;
+        self.connect_installed.insert(slot, hook.clone());
+        if let Err(e) = self.attach_connect_while_needed() {
+            self.remove_connect(slot)?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn remove_connect(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
+        if self.connect_installed.remove(&slot).is_none() {
+            return Ok(());
+        }
+        let empty = types::connect_hook::default();
+        self.skel
+            .maps
+            .connect_hooks
+            .update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY)
+            .map_err(map_err("connect_hooks"))?;
+        self.attach_connect_while_needed()
+    }
+
+    pub fn set_connect_enabled(&mut self, slot: u32, enabled: bool) -> Result<(), PolicyLoadError> {
+        let Some(hook) = self.connect_installed.get(&slot).cloned() else { return Ok(()) };
+        let mut compiled = self.compile_connect(&hook)?;
+        compiled.enabled = u32::from(enabled);
+        self.skel
+            .maps
+            .connect_hooks
+            .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
+            .map_err(map_err("connect_hooks"))
+    }
+}
+
 /// A hook's selector matched and its actions ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyRecord {
@@ -344,6 +509,8 @@ pub struct PolicyRecord {
     /// The process's executable id when a policy names it.
     pub binary: u32,
     pub args: [u64; 6],
+    /// A connect hook's record: where the socket was connecting.
+    pub connect: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -368,5 +535,8 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
         signal: (e.actions & 2 != 0).then_some((e.signal, e.signal_error)),
         binary: e.binary,
         args: e.args,
+        connect: (e.connect != 0)
+            .then(|| crate::ip_of(e.family, &e.daddr).map(|ip| std::net::SocketAddr::new(ip, e.dport)))
+            .flatten(),
     })
 }

@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use scry_bpf::policy::{Actions, ArgMatch, BinaryOp, IntOp, PolicyRecord, PolicySource, Selector, SyscallHook, decode};
+use scry_bpf::policy::{
+    Actions, ArgMatch, BinaryOp, ConnectHook, ConnectSelector, IntOp, PolicyRecord, PolicySource, PortOp, Selector,
+    SyscallHook, decode,
+};
 
 const SYS_UMASK: u32 = 95;
 const SIGKILL: u32 = 9;
@@ -89,7 +92,8 @@ fn run_with_pid(program: &str, args: &[&str]) -> (u32, Output) {
 
 fn load() -> &'static mut PolicySource {
     require_root();
-    Box::leak(Box::new(PolicySource::load(1 << 20).expect("policy engine loads")))
+    let cgroup = scry_bpf::net::cgroup2_mount().expect("cgroup v2 is mounted");
+    Box::leak(Box::new(PolicySource::load(1 << 20, &cgroup).expect("policy engine loads")))
 }
 
 fn umask_hook(selectors: Vec<Selector>) -> SyscallHook {
@@ -182,4 +186,47 @@ fn limits_are_refused_with_what_was_exceeded() {
     assert!(err.ends_with("is longer than 255 bytes"), "{err}");
     let err = source.install(300, &umask_hook(Vec::new())).unwrap_err().to_string();
     assert_eq!(err, "hook slot 300; the engine has 256");
+}
+
+/// Python connecting to 127.0.0.1:`port`; prints "connected" on success.
+fn python_connect(port: u16) -> (u32, Output) {
+    let script = format!(
+        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('connected', flush=True)\n\
+         except OSError as e:\n    print('refused', e.errno, flush=True)"
+    );
+    run_with_pid("/usr/bin/python3", &["-c", &script])
+}
+
+#[test]
+fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
+    let source = load();
+    let blocked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    blocked.set_nonblocking(true).unwrap();
+    let (blocked_port, allowed_port) = (blocked.local_addr().unwrap().port(), allowed.local_addr().unwrap().port());
+    let hook = ConnectHook {
+        policy_id: 9,
+        selectors: vec![ConnectSelector {
+            ports: Some((PortOp::NotIn, vec![80, 443, allowed_port])),
+            binaries: Some((BinaryOp::In, vec![python()])),
+            actions: Actions { post: true, signal: Some(SIGKILL) },
+        }],
+    };
+    source.install_connect(2, &hook).unwrap();
+    let records = Records::new(source);
+    let (ok_pid, out) = python_connect(allowed_port);
+    assert_eq!(out.stdout, b"connected\n", "{out:?}");
+    let (victim, out) = python_connect(blocked_port);
+    assert!(killed(&out), "{out:?}");
+    // Refused before the SYN: the listener has nothing to accept.
+    assert_eq!(blocked.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    let got = records.of(&[ok_pid, victim], victim);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let r = &got[0];
+    assert_eq!((r.pid, r.hook, r.policy_id, r.syscall), (victim, 2, 9, 42));
+    assert_eq!(r.connect, Some(std::net::SocketAddr::from(([127, 0, 0, 1], blocked_port))));
+    assert_eq!(r.signal, Some((SIGKILL, 0)));
+    source.remove_connect(2).unwrap();
+    let (_, out) = python_connect(blocked_port);
+    assert_eq!(out.stdout, b"connected\n", "removed: {out:?}");
 }

@@ -53,7 +53,8 @@ impl PolicyManager {
         let (tx, rx) = channel();
         let node: Arc<str> = node_name.into();
         let handle = spawn_collector("policy-engine", move |ready| {
-            let source = match PolicySource::load(RING_BYTES) {
+            let cgroup_root = scry_bpf::net::cgroup2_mount().unwrap_or_else(|| "/sys/fs/cgroup".into());
+            let source = match PolicySource::load(RING_BYTES, &cgroup_root) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = ready.send(Err(e.to_string()));

@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "policy.h"
 #include "path.h"
 #define SOURCE_STATS PSTAT_COUNT
@@ -68,6 +69,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct binary_key);
 } key_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, POLICY_CONNECT_HOOKS);
+	__type(key, __u32);
+	__type(value, struct connect_hook);
+} connect_hooks SEC(".maps");
+
+/* Signals a connect hook decided on, sent when the thread's connect()
+ * returns: cgroup programs may not send signals, tracepoints may. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* thread id */
+	__type(value, __u32);
+} pending_signal SEC(".maps");
 
 static __always_inline int arg_matches(const struct arg_match *m, const __u64 *args)
 {
@@ -261,5 +278,169 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 
 	if (task->pid == tgid)
 		bpf_map_delete_elem(&task_binary, &tgid);
+	return 0;
+}
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define NR_CONNECT 42
+
+static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u32 binary)
+{
+	int i, in = 0;
+
+	if (op == BIN_NONE)
+		return 1;
+	for (i = 0; i < POLICY_BINARIES; i++) {
+		if (i >= n)
+			break;
+		if (binary && ids[i] == binary)
+			in = 1;
+	}
+	return op == BIN_IN ? in : !in;
+}
+
+static __always_inline int port_matches(const struct connect_selector *s, __u16 port)
+{
+	int i, in = 0;
+
+	if (s->port_op == PORT_NONE)
+		return 1;
+	for (i = 0; i < POLICY_PORTS; i++) {
+		if (i >= s->nports)
+			break;
+		if (s->ports[i] == port)
+			in = 1;
+	}
+	return s->port_op == PORT_IN ? in : !in;
+}
+
+/* What one connect() is, for every hook: computed once, read by the
+ * per-hook callback. */
+struct connect_call {
+	__u32 tgid;
+	__u32 tid;
+	__u32 binary;
+	__u16 family;
+	__u16 port;
+	__u8 daddr[16];
+	int allow;
+};
+
+static __always_inline void post_connect(__u32 idx, const struct connect_hook *h, __u32 sel,
+					 const struct connect_selector *s, const struct connect_call *c)
+{
+	struct policy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(PSTAT_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ktime = bpf_ktime_get_ns();
+	e->pid = c->tgid;
+	e->tid = c->tid;
+	e->hook = idx;
+	e->policy_id = h->policy_id;
+	e->syscall = NR_CONNECT;
+	e->selector = sel;
+	e->actions = s->actions;
+	e->signal = s->signal;
+	e->binary = c->binary;
+	e->connect = 1;
+	e->family = c->family;
+	e->dport = c->port;
+	__builtin_memcpy(e->daddr, c->daddr, 16);
+	bpf_ringbuf_submit(e, wakeup_flag());
+	count(PSTAT_SENT);
+}
+
+/* One hook against one connect(): a bpf_loop callback, so the verifier
+ * checks it once rather than once per hook slot. */
+static long connect_hook_cb(__u32 i, void *data)
+{
+	struct connect_call *c = data;
+	struct connect_hook *h = bpf_map_lookup_elem(&connect_hooks, &i);
+	__u32 j;
+
+	if (!h || !h->enabled)
+		return 0;
+	if (h->nselectors == 0) {
+		struct connect_selector post = { .actions = ACTION_POST };
+
+		post_connect(i, h, 0, &post, c);
+		return 0;
+	}
+	for (j = 0; j < POLICY_SELECTORS; j++) {
+		struct connect_selector *s = &h->selectors[j];
+
+		if (j >= h->nselectors)
+			break;
+		if (!port_matches(s, c->port) || !in_binaries(s->bin_op, s->nbinaries, s->binaries, c->binary))
+			continue;
+		if (s->actions & ACTION_SIGNAL) {
+			bpf_map_update_elem(&pending_signal, &c->tid, &s->signal, BPF_ANY);
+			c->allow = 0;
+		}
+		if (s->actions & ACTION_POST)
+			post_connect(i, h, j, s, c);
+		break;
+	}
+	return 0;
+}
+
+/* Tetragon's tcp_connect hook, where kprobes are not: a TCP socket's
+ * connect() reaches this before the kernel sends its SYN. A selector that
+ * signals also refuses the connection (EPERM), so nothing leaves; the
+ * signal follows when connect() returns. Returns 1 to allow. */
+static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct connect_call c = { .tgid = id >> 32, .tid = (__u32)id, .family = family, .allow = 1 };
+	__u32 *bin;
+
+	if (ctx->type != SOCK_STREAM)
+		return 1;
+	c.port = bpf_ntohs(ctx->user_port);
+	if (family == AF_INET) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(c.daddr, &a, 4);
+	} else {
+		__u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1], a2 = ctx->user_ip6[2], a3 = ctx->user_ip6[3];
+
+		__builtin_memcpy(c.daddr, &a0, 4);
+		__builtin_memcpy(c.daddr + 4, &a1, 4);
+		__builtin_memcpy(c.daddr + 8, &a2, 4);
+		__builtin_memcpy(c.daddr + 12, &a3, 4);
+	}
+	bin = bpf_map_lookup_elem(&task_binary, &c.tgid);
+	c.binary = bin ? *bin : 0;
+	bpf_loop(POLICY_CONNECT_HOOKS, connect_hook_cb, &c, 0);
+	return c.allow ? 1 : 0;
+}
+
+SEC("cgroup/connect4")
+int policy_connect4(struct bpf_sock_addr *ctx)
+{
+	return connect_check(ctx, AF_INET);
+}
+
+SEC("cgroup/connect6")
+int policy_connect6(struct bpf_sock_addr *ctx)
+{
+	return connect_check(ctx, AF_INET6);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int policy_connect_exit(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), *sig = bpf_map_lookup_elem(&pending_signal, &tid);
+
+	if (sig) {
+		bpf_send_signal(*sig);
+		bpf_map_delete_elem(&pending_signal, &tid);
+	}
 	return 0;
 }

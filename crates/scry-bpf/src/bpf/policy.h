@@ -16,6 +16,9 @@
 #define POLICY_ARGS 6             /* syscall arguments */
 #define POLICY_SYSCALLS 512       /* x86_64 syscall numbers are below */
 
+#define POLICY_CONNECT_HOOKS 16   /* connect hooks over all policies */
+#define POLICY_PORTS 8            /* DPort values per selector */
+
 /* Integer operators of matchArgs. */
 enum policy_op {
 	OP_EQUAL = 1,
@@ -63,6 +66,34 @@ struct hook {
 	struct selector selectors[POLICY_SELECTORS];
 };
 
+/* DPort / NotDPort on the address a socket connects to. */
+enum policy_port_op {
+	PORT_NONE = 0,
+	PORT_IN,
+	PORT_NOT_IN,
+};
+
+/* A tcp_connect hook's selector, evaluated in cgroup connect4/connect6:
+ * before the kernel sends anything. */
+struct connect_selector {
+	__u32 port_op; /* enum policy_port_op */
+	__u32 nports;
+	__u16 ports[POLICY_PORTS];
+	__u32 bin_op;
+	__u32 nbinaries;
+	__u32 binaries[POLICY_BINARIES];
+	__u32 actions;
+	__u32 signal;
+};
+
+struct connect_hook {
+	__u32 policy_id;
+	__u32 enabled;
+	__u32 nselectors; /* 0: every connect is posted */
+	__u32 pad;
+	struct connect_selector selectors[POLICY_SELECTORS];
+};
+
 /* The hooks on one syscall, by index in the hooks array. */
 struct call_hooks {
 	__u32 n;
@@ -87,6 +118,11 @@ struct policy_event {
 	__s32 signal_error; /* bpf_send_signal's result */
 	__u32 binary;       /* the process's id in binary_ids, 0 when unlisted */
 	__u64 args[POLICY_ARGS];
+	/* Connect hooks: the destination (syscall is connect's number). */
+	__u32 connect;  /* 1 for a connect hook's record */
+	__u16 family;   /* AF_INET, AF_INET6 */
+	__u16 dport;
+	__u8 daddr[16]; /* IPv4 in the first 4 bytes */
 };
 
 /* Counters, as for every source: records sent and lost. */
