@@ -143,4 +143,49 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains(r#"no policy named "nope" is loaded"#));
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
     assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 1, "only watch-umask: {list}");
+
+    // The canonical tcp_connect policy, where this kernel has no kprobes:
+    // NotDPort 80,443 with Sigkill (scoped to Python, so nothing else on
+    // the test machine is killed). Port 4444 kills before any SYN; 443 connects.
+    let blocked = std::net::TcpListener::bind("127.0.0.1:4444").expect("port 4444 is free");
+    blocked.set_nonblocking(true).unwrap();
+    let _https = std::net::TcpListener::bind("127.0.0.1:443").expect("port 443 is free");
+    let connect_policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: egress-ports\nspec:\n  kprobes:\n  \
+         - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n    selectors:\n    \
+         - matchArgs:\n      - index: 0\n        operator: NotDPort\n        values: [\"80\", \"443\"]\n      \
+         matchBinaries:\n      - operator: In\n        values: [\"{}\"]\n      matchActions:\n      - action: Sigkill\n",
+        python()
+    );
+    let file = dir.path().join("egress.yaml");
+    std::fs::write(&file, connect_policy).unwrap();
+    let added = scry_policy(&agent, &["add", file.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let connect = |port: u16| {
+        let script =
+            format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('alive')");
+        Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap()
+    };
+    assert!(alive(&connect(443)), "443 is allowed");
+    assert!(killed(&connect(4444)), "4444 is not");
+    assert_eq!(blocked.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock, "nothing to accept");
+    rt.block_on(events.until(Duration::from_secs(10), "the connect kill", |seen| {
+        seen.iter().any(|e| matches!(&e.event, Event::ProcessKprobe(k) if k.function_name == "tcp_connect"))
+    }));
+    let k = events
+        .seen
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::ProcessKprobe(k) if k.function_name == "tcp_connect" => Some(k),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((k.action.as_str(), k.policy_name.as_str()), ("KPROBE_ACTION_SIGKILL", "egress-ports"));
+    let sock = k.args[0].sock_arg.as_ref().expect("the socket");
+    assert_eq!((sock.family.as_str(), sock.daddr.as_str(), sock.dport), ("AF_INET", "127.0.0.1", 4444));
+    let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
+    assert!(
+        list.contains("  spec.kprobes[0]: kprobe tcp_connect → cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)\n"),
+        "{list}"
+    );
 }

@@ -392,8 +392,32 @@ pub struct KprobeArgument {
     pub long_arg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_arg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sock_arg: Option<KprobeSock>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
+}
+
+/// Tetragon's `KprobeSock`: what a socket is and where it goes (fields the
+/// hook did not see are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeSock {
+    /// `AF_INET`, `AF_INET6`
+    pub family: String,
+    /// `SOCK_STREAM`
+    #[serde(rename = "type")]
+    pub sock_type: String,
+    /// `IPPROTO_TCP`
+    pub protocol: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub saddr: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub daddr: String,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub sport: u32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub dport: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

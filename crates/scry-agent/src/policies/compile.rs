@@ -10,9 +10,10 @@
 //! GreaterThan, LessThan and Mask; matchBinaries In and NotIn; Post,
 //! NoPost, Sigkill and Signal; enforce and monitor modes.
 
-use scry_bpf::policy::{self as engine, SyscallHook};
+use scry_bpf::policy::{self as engine, ConnectHook, SyscallHook};
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError, Scope,
+    Side,
 };
 
 use super::syscalls;
@@ -35,7 +36,15 @@ pub struct CompiledHook {
     /// Each selector's signal as written: in monitor mode the engine sends
     /// none, and events still name the action enforcement would have taken.
     pub signals: Vec<Option<u32>>,
-    pub hook: SyscallHook,
+    pub hook: EngineHook,
+}
+
+/// What the kernel engine runs for a hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineHook {
+    Syscall(SyscallHook),
+    /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
+    Connect(ConnectHook),
 }
 
 fn unsupported(path: &str, reason: impl Into<String>) -> PolicyError {
@@ -59,6 +68,9 @@ pub fn compile(policy: &Policy, policy_id: u32) -> Result<Vec<CompiledHook>, Pol
 fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, PolicyError> {
     let function = match &h.point {
         HookPoint::Kprobe(f) if f.syscall => f,
+        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if f.call == "tcp_connect" => {
+            return compile_connect(h, mode, policy_id);
+        }
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) => {
             return Err(unsupported(
                 &format!("{}.call", h.path),
@@ -118,76 +130,14 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
         message: h.message.clone(),
         tags: h.tags.clone(),
         signals,
-        hook: SyscallHook { policy_id, syscall: nr, selectors },
+        hook: EngineHook::Syscall(SyscallHook { policy_id, syscall: nr, selectors }),
     })
 }
 
-fn value(v: &IntValue) -> u64 {
-    match v {
-        // Two's complement, as the register holds it.
-        IntValue::Signed(s) => *s as u64,
-        IntValue::Unsigned(u) => *u,
-    }
-}
-
-fn selector(
-    path: &str,
-    s: &scry_policy::Selector,
-    args: &[(u8, IntType, Option<String>)],
-) -> Result<engine::Selector, PolicyError> {
-    let not_yet = |field: &str, what: &str| {
-        unsupported(&format!("{path}.{field}"), format!("{what} are not supported by this engine yet"))
-    };
-    if !s.return_args.is_empty() {
-        return Err(not_yet("matchReturnArgs", "return value filters"));
-    }
-    if !s.pids.is_empty() {
-        return Err(not_yet("matchPIDs", "PID filters"));
-    }
-    if !s.namespaces.is_empty() {
-        return Err(not_yet("matchNamespaces", "namespace filters"));
-    }
-    if !s.capabilities.is_empty() {
-        return Err(not_yet("matchCapabilities", "capability filters"));
-    }
-    let mut matches = Vec::with_capacity(s.args.len());
-    for (i, m) in s.args.iter().enumerate() {
-        let ArgFilter::Int { op, values } = &m.filter else {
-            return Err(unsupported(
-                &format!("{path}.matchArgs[{i}].operator"),
-                "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers are supported by this engine yet",
-            ));
-        };
-        let op = match op {
-            IntOp::Equal => engine::IntOp::Equal,
-            IntOp::NotEqual => engine::IntOp::NotEqual,
-            IntOp::GreaterThan => engine::IntOp::GreaterThan,
-            IntOp::LessThan => engine::IntOp::LessThan,
-            IntOp::Mask => engine::IntOp::Mask,
-        };
-        matches.push(engine::ArgMatch { index: args[m.arg].0, op, values: values.iter().map(value).collect() });
-    }
-    let binaries = match &s.binaries {
-        None => None,
-        Some(b) if b.follow_children => {
-            return Err(not_yet("matchBinaries", "followChildren binary filters"));
-        }
-        Some(b) => {
-            let op = match b.op {
-                BinaryOp::In => engine::BinaryOp::In,
-                BinaryOp::NotIn => engine::BinaryOp::NotIn,
-                _ => {
-                    return Err(unsupported(
-                        &format!("{path}.matchBinaries[0].operator"),
-                        "only In and NotIn are supported by this engine yet",
-                    ));
-                }
-            };
-            Some((op, b.paths.clone()))
-        }
-    };
+/// Actions common to both kinds of hooks: Post (plain), NoPost, Sigkill, Signal.
+fn actions(path: &str, list: &[Action]) -> Result<engine::Actions, PolicyError> {
     let mut actions = engine::Actions { post: true, signal: None };
-    for (i, a) in s.actions.iter().enumerate() {
+    for (i, a) in list.iter().enumerate() {
         match a {
             Action::Post(post) => {
                 if post.rate_limit.is_some() || post.kernel_stack_trace || post.user_stack_trace || post.ima_hash {
@@ -209,7 +159,143 @@ fn selector(
             }
         }
     }
-    Ok(engine::Selector { args: matches, binaries, actions })
+    Ok(actions)
+}
+
+fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::BinaryOp, Vec<String>)>, PolicyError> {
+    match &s.binaries {
+        None => Ok(None),
+        Some(b) if b.follow_children => Err(unsupported(
+            &format!("{path}.matchBinaries"),
+            "followChildren binary filters are not supported by this engine yet",
+        )),
+        Some(b) => {
+            let op = match b.op {
+                BinaryOp::In => engine::BinaryOp::In,
+                BinaryOp::NotIn => engine::BinaryOp::NotIn,
+                _ => {
+                    return Err(unsupported(
+                        &format!("{path}.matchBinaries[0].operator"),
+                        "only In and NotIn are supported by this engine yet",
+                    ));
+                }
+            };
+            Ok(Some((op, b.paths.clone())))
+        }
+    }
+}
+
+/// Filters this engine cannot evaluate yet, on any hook.
+fn refuse_unsupported_filters(path: &str, s: &scry_policy::Selector) -> Result<(), PolicyError> {
+    let not_yet = |field: &str, what: &str| {
+        unsupported(&format!("{path}.{field}"), format!("{what} are not supported by this engine yet"))
+    };
+    if !s.return_args.is_empty() {
+        return Err(not_yet("matchReturnArgs", "return value filters"));
+    }
+    if !s.pids.is_empty() {
+        return Err(not_yet("matchPIDs", "PID filters"));
+    }
+    if !s.namespaces.is_empty() {
+        return Err(not_yet("matchNamespaces", "namespace filters"));
+    }
+    if !s.capabilities.is_empty() {
+        return Err(not_yet("matchCapabilities", "capability filters"));
+    }
+    Ok(())
+}
+
+/// `tcp_connect(struct sock *)`: the connect() of a TCP socket, seen by
+/// cgroup connect4/connect6 before the kernel sends anything; DPort and
+/// NotDPort on the socket argument, matchBinaries, actions.
+fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, PolicyError> {
+    if h.return_arg.is_some() {
+        return Err(unsupported(&format!("{}.return", h.path), "return probes are not supported by this engine yet"));
+    }
+    for (i, a) in h.args.iter().enumerate() {
+        if a.ty != ArgType::Sock || a.index != 0 {
+            return Err(unsupported(
+                &format!("{}.args[{i}]", h.path),
+                "tcp_connect's equivalent hook captures its socket (index 0, type sock) only",
+            ));
+        }
+    }
+    let mut selectors = Vec::with_capacity(h.selectors.len());
+    let mut signals = Vec::with_capacity(h.selectors.len());
+    for (i, s) in h.selectors.iter().enumerate() {
+        let path = format!("{}.selectors[{i}]", h.path);
+        refuse_unsupported_filters(&path, s)?;
+        let mut ports = None;
+        for (k, m) in s.args.iter().enumerate() {
+            let at = format!("{path}.matchArgs[{k}]");
+            let ArgFilter::Port { side: Side::Destination, negated, ranges } = &m.filter else {
+                return Err(unsupported(
+                    &format!("{at}.operator"),
+                    "on tcp_connect this engine evaluates DPort and NotDPort only (the source port is not chosen yet)",
+                ));
+            };
+            let list: Vec<u16> = ranges.iter().flat_map(|r| r.low..=r.high).take(engine::MAX_PORTS + 1).collect();
+            if list.len() > engine::MAX_PORTS || ports.is_some() {
+                return Err(unsupported(
+                    &format!("{at}.values"),
+                    format!("this engine compares at most {} destination ports per selector", engine::MAX_PORTS),
+                ));
+            }
+            ports = Some((if *negated { engine::PortOp::NotIn } else { engine::PortOp::In }, list));
+        }
+        let mut acts = actions(&path, &s.actions)?;
+        signals.push(acts.signal);
+        if mode == Mode::Monitor {
+            acts.signal = None;
+            acts.post = true;
+        }
+        selectors.push(engine::ConnectSelector { ports, binaries: binaries(&path, s)?, actions: acts });
+    }
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: "kprobe tcp_connect".into(),
+        attachment: "cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)".into(),
+        function: "tcp_connect".into(),
+        args: Vec::new(),
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        hook: EngineHook::Connect(ConnectHook { policy_id, selectors }),
+    })
+}
+
+fn value(v: &IntValue) -> u64 {
+    match v {
+        // Two's complement, as the register holds it.
+        IntValue::Signed(s) => *s as u64,
+        IntValue::Unsigned(u) => *u,
+    }
+}
+
+fn selector(
+    path: &str,
+    s: &scry_policy::Selector,
+    args: &[(u8, IntType, Option<String>)],
+) -> Result<engine::Selector, PolicyError> {
+    refuse_unsupported_filters(path, s)?;
+    let mut matches = Vec::with_capacity(s.args.len());
+    for (i, m) in s.args.iter().enumerate() {
+        let ArgFilter::Int { op, values } = &m.filter else {
+            return Err(unsupported(
+                &format!("{path}.matchArgs[{i}].operator"),
+                "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers are supported by this engine yet",
+            ));
+        };
+        let op = match op {
+            IntOp::Equal => engine::IntOp::Equal,
+            IntOp::NotEqual => engine::IntOp::NotEqual,
+            IntOp::GreaterThan => engine::IntOp::GreaterThan,
+            IntOp::LessThan => engine::IntOp::LessThan,
+            IntOp::Mask => engine::IntOp::Mask,
+        };
+        matches.push(engine::ArgMatch { index: args[m.arg].0, op, values: values.iter().map(value).collect() });
+    }
+    Ok(engine::Selector { args: matches, binaries: binaries(path, s)?, actions: actions(path, &s.actions)? })
 }
 
 #[cfg(test)]
@@ -238,8 +324,9 @@ mod tests {
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
         assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
-        assert_eq!(h.hook.policy_id, 4);
-        let sel = &h.hook.selectors[0];
+        let EngineHook::Syscall(hook) = &h.hook else { panic!("a syscall hook") };
+        assert_eq!(hook.policy_id, 4);
+        let sel = &hook.selectors[0];
         assert_eq!(sel.args, [engine::ArgMatch { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);
         assert_eq!(sel.actions, engine::Actions { post: true, signal: Some(19) });
         assert_eq!(h.signals, [Some(19)]);
@@ -248,8 +335,8 @@ mod tests {
     #[test]
     fn what_cannot_run_here_is_refused_by_path() {
         assert_eq!(
-            error("  - call: tcp_connect\n    syscall: false\n"),
-            "spec.kprobes[0].call: \"tcp_connect\" is a kernel function: this kernel attaches neither kprobes nor \
+            error("  - call: tcp_sendmsg\n    syscall: false\n"),
+            "spec.kprobes[0].call: \"tcp_sendmsg\" is a kernel function: this kernel attaches neither kprobes nor \
              fentry, and this engine has no equivalent hook for it yet (syscall hooks run: `syscall: true`)"
         );
         assert_eq!(

@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
-use scry_bpf::policy::{MAX_HOOKS, PolicyRecord, PolicySource, decode};
-use scry_model::event::{Event, EventEnvelope, KprobeArgument, Process, ProcessKprobe};
+use scry_bpf::policy::{MAX_CONNECT_HOOKS, MAX_HOOKS, PolicyRecord, PolicySource, decode};
+use scry_model::event::{Event, EventEnvelope, KprobeArgument, KprobeSock, Process, ProcessKprobe};
 use scry_model::status::{PolicyHookInfo, PolicyInfo};
 use scry_policy::{IntType, Mode};
 
-use self::compile::CompiledHook;
+use self::compile::{CompiledHook, EngineHook};
 use crate::collector::{DecodedRing, spawn_collector};
 use crate::events::EventBus;
 use crate::pipeline::{Pipeline, monotonic_ns};
@@ -124,13 +124,21 @@ impl PolicyManager {
     }
 }
 
+/// Where a hook lives in the engine: syscall and connect hooks have slots
+/// of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Syscall(u32),
+    Connect(u32),
+}
+
 struct LoadedPolicy {
     id: u32,
     name: String,
     mode: Mode,
     enabled: bool,
     /// Each hook with its engine slot.
-    hooks: Vec<(u32, CompiledHook)>,
+    hooks: Vec<(Slot, CompiledHook)>,
     events: u64,
     signals: u64,
 }
@@ -214,21 +222,37 @@ impl Engine {
         }
         let id = self.next_id;
         let hooks = compile::compile(&policy, id).map_err(|e| e.to_string())?;
-        let used: Vec<u32> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
-        let free: Vec<u32> = (0..MAX_HOOKS).filter(|s| !used.contains(s)).take(hooks.len()).collect();
-        if free.len() < hooks.len() {
-            return Err(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"));
-        }
-        let mut installed = Vec::with_capacity(hooks.len());
-        for (slot, hook) in free.into_iter().zip(hooks) {
-            if let Err(e) = self.source.install(slot, &hook.hook) {
-                // Whole or nothing.
-                for (s, _) in &installed {
-                    let _ = self.source.remove(*s);
+        let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
+        let mut free_syscall = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Syscall(*s)));
+        let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));
+        let mut installed: Vec<(Slot, CompiledHook)> = Vec::with_capacity(hooks.len());
+        for hook in hooks {
+            let done = match &hook.hook {
+                EngineHook::Syscall(h) => free_syscall
+                    .next()
+                    .ok_or(format!("the engine's {MAX_HOOKS} syscall hook slots are taken; delete a policy first"))
+                    .and_then(|slot| {
+                        self.source.install(slot, h).map(|()| Slot::Syscall(slot)).map_err(|e| e.to_string())
+                    }),
+                EngineHook::Connect(h) => free_connect
+                    .next()
+                    .ok_or(format!(
+                        "the engine's {MAX_CONNECT_HOOKS} connect hook slots are taken; delete a policy first"
+                    ))
+                    .and_then(|slot| {
+                        self.source.install_connect(slot, h).map(|()| Slot::Connect(slot)).map_err(|e| e.to_string())
+                    }),
+            };
+            match done {
+                Ok(slot) => installed.push((slot, hook)),
+                Err(e) => {
+                    // Whole or nothing.
+                    for (slot, _) in &installed {
+                        let _ = self.remove_slot(*slot);
+                    }
+                    return Err(format!("{}: {e}", hook.path));
                 }
-                return Err(format!("{}: {e}", hook.path));
             }
-            installed.push((slot, hook));
         }
         self.next_id += 1;
         let loaded = LoadedPolicy {
@@ -249,11 +273,18 @@ impl Engine {
         self.policies.iter().position(|p| p.name == name).ok_or_else(|| format!("no policy named {name:?} is loaded"))
     }
 
+    fn remove_slot(&mut self, slot: Slot) -> Result<(), scry_bpf::policy::PolicyLoadError> {
+        match slot {
+            Slot::Syscall(s) => self.source.remove(s),
+            Slot::Connect(s) => self.source.remove_connect(s),
+        }
+    }
+
     fn delete(&mut self, name: &str) -> Result<(), String> {
         let at = self.find(name)?;
         let policy = self.policies.remove(at);
         for (slot, hook) in &policy.hooks {
-            self.source.remove(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
+            self.remove_slot(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
         }
         Ok(())
     }
@@ -261,7 +292,11 @@ impl Engine {
     fn set_enabled(&mut self, name: &str, enabled: bool) -> Result<PolicyInfo, String> {
         let at = self.find(name)?;
         for (slot, hook) in &self.policies[at].hooks {
-            self.source.set_enabled(*slot, enabled).map_err(|e| format!("{}: {e}", hook.path))?;
+            let done = match *slot {
+                Slot::Syscall(s) => self.source.set_enabled(s, enabled),
+                Slot::Connect(s) => self.source.set_connect_enabled(s, enabled),
+            };
+            done.map_err(|e| format!("{}: {e}", hook.path))?;
         }
         self.policies[at].enabled = enabled;
         Ok(self.policies[at].info())
@@ -269,7 +304,8 @@ impl Engine {
 
     fn publish(&mut self, r: &PolicyRecord) {
         let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
-        let Some((_, hook)) = policy.hooks.iter().find(|(slot, _)| *slot == r.hook) else { return };
+        let slot = if r.connect.is_some() { Slot::Connect(r.hook) } else { Slot::Syscall(r.hook) };
+        let Some((_, hook)) = policy.hooks.iter().find(|(s, _)| *s == slot) else { return };
         let (process, parent) = self
             .pipeline
             .process_and_parent(r.pid)
@@ -281,7 +317,20 @@ impl Engine {
             Some(_) => "KPROBE_ACTION_SIGNAL",
             None => "KPROBE_ACTION_POST",
         };
-        let args = hook.args.iter().map(|(index, ty, label)| argument(r.args[*index as usize], *ty, label)).collect();
+        let args = match r.connect {
+            Some(to) => vec![KprobeArgument {
+                sock_arg: Some(KprobeSock {
+                    family: if to.is_ipv4() { "AF_INET" } else { "AF_INET6" }.into(),
+                    sock_type: "SOCK_STREAM".into(),
+                    protocol: "IPPROTO_TCP".into(),
+                    daddr: to.ip().to_string(),
+                    dport: u32::from(to.port()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            None => hook.args.iter().map(|(index, ty, label)| argument(r.args[*index as usize], *ty, label)).collect(),
+        };
         let event = ProcessKprobe {
             process,
             parent,
