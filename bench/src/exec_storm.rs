@@ -6,13 +6,14 @@
 //! Usage (root): cargo run --release -p scry-bench --bin exec-storm -- [N] [ROUNDS] [WORKERS]
 //! Needs the release agent: cargo build --release --bin scry
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use scry_agent::client::Client;
+use scry_bench::{Agent, median, require_root, scry_bin};
 use scry_model::Event;
 use scry_model::filter::EventFilter;
 
@@ -66,56 +67,6 @@ fn write_storm_binary(path: &Path) {
     }
 }
 
-/// CPU time (user + system) the process `pid` has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("agent stat");
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_micros(ticks * 1_000_000 / hz)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(scry: &Path, dir: &Path) -> Agent {
-        let socket = dir.join("bench.sock");
-        let child = Command::new(scry)
-            .args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--socket"])
-            .arg(&socket)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("scry agent starts");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while rt.block_on(Client::new(&socket).status()).is_err() {
-            assert!(Instant::now() < deadline, "agent not ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Agent { child, socket }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
-}
-
 /// Counts exec and exit events of `binary` (and lost notices) from a live stream.
 struct Counter {
     execs: Arc<AtomicU64>,
@@ -156,8 +107,7 @@ impl Counter {
 }
 
 fn main() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "exec-storm loads the agent and must run as root");
+    require_root("exec-storm");
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(20_000, |a| a.parse().expect("N"));
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
@@ -165,9 +115,7 @@ fn main() {
     // every cycle (the worst case). Fewer workers model a node with headroom.
     let cores = std::thread::available_parallelism().map_or(2, |p| p.get());
     let workers: usize = args.next().map_or(cores, |a| a.parse().expect("WORKERS"));
-    let exe = std::env::current_exe().unwrap();
-    let scry = exe.parent().unwrap().join("scry");
-    assert!(scry.exists(), "{} missing: cargo build --release --bin scry", scry.display());
+    let scry = scry_bin();
 
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("scry-storm-true");
@@ -180,18 +128,18 @@ fn main() {
     let (mut captured_execs, mut captured_exits, mut lost) = (0, 0, 0);
     for round in 0..rounds {
         base.push(storm(&bin, n, workers).as_secs_f64());
-        let agent = Agent::start(&scry, dir.path());
-        let cpu0 = cpu_time(agent.child.id());
+        let agent = Agent::start(&scry, dir.path(), &[], |_| Ok(true));
+        let cpu0 = agent.cpu();
         agent_only.push(storm(&bin, n, workers).as_secs_f64());
         // The agent drains its ring on a 20 ms timer: let the last storm's
         // events pass before counting this one's.
         std::thread::sleep(Duration::from_millis(200));
-        let cpu1 = cpu_time(agent.child.id());
+        let cpu1 = agent.cpu();
         cpu_only += cpu1 - cpu0;
         let counter = Counter::start(&agent.socket, &bin_str);
         streamed.push(storm(&bin, n, workers).as_secs_f64());
         counter.wait_for(n as u64);
-        cpu_streamed += cpu_time(agent.child.id()) - cpu1;
+        cpu_streamed += agent.cpu() - cpu1;
         let (e, x, l) = (
             counter.execs.load(Ordering::Relaxed),
             counter.exits.load(Ordering::Relaxed),

@@ -65,9 +65,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use scry_agent::client::Client;
+use scry_bench::{Agent, cpu_time, free_port, median, other_agents, require_root, scry_bin};
 use scry_model::status::{AgentStatus, SourceStatus};
-use scry_query::wire::SqlRequest;
 use scry_store::TableStats;
 use serde_json::Value;
 
@@ -87,41 +86,6 @@ const DEFAULT_STORE_MB: u64 = 1280;
 const IPERF3: &str = "iperf3";
 /// iperf3's connections to its server: control and one stream.
 const IPERF3_CONNECTIONS: u64 = 2;
-
-fn hz() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as u64 }
-}
-
-/// CPU time (user + system) the process `pid` has used so far (all its
-/// threads, ended ones included); zero once it is gone.
-fn cpu_time(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_micros(ticks * 1_000_000 / hz())
-}
-
-fn pids() -> impl Iterator<Item = u32> {
-    std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn pct(part: u64, whole: u64) -> f64 {
     100.0 * part as f64 / whole.max(1) as f64
@@ -386,140 +350,81 @@ struct SynFlows {
     server: Syns,
 }
 
-struct Agent {
-    child: Child,
-    client: Client,
-    rt: tokio::runtime::Runtime,
+/// The agent with room for the run's flows, ready once flows are.
+fn start_agent(scry: &Path, dir: &Path, store_mb: u64) -> Agent {
+    Agent::start(scry, dir, &["--store-size-mb".to_owned(), store_mb.to_string()], |s| {
+        match (s.flows.enabled, s.flows.detail.as_str()) {
+            (true, _) => Ok(true),
+            (false, "") => Ok(false),
+            (false, why) => Err(format!("network flows are off: {why}")),
+        }
+    })
 }
 
-impl Agent {
-    fn start(scry: &Path, dir: &Path, store_mb: u64) -> Agent {
-        let socket = dir.join("bench.sock");
-        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        let child = Command::new(scry)
-            .args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--store-size-mb"])
-            .arg(store_mb.to_string())
-            .arg("--socket")
-            .arg(&socket)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("scry agent starts");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let client = Client::new(&socket);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match rt.block_on(client.status()) {
-                Ok(s) if s.flows.enabled => break,
-                Ok(s) if !s.flows.detail.is_empty() => panic!("network flows are off: {}", s.flows.detail),
-                _ => {}
-            }
-            assert!(Instant::now() < deadline, "agent not ready: {}", dir.join("agent.log").display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Agent { child, client, rt }
-    }
+/// Until the flow source's records and the flows made stop changing.
+fn settle(agent: &Agent) -> AgentStatus {
+    agent.settle(|s| (net_source(s).events, s.flows.seen))
+}
 
-    fn status(&self) -> AgentStatus {
-        self.rt.block_on(self.client.status()).expect("status")
-    }
-
-    fn cpu(&self) -> Duration {
-        cpu_time(self.child.id())
-    }
-
-    /// Waits until the flow source's records and the flows made stop
-    /// changing (the agent has caught up), then returns the status.
-    fn settle(&self) -> AgentStatus {
-        let key = |s: &AgentStatus| (net_source(s).events, s.flows.seen);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = self.status();
-        let mut still = 0;
-        while still < 3 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            let now = self.status();
-            still = if key(&now) == key(&last) { still + 1 } else { 0 };
-            last = now;
-        }
-        last
-    }
-
-    fn sql(&self, query: String, max_rows: usize) -> Vec<Vec<Value>> {
-        let req = SqlRequest { query, max_rows: Some(max_rows) };
-        let mut resp = self.rt.block_on(self.client.sql(&req)).expect("sql");
-        let table = resp.tables.swap_remove(0);
-        assert!(!table.truncated, "more than {max_rows} rows");
-        table.rows
-    }
-
-    /// The SYN flows (`tcp_flags` `SYN`, not `SYN,ACK`) to `run`'s server
-    /// port, once the client side's stop growing (or cover every connection).
-    fn syn_flows(&self, run: &Run) -> SynFlows {
-        let count = || {
-            let rows = self.sql(
-                format!(
-                    "SELECT traffic_direction, src_port, count(*) AS n FROM network_flows \
-                     WHERE protocol = 'tcp' AND dst_port = {} AND starts_with(tcp_flags, 'SYN') \
-                     AND NOT starts_with(tcp_flags, 'SYN,ACK') GROUP BY traffic_direction, src_port",
-                    run.port
-                ),
-                2 * run.ports as usize + 16,
-            );
-            let mut f = SynFlows::default();
-            for row in rows {
-                let side = match row[0].as_str() {
-                    Some("EGRESS") => &mut f.client,
-                    Some("INGRESS") => &mut f.server,
-                    _ => continue,
-                };
-                let port = row[1].as_u64().and_then(|p| u16::try_from(p).ok()).expect("src_port");
-                let n = row[2].as_u64().expect("count");
-                side.rows += n;
-                side.ports += 1;
-                side.matched += if run.uses.is_empty() { 1 } else { n.min(run.uses.get(&port).copied().unwrap_or(0)) };
-            }
-            f
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut last, mut still) = (count(), 0);
-        while last.client.matched < run.connections && still < 3 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = count();
-            still = if now.client == last.client { still + 1 } else { 0 };
-            last = now;
-        }
-        last
-    }
-
-    /// The most bytes a socket of a connection to `port` counted as
-    /// received: for iperf3, its server's stream socket.
-    fn received_bytes(&self, port: u16) -> u64 {
-        let rows = self.sql(
+/// The SYN flows (`tcp_flags` `SYN`, not `SYN,ACK`) to `run`'s server
+/// port, once the client side's stop growing (or cover every connection).
+fn syn_flows(agent: &Agent, run: &Run) -> SynFlows {
+    let count = || {
+        let rows = agent.sql(
             format!(
-                "SELECT max(bytes_recv) FROM network_flows WHERE protocol = 'tcp' \
-                 AND (dst_port = {port} OR src_port = {port})"
+                "SELECT traffic_direction, src_port, count(*) AS n FROM network_flows \
+                 WHERE protocol = 'tcp' AND dst_port = {} AND starts_with(tcp_flags, 'SYN') \
+                 AND NOT starts_with(tcp_flags, 'SYN,ACK') GROUP BY traffic_direction, src_port",
+                run.port
             ),
-            1,
+            2 * run.ports as usize + 16,
         );
-        rows.first().and_then(|r| r[0].as_u64()).unwrap_or(0)
+        let mut f = SynFlows::default();
+        for row in rows {
+            let side = match row[0].as_str() {
+                Some("EGRESS") => &mut f.client,
+                Some("INGRESS") => &mut f.server,
+                _ => continue,
+            };
+            let port = row[1].as_u64().and_then(|p| u16::try_from(p).ok()).expect("src_port");
+            let n = row[2].as_u64().expect("count");
+            side.rows += n;
+            side.ports += 1;
+            side.matched += if run.uses.is_empty() { 1 } else { n.min(run.uses.get(&port).copied().unwrap_or(0)) };
+        }
+        f
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut last, mut still) = (count(), 0);
+    while last.client.matched < run.connections && still < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = count();
+        still = if now.client == last.client { still + 1 } else { 0 };
+        last = now;
     }
+    last
+}
 
-    fn flow_table(&self) -> TableStats {
-        let tables = self.rt.block_on(self.client.tables()).expect("tables");
-        tables.into_iter().find(|t| t.stats.name == "network_flows").map(|t| t.stats).expect("network_flows table")
-    }
+/// The most bytes a socket of a connection to `port` counted as
+/// received: for iperf3, its server's stream socket.
+fn received_bytes(agent: &Agent, port: u16) -> u64 {
+    let rows = agent.sql(
+        format!(
+            "SELECT max(bytes_recv) FROM network_flows WHERE protocol = 'tcp' \
+             AND (dst_port = {port} OR src_port = {port})"
+        ),
+        1,
+    );
+    rows.first().and_then(|r| r[0].as_u64()).unwrap_or(0)
+}
+
+fn flow_table(agent: &Agent) -> TableStats {
+    let tables = agent.rt.block_on(agent.client.tables()).expect("tables");
+    tables.into_iter().find(|t| t.stats.name == "network_flows").map(|t| t.stats).expect("network_flows table")
 }
 
 fn net_source(s: &AgentStatus) -> SourceStatus {
     s.sources.iter().find(|x| x.name == "net").cloned().unwrap_or_default()
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
 }
 
 /// One run with the agent: what it captured and cost.
@@ -688,43 +593,29 @@ impl Bench {
     }
 
     fn traced(&self, work: Work) -> Traced {
-        let agent = Agent::start(&self.scry, &self.dir, self.store_mb);
+        let agent = start_agent(&self.scry, &self.dir, self.store_mb);
         // Idle first: what the agent costs with no traffic, shown on its own.
         let idle0 = agent.cpu();
         std::thread::sleep(IDLE);
         let agent0 = agent.cpu();
         let run = self.run(work);
-        let status = agent.settle();
+        let status = settle(&agent);
         let agent_cpu = agent.cpu() - agent0;
-        let flows = agent.syn_flows(&run);
-        let flow_bytes = if work == Work::Iperf { agent.received_bytes(run.port) } else { 0 };
-        let table = agent.flow_table();
+        let flows = syn_flows(&agent, &run);
+        let flow_bytes = if work == Work::Iperf { received_bytes(&agent, run.port) } else { 0 };
+        let table = flow_table(&agent);
         Traced { run, flows, flow_bytes, agent_cpu, idle_cpu: agent0 - idle0, status, table }
     }
 }
 
-/// Other agents (say, a test's) would see the "without" runs too.
-fn other_agents() -> Vec<String> {
-    let me = std::process::id();
-    pids()
-        .filter(|&p| p != me)
-        .map(cmdline)
-        .filter(|c| c.split(' ').next().is_some_and(|b| b.ends_with("scry")) && c.contains(" agent"))
-        .collect()
-}
-
 fn main() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "flow-bench loads the agent: run as root");
+    require_root("flow-bench");
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
     let conns: u64 = args.next().map_or(10_000, |a| a.parse().expect("CONNECTIONS"));
     let secs: u32 = args.next().map_or(5, |a| a.parse().expect("SECONDS"));
     assert!(rounds > 0 && conns > 0 && secs > 0, "ROUNDS, CONNECTIONS and SECONDS must be positive");
-    let scry = std::env::var_os("SCRY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::current_exe().unwrap().parent().unwrap().join("scry"));
-    assert!(scry.exists(), "{} missing: cargo build --release --bin scry, or set SCRY_BIN", scry.display());
+    let scry = scry_bin();
     let others = other_agents();
     if !others.is_empty() {
         eprintln!("warning: other agents run and see the runs without this one's agent too: {others:?}");

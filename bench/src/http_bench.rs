@@ -24,14 +24,13 @@
 //! to this executable, or `SCRY_BIN=/path/to/scry`.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scry_agent::client::Client;
+use scry_bench::{Agent, cpu_time, free_port, median, other_agents, pids, require_root, scry_bin};
 use scry_model::status::AgentStatus;
-use scry_query::wire::SqlRequest;
 
 const THREADS: u32 = 2;
 const SATURATION_CONNS: u32 = 50;
@@ -40,43 +39,9 @@ const DELAY_MS: u32 = 10;
 /// The agent idles this long after start-up, before each run with it.
 const IDLE: Duration = Duration::from_secs(2);
 
-fn hz() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as u64 }
-}
-
-/// CPU time (user + system) the process `pid` has used so far; zero once it is gone.
-fn cpu_time(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_micros(ticks * 1_000_000 / hz())
-}
-
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
-}
-
-fn pids() -> impl Iterator<Item = u32> {
-    std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Nginx {
@@ -154,93 +119,40 @@ impl Drop for Nginx {
     }
 }
 
-struct Agent {
-    child: Child,
-    client: Client,
-    rt: tokio::runtime::Runtime,
+/// The agent, ready once socket tracing is.
+fn start_agent(scry: &Path, dir: &Path) -> Agent {
+    Agent::start(scry, dir, &[], |s| match (s.sockets.enabled, s.sockets.detail.as_str()) {
+        (true, _) => Ok(true),
+        (false, "") => Ok(false),
+        (false, why) => Err(format!("socket tracing is off: {why}")),
+    })
 }
 
-impl Agent {
-    fn start(scry: &Path, dir: &Path) -> Agent {
-        let socket = dir.join("bench.sock");
-        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        let child = Command::new(scry)
-            .args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--socket"])
-            .arg(&socket)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("scry agent starts");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let client = Client::new(&socket);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match rt.block_on(client.status()) {
-                Ok(s) if s.sockets.enabled => break,
-                Ok(s) if !s.sockets.detail.is_empty() => panic!("socket tracing is off: {}", s.sockets.detail),
-                _ => {}
-            }
-            assert!(Instant::now() < deadline, "agent not ready: {}", dir.join("agent.log").display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Agent { child, client, rt }
-    }
+/// Until the socket source's events and the HTTP records stop changing.
+fn settle(agent: &Agent) -> AgentStatus {
+    agent.settle(|s| {
+        let events = s.sources.iter().find(|x| x.name == "socket").map_or(0, |x| x.events);
+        let http = s.sockets.protocols.iter().find(|p| p.name == "http").map_or(0, |p| p.records);
+        (events, http)
+    })
+}
 
-    fn status(&self) -> AgentStatus {
-        self.rt.block_on(self.client.status()).expect("status")
-    }
-
-    fn cpu(&self) -> Duration {
-        cpu_time(self.child.id())
-    }
-
-    /// Waits until the socket source's events and the HTTP records stop
-    /// changing (the agent has caught up), then returns the status.
-    fn settle(&self) -> AgentStatus {
-        let key = |s: &AgentStatus| {
-            let events = s.sources.iter().find(|x| x.name == "socket").map_or(0, |x| x.events);
-            let http = s.sockets.protocols.iter().find(|p| p.name == "http").map_or(0, |p| p.records);
-            (events, http)
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = self.status();
-        let mut still = 0;
-        while still < 3 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            let now = self.status();
-            still = if key(&now) == key(&last) { still + 1 } else { 0 };
-            last = now;
-        }
-        last
-    }
-
-    /// Rows of `http_events` whose path starts with `prefix`, once the count
-    /// stops growing (or reaches `want`).
-    fn count(&self, prefix: &str, want: u64) -> u64 {
+/// Rows of `http_events` whose path starts with `prefix`, once the count
+/// stops growing (or reaches `want`).
+fn count(agent: &Agent, prefix: &str, want: u64) -> u64 {
+    let count = || {
         let query = format!("SELECT count(*) AS n FROM http_events WHERE starts_with(req_path, '{prefix}')");
-        let req = SqlRequest { query, max_rows: None };
-        let count = || {
-            let resp = self.rt.block_on(self.client.sql(&req)).expect("sql");
-            resp.tables[0].rows[0][0].as_u64().expect("count")
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut last, mut still) = (count(), 0);
-        while last < want && still < 3 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = count();
-            still = if now == last { still + 1 } else { 0 };
-            last = now;
-        }
-        last
+        agent.sql(query, 1)[0][0].as_u64().expect("count")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut last, mut still) = (count(), 0);
+    while last < want && still < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = count();
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
     }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
+    last
 }
 
 struct WrkRun {
@@ -435,7 +347,7 @@ impl Bench {
     }
 
     fn traced(&self, nginx: &Nginx, conns: u32, delay: Option<u32>, prefix: &str) -> Traced {
-        let agent = Agent::start(&self.scry, &self.dir);
+        let agent = start_agent(&self.scry, &self.dir);
         // Idle first: what the agent costs with no traffic (its drain timers,
         // the rest of its start-up), shown on its own.
         let idle0 = agent.cpu();
@@ -444,35 +356,21 @@ impl Bench {
         let idle_cpu = agent0 - idle0;
         let run = wrk(&self.dir, &self.url(&format!("{prefix}/x")), conns, self.secs, delay);
         let nginx_cpu = nginx.cpu() - nginx0;
-        let status = agent.settle();
+        let status = settle(&agent);
         let agent_cpu = agent.cpu() - agent0;
-        let captured = agent.count(prefix, run.requests);
+        let captured = count(&agent, prefix, run.requests);
         Traced { run, captured, agent_cpu, idle_cpu, nginx_cpu, status }
     }
 }
 
-/// Other agents (say, a test's) would trace the "without" runs too.
-fn other_agents() -> Vec<String> {
-    let me = std::process::id();
-    pids()
-        .filter(|&p| p != me)
-        .map(cmdline)
-        .filter(|c| c.split(' ').next().is_some_and(|b| b.ends_with("scry")) && c.contains(" agent"))
-        .collect()
-}
-
 fn main() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "http-bench loads the agent and runs nginx: run as root");
+    require_root("http-bench");
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
     let secs: u32 = args.next().map_or(10, |a| a.parse().expect("SECONDS"));
     let rate: u32 = args.next().map_or(10_000, |a| a.parse().expect("RATE"));
     let fixed_conns = (rate * DELAY_MS / 1000).max(THREADS);
-    let scry = std::env::var_os("SCRY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::current_exe().unwrap().parent().unwrap().join("scry"));
-    assert!(scry.exists(), "{} missing: cargo build --release --bin scry, or set SCRY_BIN", scry.display());
+    let scry = scry_bin();
     let others = other_agents();
     if !others.is_empty() {
         eprintln!("warning: other agents run and trace the runs without this one's agent too: {others:?}");

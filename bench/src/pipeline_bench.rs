@@ -40,7 +40,7 @@ use scry_agent::pipeline::{Pipeline, PipelineConfig};
 use scry_agent::sockets::tables::{Cell, IntoRow, SocketTables};
 use scry_agent::sockets::tracker::{ConnMeta, RecordSink, Tracker};
 use scry_agent::tables::ProcessTables;
-use scry_bench::Rng;
+use scry_bench::{Rng, median};
 use scry_bpf::process::ExecRecord;
 use scry_bpf::socket::{ConnId, Direction, Role, SocketRecord, decode};
 use scry_model::tables::{HTTP_EVENTS, PROC_EXEC_EVENTS, PROC_EXIT_EVENTS};
@@ -518,11 +518,6 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
     let (cpu0, wall0) = (thread_cpu(), Instant::now());
     let out = f();
     (out, (thread_cpu() - cpu0).as_secs_f64(), wall0.elapsed().as_secs_f64())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Every exchange comes out once, as it went in, and nothing else.

@@ -17,12 +17,11 @@
 //! release agent: `scry` next to this executable, or `SCRY_BIN=/path/to/scry`.
 
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use scry_agent::client::Client;
+use scry_bench::{Agent, median, require_root, scry_bin};
 
 const THREADS: usize = 2;
 
@@ -67,70 +66,35 @@ fn policy_yaml() -> String {
     )
 }
 
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Agent {
-    fn start(scry: &Path, dir: &Path, policy: bool) -> Agent {
-        let socket = dir.join("bench.sock");
-        let mut cmd = Command::new(scry);
-        cmd.args(["agent", "--kubernetes", "off", "--metrics-addr", "off", "--socket"]).arg(&socket);
-        if policy {
-            std::fs::write(dir.join("bench.yaml"), policy_yaml()).unwrap();
-            cmd.arg("--policy-dir").arg(dir);
-        }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("scry agent starts");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while rt.block_on(Client::new(&socket).status()).is_err() {
-            assert!(Instant::now() < deadline, "agent not ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let agent = Agent { child, socket, rt };
-        if policy {
-            let loaded = agent.rt.block_on(Client::new(&agent.socket).policies()).unwrap();
-            assert_eq!(loaded.len(), 1, "the bench policy loads: {loaded:?}");
-        }
-        // Let start-up work (BPF loads, /proc scan) finish.
-        std::thread::sleep(Duration::from_secs(2));
-        agent
+/// The agent, with the never-triggering policy loaded when `policy`; it
+/// idles 2 s so start-up work (BPF loads, the /proc scan) is over.
+fn start_agent(scry: &Path, dir: &Path, policy: bool) -> Agent {
+    let mut extra = Vec::new();
+    if policy {
+        std::fs::write(dir.join("bench.yaml"), policy_yaml()).unwrap();
+        extra = vec!["--policy-dir".to_owned(), dir.display().to_string()];
     }
-
-    /// Events and signals the policy's hooks produced.
-    fn policy_counts(&self) -> (u64, u64) {
-        let list = self.rt.block_on(Client::new(&self.socket).policies()).unwrap();
-        list.iter().fold((0, 0), |(e, s), p| (e + p.events, s + p.signals))
+    let agent = Agent::start(scry, dir, &extra, |_| Ok(true));
+    if policy {
+        let loaded = agent.rt.block_on(agent.client.policies()).unwrap();
+        assert_eq!(loaded.len(), 1, "the bench policy loads: {loaded:?}");
     }
+    std::thread::sleep(Duration::from_secs(2));
+    agent
 }
 
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn scry_bin() -> PathBuf {
-    std::env::var_os("SCRY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::current_exe().expect("own path").parent().expect("target dir").join("scry"))
+/// Events and signals the policies' hooks produced.
+fn policy_counts(agent: &Agent) -> (u64, u64) {
+    let list = agent.rt.block_on(agent.client.policies()).unwrap();
+    list.iter().fold((0, 0), |(e, s), p| (e + p.events, s + p.signals))
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+    require_root("policy-bench");
     let scry = scry_bin();
-    assert!(scry.exists(), "{} is missing: cargo build --release --bin scry (or set SCRY_BIN)", scry.display());
     let dir = tempfile::tempdir().unwrap();
     println!(
         "policy bench: openat+close storm, {THREADS} threads, {seconds} s per run, {rounds} rounds; agent {}",
@@ -143,13 +107,13 @@ fn main() {
             match mode {
                 0 => none.push(storm(seconds)),
                 1 => {
-                    let _agent = Agent::start(&scry, dir.path(), false);
+                    let _agent = start_agent(&scry, dir.path(), false);
                     bare.push(storm(seconds));
                 }
                 _ => {
-                    let agent = Agent::start(&scry, dir.path(), true);
+                    let agent = start_agent(&scry, dir.path(), true);
                     policy.push(storm(seconds));
-                    let (e, s) = agent.policy_counts();
+                    let (e, s) = policy_counts(&agent);
                     posted += e;
                     signals += s;
                 }

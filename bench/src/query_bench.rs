@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder};
-use scry_bench::Rng;
+use scry_bench::{Rng, median};
 use scry_model::tables;
 use scry_query::wire::ScriptRequest;
 use scry_query::{EngineConfig, ProcessInfo, ProcessMetadata, QueryEngine};
@@ -149,11 +149,6 @@ fn pin_to_one_cpu() {
         libc::CPU_SET(0, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
