@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use serde::de::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-const NAMES: [&str; 41] = [
+/// `CAP_*` by number (include/uapi/linux/capability.h, up to CAP_LAST_CAP).
+pub const NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
