@@ -131,6 +131,23 @@ fn bytes_of<T>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
 }
 
+/// Refuses more than the kernel's arrays hold.
+fn limit(what: &str, n: usize, max: usize) -> Result<(), PolicyLoadError> {
+    if n > max { Err(PolicyLoadError::Limit(format!("{n} {what}; the engine takes at most {max}"))) } else { Ok(()) }
+}
+
+/// The kernel's action bits and signal.
+fn action_bits(a: &Actions) -> (u32, u32) {
+    (u32::from(a.post) | if a.signal.is_some() { 2 } else { 0 }, a.signal.unwrap_or(0))
+}
+
+/// A matchBinaries filter as the kernel compares it: operator, count, ids.
+struct CompiledBinaries {
+    op: u32,
+    n: u32,
+    ids: [u32; MAX_BINARIES],
+}
+
 fn binary_key(path: &str) -> Option<types::binary_key> {
     let mut key = types::binary_key::default();
     if path.len() > MAX_BINARY_PATH {
@@ -212,14 +229,26 @@ impl PolicySource {
         Ok(id)
     }
 
-    fn compile(&mut self, hook: &SyscallHook) -> Result<types::hook, PolicyLoadError> {
-        let limit = |what: &str, n: usize, max: usize| {
-            if n > max {
-                Err(PolicyLoadError::Limit(format!("{n} {what}; the engine takes at most {max}")))
-            } else {
-                Ok(())
+    fn compile_binaries(
+        &mut self,
+        binaries: &Option<(BinaryOp, Vec<String>)>,
+    ) -> Result<CompiledBinaries, PolicyLoadError> {
+        let mut out = CompiledBinaries { op: 0, n: 0, ids: [0; MAX_BINARIES] };
+        if let Some((op, paths)) = binaries {
+            limit("binaries", paths.len(), MAX_BINARIES)?;
+            out.op = match op {
+                BinaryOp::In => 1,
+                BinaryOp::NotIn => 2,
+            };
+            out.n = paths.len() as u32;
+            for (slot, path) in out.ids.iter_mut().zip(paths) {
+                *slot = self.binary_id(path)?;
             }
-        };
+        }
+        Ok(out)
+    }
+
+    fn compile(&mut self, hook: &SyscallHook) -> Result<types::hook, PolicyLoadError> {
         limit("selectors", hook.selectors.len(), MAX_SELECTORS)?;
         let mut out = types::hook {
             policy_id: hook.policy_id,
@@ -240,19 +269,9 @@ impl PolicySource {
                 m.nvalues = a.values.len() as u8;
                 m.values[..a.values.len()].copy_from_slice(&a.values);
             }
-            if let Some((op, paths)) = &sel.binaries {
-                limit("binaries", paths.len(), MAX_BINARIES)?;
-                dst.bin_op = match op {
-                    BinaryOp::In => 1,
-                    BinaryOp::NotIn => 2,
-                };
-                dst.nbinaries = paths.len() as u32;
-                for (slot, path) in dst.binaries.iter_mut().zip(paths) {
-                    *slot = self.binary_id(path)?;
-                }
-            }
-            dst.actions = u32::from(sel.actions.post) | if sel.actions.signal.is_some() { 2 } else { 0 };
-            dst.signal = sel.actions.signal.unwrap_or(0);
+            let bins = self.compile_binaries(&sel.binaries)?;
+            (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
+            (dst.actions, dst.signal) = action_bits(&sel.actions);
         }
         Ok(out)
     }
@@ -375,12 +394,7 @@ pub const MAX_PORTS: usize = 8;
 
 impl PolicySource {
     fn compile_connect(&mut self, hook: &ConnectHook) -> Result<types::connect_hook, PolicyLoadError> {
-        if hook.selectors.len() > MAX_SELECTORS {
-            return Err(PolicyLoadError::Limit(format!(
-                "{} selectors; the engine takes at most {MAX_SELECTORS}",
-                hook.selectors.len()
-            )));
-        }
+        limit("selectors", hook.selectors.len(), MAX_SELECTORS)?;
         let mut out = types::connect_hook {
             policy_id: hook.policy_id,
             enabled: 1,
@@ -389,12 +403,7 @@ impl PolicySource {
         };
         for (dst, sel) in out.selectors.iter_mut().zip(&hook.selectors) {
             if let Some((op, ports)) = &sel.ports {
-                if ports.len() > MAX_PORTS {
-                    return Err(PolicyLoadError::Limit(format!(
-                        "{} ports; the engine takes at most {MAX_PORTS}",
-                        ports.len()
-                    )));
-                }
+                limit("ports", ports.len(), MAX_PORTS)?;
                 dst.port_op = match op {
                     PortOp::In => 1,
                     PortOp::NotIn => 2,
@@ -402,24 +411,9 @@ impl PolicySource {
                 dst.nports = ports.len() as u32;
                 dst.ports[..ports.len()].copy_from_slice(ports);
             }
-            if let Some((op, paths)) = &sel.binaries {
-                if paths.len() > MAX_BINARIES {
-                    return Err(PolicyLoadError::Limit(format!(
-                        "{} binaries; the engine takes at most {MAX_BINARIES}",
-                        paths.len()
-                    )));
-                }
-                dst.bin_op = match op {
-                    BinaryOp::In => 1,
-                    BinaryOp::NotIn => 2,
-                };
-                dst.nbinaries = paths.len() as u32;
-                for (slot, path) in dst.binaries.iter_mut().zip(paths) {
-                    *slot = self.binary_id(path)?;
-                }
-            }
-            dst.actions = u32::from(sel.actions.post) | if sel.actions.signal.is_some() { 2 } else { 0 };
-            dst.signal = sel.actions.signal.unwrap_or(0);
+            let bins = self.compile_binaries(&sel.binaries)?;
+            (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
+            (dst.actions, dst.signal) = action_bits(&sel.actions);
         }
         Ok(out)
     }

@@ -122,9 +122,24 @@ static __always_inline int arg_matches(const struct arg_match *m, const __u64 *a
 	return m->op == OP_NOT_EQUAL;
 }
 
-static __always_inline int selector_matches(const struct selector *s, const __u64 *args, __u32 binary)
+static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u32 binary)
 {
 	int i, in = 0;
+
+	if (op == BIN_NONE)
+		return 1;
+	for (i = 0; i < POLICY_BINARIES; i++) {
+		if (i >= n)
+			break;
+		if (binary && ids[i] == binary)
+			in = 1;
+	}
+	return op == BIN_IN ? in : !in;
+}
+
+static __always_inline int selector_matches(const struct selector *s, const __u64 *args, __u32 binary)
+{
+	int i;
 
 	for (i = 0; i < POLICY_ARG_MATCHES; i++) {
 		if (i >= s->nargs)
@@ -132,15 +147,7 @@ static __always_inline int selector_matches(const struct selector *s, const __u6
 		if (!arg_matches(&s->args[i], args))
 			return 0;
 	}
-	if (s->bin_op == BIN_NONE)
-		return 1;
-	for (i = 0; i < POLICY_BINARIES; i++) {
-		if (i >= s->nbinaries)
-			break;
-		if (binary && s->binaries[i] == binary)
-			in = 1;
-	}
-	return s->bin_op == BIN_IN ? in : !in;
+	return in_binaries(s->bin_op, s->nbinaries, s->binaries, binary);
 }
 
 static __always_inline void act(__u32 idx, const struct hook *h, __u32 sel, const struct selector *s,
@@ -285,21 +292,6 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define NR_CONNECT 42
-
-static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u32 binary)
-{
-	int i, in = 0;
-
-	if (op == BIN_NONE)
-		return 1;
-	for (i = 0; i < POLICY_BINARIES; i++) {
-		if (i >= n)
-			break;
-		if (binary && ids[i] == binary)
-			in = 1;
-	}
-	return op == BIN_IN ? in : !in;
-}
 
 static __always_inline int port_matches(const struct connect_selector *s, __u16 port)
 {
