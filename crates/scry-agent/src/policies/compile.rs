@@ -110,13 +110,8 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
     let mut selectors = Vec::with_capacity(h.selectors.len());
     let mut signals = Vec::with_capacity(h.selectors.len());
     for (i, s) in h.selectors.iter().enumerate() {
-        let mut compiled = selector(&format!("{}.selectors[{i}]", h.path), s, &args)?;
-        signals.push(compiled.actions.signal);
-        // Monitor mode reports what enforcement would have done, and does not.
-        if mode == Mode::Monitor {
-            compiled.actions.signal = None;
-            compiled.actions.post = true;
-        }
+        let (compiled, signal) = selector(&format!("{}.selectors[{i}]", h.path), s, &args, mode)?;
+        signals.push(signal);
         selectors.push(compiled);
     }
     let name = function.call.strip_prefix("__x64_").unwrap_or(&function.call);
@@ -134,8 +129,10 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
     })
 }
 
-/// Actions common to both kinds of hooks: Post (plain), NoPost, Sigkill, Signal.
-fn actions(path: &str, list: &[Action]) -> Result<engine::Actions, PolicyError> {
+/// Actions common to both kinds of hooks: Post (plain), NoPost, Sigkill,
+/// Signal; with the signal as written, which monitor mode does not send
+/// (it posts instead) but events still name.
+fn actions(path: &str, list: &[Action], mode: Mode) -> Result<(engine::Actions, Option<u32>), PolicyError> {
     let mut actions = engine::Actions { post: true, signal: None };
     for (i, a) in list.iter().enumerate() {
         match a {
@@ -159,7 +156,11 @@ fn actions(path: &str, list: &[Action]) -> Result<engine::Actions, PolicyError> 
             }
         }
     }
-    Ok(actions)
+    let written = actions.signal;
+    if mode == Mode::Monitor {
+        actions = engine::Actions { post: true, signal: None };
+    }
+    Ok((actions, written))
 }
 
 fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::BinaryOp, Vec<String>)>, PolicyError> {
@@ -243,12 +244,8 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
             }
             ports = Some((if *negated { engine::PortOp::NotIn } else { engine::PortOp::In }, list));
         }
-        let mut acts = actions(&path, &s.actions)?;
-        signals.push(acts.signal);
-        if mode == Mode::Monitor {
-            acts.signal = None;
-            acts.post = true;
-        }
+        let (acts, signal) = actions(&path, &s.actions, mode)?;
+        signals.push(signal);
         selectors.push(engine::ConnectSelector { ports, binaries: binaries(&path, s)?, actions: acts });
     }
     Ok(CompiledHook {
@@ -276,7 +273,8 @@ fn selector(
     path: &str,
     s: &scry_policy::Selector,
     args: &[(u8, IntType, Option<String>)],
-) -> Result<engine::Selector, PolicyError> {
+    mode: Mode,
+) -> Result<(engine::Selector, Option<u32>), PolicyError> {
     refuse_unsupported_filters(path, s)?;
     let mut matches = Vec::with_capacity(s.args.len());
     for (i, m) in s.args.iter().enumerate() {
@@ -295,7 +293,8 @@ fn selector(
         };
         matches.push(engine::ArgMatch { index: args[m.arg].0, op, values: values.iter().map(value).collect() });
     }
-    Ok(engine::Selector { args: matches, binaries: binaries(path, s)?, actions: actions(path, &s.actions)? })
+    let (actions, signal) = actions(path, &s.actions, mode)?;
+    Ok((engine::Selector { args: matches, binaries: binaries(path, s)?, actions }, signal))
 }
 
 #[cfg(test)]
