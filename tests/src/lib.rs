@@ -231,3 +231,30 @@ pub fn python_file_server(cluster: &pods::Cluster, pod: &pods::Pod, dir: &std::p
     wait_listening(cluster, pod, 8080);
     server
 }
+
+/// dnsmasq in `pod`, answering on the pod's address with `addresses`
+/// (`/name/ip` rules, dnsmasq's `--address`) and nothing else; returns once
+/// it listens.
+pub fn dnsmasq(cluster: &pods::Cluster, pod: &pods::Pod, addresses: &[&str]) -> Background {
+    let mut args = vec![
+        "--no-daemon".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--bind-interfaces".to_owned(),
+        format!("--listen-address={}", pod.ip),
+        "--user=root".to_owned(),
+        "--pid-file=".to_owned(),
+    ];
+    args.extend(addresses.iter().map(|a| format!("--address={a}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Background(
+        cluster
+            .command(pod, "/usr/sbin/dnsmasq", &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dnsmasq starts"),
+    );
+    wait_listening(cluster, pod, 53);
+    server
+}

@@ -2,10 +2,8 @@
 //! another; A, AAAA and NXDOMAIN over UDP and an A over TCP, each once, from
 //! the server's side, with the questions, answers and rcode.
 
-use std::process::Stdio;
-
 use scry_e2e::pods::Cluster;
-use scry_e2e::{Agent, Background, runtime, sql_until, wait_listening};
+use scry_e2e::{Agent, dnsmasq, runtime, sql_until};
 use serde_json::{Value, json};
 
 #[test]
@@ -15,31 +13,7 @@ fn dig_queries_to_dnsmasq_are_recorded_once_with_answers_and_rcodes() {
     let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let (dns, app) = (cluster.pod("dns-1"), cluster.pod("app-1"));
     let ip = dns.ip.to_string();
-    let listen = format!("--listen-address={ip}");
-    let _server = Background(
-        cluster
-            .command(
-                dns,
-                "/usr/sbin/dnsmasq",
-                &[
-                    "--no-daemon",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--bind-interfaces",
-                    &listen,
-                    "--user=root",
-                    "--pid-file=",
-                    "--address=/web.test/10.1.2.3",
-                    "--address=/v6.test/fd00::1",
-                    "--address=/gone.test/",
-                ],
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(&cluster, dns, 53);
+    let _server = dnsmasq(&cluster, dns, &["/web.test/10.1.2.3", "/v6.test/fd00::1", "/gone.test/"]);
     let server = format!("@{ip}");
     // dnsmasq answers TCP in a forked child that reads the length prefix a
     // byte at a time.

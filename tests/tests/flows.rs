@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scry_e2e::pods::{Cluster, Pod};
-use scry_e2e::{Agent, Background, python_file_server, runtime, scry_bin, sql_until, wait_listening};
+use scry_e2e::{Agent, Background, dnsmasq, python_file_server, runtime, scry_bin, sql_until};
 use serde_json::Value;
 
 const WORLD_IP: &str = "10.210.0.200";
@@ -75,28 +75,7 @@ fn observe_shows_forwarded_dropped_reset_world_and_l7_flows_with_hubble_filters(
     nft("add rule inet scry input tcp dport 9090 drop");
     // dnsmasq in the db pod names an address nothing on this node owns.
     let dns_ip = db.ip.to_string();
-    let _dns = Background(
-        cluster
-            .command(
-                db,
-                "/usr/sbin/dnsmasq",
-                &[
-                    "--no-daemon",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--bind-interfaces",
-                    &format!("--listen-address={dns_ip}"),
-                    "--user=root",
-                    "--pid-file=",
-                    &format!("--address=/api.world.test/{WORLD_IP}"),
-                ],
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq starts"),
-    );
-    wait_listening(&cluster, db, 53);
+    let _dns = dnsmasq(&cluster, db, &[&format!("/api.world.test/{WORLD_IP}")]);
 
     let web_ip = web.ip.to_string();
     assert!(curl(&cluster, client, &format!("http://{web_ip}:8080/hello.txt"), &[]));

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scry_e2e::pods::{Cluster, Pod};
-use scry_e2e::{Agent, Background, python_file_server, runtime, wait_listening};
+use scry_e2e::{Agent, Background, dnsmasq, python_file_server, runtime};
 use serde_json::Value;
 
 const GETS: usize = 5;
@@ -128,28 +128,7 @@ fn prometheus_scrapes_hubble_flow_metrics_and_agent_health_with_exact_counts() {
     nft("add chain inet scry input { type filter hook input priority 0; }");
     nft("add rule inet scry input tcp dport 9090 drop");
     let dns_ip = db.ip.to_string();
-    let _dns = Background(
-        cluster
-            .command(
-                db,
-                "/usr/sbin/dnsmasq",
-                &[
-                    "--no-daemon",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--bind-interfaces",
-                    &format!("--listen-address={dns_ip}"),
-                    "--user=root",
-                    "--pid-file=",
-                    "--address=/cart.shop.test/10.211.0.100",
-                ],
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq starts"),
-    );
-    wait_listening(&cluster, db, 53);
+    let _dns = dnsmasq(&cluster, db, &["/cart.shop.test/10.211.0.100"]);
 
     let web_url = format!("http://{}:8080", web.ip);
     for _ in 0..GETS {
