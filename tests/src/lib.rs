@@ -258,3 +258,43 @@ pub fn dnsmasq(cluster: &pods::Cluster, pod: &pods::Pod, addresses: &[&str]) -> 
     wait_listening(cluster, pod, 53);
     server
 }
+
+/// `scry observe -o json ARGS`: the flows.
+pub fn observe(agent: &Agent, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(scry_bin())
+        .args(["observe", "--socket"])
+        .arg(&agent.socket)
+        .args(["-o", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scry observe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .map(|mut v| v["flow"].take())
+        .collect()
+}
+
+/// `observe` until `done` holds for the flows (they arrive on the
+/// collector's timer) or 15 s pass; the last flows seen.
+pub fn observe_until(
+    agent: &Agent,
+    args: &[&str],
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let flows = observe(agent, args);
+        if done(&flows) || Instant::now() > deadline {
+            return flows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A flow endpoint as `namespace/pod`.
+pub fn pod_of(endpoint: &serde_json::Value) -> String {
+    format!("{}/{}", endpoint["namespace"].as_str().unwrap_or(""), endpoint["pod_name"].as_str().unwrap_or(""))
+}

@@ -7,53 +7,21 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scry_e2e::pods::{Cluster, Pod};
-use scry_e2e::{Agent, Background, dnsmasq, python_file_server, runtime, scry_bin, sql_until};
+use scry_e2e::{
+    Agent, Background, dnsmasq, observe, observe_until, pod_of, python_file_server, runtime, scry_bin, sql_until,
+};
 use serde_json::Value;
 
 const WORLD_IP: &str = "10.210.0.200";
-
-fn observe(agent: &Agent, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(scry_bin())
-        .args(["observe", "--socket"])
-        .arg(&agent.socket)
-        .args(["-o", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "scry observe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .map(|mut v| v["flow"].take())
-        .collect()
-}
-
-/// `observe` until it returns at least `n` flows (flows arrive on the
-/// collector's timer) or 15 s pass.
-fn observe_until(agent: &Agent, args: &[&str], n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let flows = observe(agent, args);
-        if flows.len() >= n || Instant::now() > deadline {
-            return flows;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn curl(cluster: &Cluster, from: &Pod, url: &str, extra: &[&str]) -> bool {
     let mut args = vec!["-s", "-o", "/dev/null"];
     args.extend_from_slice(extra);
     args.push(url);
     cluster.command(from, "/usr/bin/curl", &args).status().unwrap().success()
-}
-
-fn pod_of(endpoint: &Value) -> String {
-    format!("{}/{}", endpoint["namespace"].as_str().unwrap_or(""), endpoint["pod_name"].as_str().unwrap_or(""))
 }
 
 #[test]
@@ -107,7 +75,7 @@ fn observe_shows_forwarded_dropped_reset_world_and_l7_flows_with_hubble_filters(
             "--type",
             "trace:to-stack",
         ],
-        2,
+        |f| f.len() >= 2,
     );
     let syns: Vec<&Value> = syns.iter().filter(|f| f["l4"]["TCP"]["flags"].get("ACK").is_none()).collect();
     assert_eq!(syns.len(), 2, "{syns:#?}");
@@ -205,7 +173,7 @@ fn observe_shows_forwarded_dropped_reset_world_and_l7_flows_with_hubble_filters(
     assert_eq!(by_name.len(), world.len());
 
     // L7: the socket tracer's records, as request and response flows.
-    let not_found = observe_until(&agent, &["--last", "1000", "--http-status", "404"], 1);
+    let not_found = observe_until(&agent, &["--last", "1000", "--http-status", "404"], |f| !f.is_empty());
     assert_eq!(not_found.len(), 1, "{not_found:#?}");
     let f = &not_found[0];
     assert_eq!(f["Type"], "L7");

@@ -7,42 +7,16 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use scry_e2e::pods::{Cluster, Pod};
-use scry_e2e::{Agent, Background, python_file_server, scry_bin, wait_listening};
+use scry_e2e::{Agent, Background, observe, observe_until, pod_of, python_file_server, scry_bin, wait_listening};
 use serde_json::Value;
 
 const FILE_BYTES: usize = 2 << 20;
 
-fn observe(agent: &Agent, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(scry_bin())
-        .args(["observe", "--socket"])
-        .arg(&agent.socket)
-        .args(["-o", "json", "--last", "100000"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "scry observe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .map(|mut v| v["flow"].take())
-        .collect()
-}
-
-/// `observe` until `done` holds for the flows (they arrive on the
-/// collector's timer) or 15 s pass; the last flows seen.
-fn observe_until(agent: &Agent, args: &[&str], done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let flows = observe(agent, args);
-        if done(&flows) || Instant::now() > deadline {
-            return flows;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+/// Every buffered flow `args` select, not only the last 20.
+fn every<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["--last", "100000"][..], args].concat()
 }
 
 /// Retransmits over a set of flows: each observing socket's count is
@@ -62,14 +36,14 @@ fn retransmits(flows: &[Value]) -> u64 {
 /// follow its packets, so its counters show on flows of either direction.
 fn pair_flows(agent: &Agent, a: &str, b: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let both = |flows: &mut Vec<Value>| {
-        flows.extend(observe(agent, &["--from-pod", b, "--to-pod", a, "--verdict", "FORWARDED"]));
+        flows.extend(observe(agent, &every(&["--from-pod", b, "--to-pod", a, "--verdict", "FORWARDED"])));
     };
-    observe_until(agent, &["--from-pod", a, "--to-pod", b, "--verdict", "FORWARDED"], |f| {
+    observe_until(agent, &every(&["--from-pod", a, "--to-pod", b, "--verdict", "FORWARDED"]), |f| {
         let mut all = f.to_vec();
         both(&mut all);
         done(&all)
     });
-    let mut flows = observe(agent, &["--from-pod", a, "--to-pod", b, "--verdict", "FORWARDED"]);
+    let mut flows = observe(agent, &every(&["--from-pod", a, "--to-pod", b, "--verdict", "FORWARDED"]));
     both(&mut flows);
     flows
 }
@@ -81,10 +55,6 @@ fn run_script(agent: &Agent, args: &[&str]) -> Vec<Value> {
     let out = out.unwrap();
     assert!(out.status.success(), "scry run {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn pod_of(endpoint: &Value) -> String {
-    format!("{}/{}", endpoint["namespace"].as_str().unwrap_or(""), endpoint["pod_name"].as_str().unwrap_or(""))
 }
 
 /// A counter of the pod's network namespace (`nstat`), e.g. TcpRetransSegs.
@@ -167,7 +137,7 @@ fn loss_makes_retransmits_per_pod_pair_and_ipv6_and_icmp_are_flows() {
     let netfilter = |flows: &[Value]| -> Vec<Value> {
         flows.iter().filter(|d| d["extensions"]["kernel_drop_reason"] == "NETFILTER_DROP").cloned().collect()
     };
-    let drops = netfilter(&observe_until(&agent, &drop_args, |f| netfilter(f).len() as u64 >= lost));
+    let drops = netfilter(&observe_until(&agent, &every(&drop_args), |f| netfilter(f).len() as u64 >= lost));
     assert_eq!(drops.len() as u64, lost, "one DROPPED flow per dropped packet");
     for d in &drops {
         assert_eq!(d["drop_reason_desc"], "POLICY_DENIED");
@@ -217,7 +187,7 @@ fn loss_makes_retransmits_per_pod_pair_and_ipv6_and_icmp_are_flows() {
     let _v6_server = python_v6_server(&cluster, web, dir.path());
     assert_eq!(curl(&cluster, clean, &format!("http://[{WEB_V6}]:8081/hello.txt")), b"hello\n");
     let v6_args = ["--to-ip", WEB_V6, "--to-port", "8081", "--type", "trace:to-endpoint"];
-    let v6 = observe_until(&agent, &v6_args, |f| !f.is_empty());
+    let v6 = observe_until(&agent, &every(&v6_args), |f| !f.is_empty());
     let syn = v6
         .iter()
         .find(|f| f["l4"]["TCP"]["flags"]["SYN"] == true)
@@ -229,7 +199,7 @@ fn loss_makes_retransmits_per_pod_pair_and_ipv6_and_icmp_are_flows() {
     assert_eq!(pod_of(&syn["source"]), "shop/client-2");
     assert_eq!(syn["verdict"], "FORWARDED");
     assert_eq!(syn["is_reply"], false);
-    let l7 = observe_until(&agent, &["--to-ip", WEB_V6, "--type", "l7"], |f| !f.is_empty());
+    let l7 = observe_until(&agent, &every(&["--to-ip", WEB_V6, "--type", "l7"]), |f| !f.is_empty());
     assert_eq!(l7.len(), 1, "{l7:#?}");
     assert_eq!(l7[0]["l7"]["http"]["method"], "GET");
     assert_eq!(l7[0]["IP"]["ipVersion"], "IPv6");
@@ -239,7 +209,7 @@ fn loss_makes_retransmits_per_pod_pair_and_ipv6_and_icmp_are_flows() {
     assert!(ping.unwrap().status.success());
     // Type 0 (echo reply) is left out of the JSON, as protobuf's JSON does.
     let icmp_type = |f: &Value| f["l4"]["ICMPv4"].is_object().then(|| f["l4"]["ICMPv4"]["type"].as_u64().unwrap_or(0));
-    let icmp = observe_until(&agent, &["--protocol", "icmp", "--ip", &web.ip.to_string()], |f| {
+    let icmp = observe_until(&agent, &every(&["--protocol", "icmp", "--ip", &web.ip.to_string()]), |f| {
         f.iter().any(|x| icmp_type(x) == Some(8)) && f.iter().any(|x| icmp_type(x) == Some(0))
     });
     // Each echo was answered: no drops (a raw socket's ping reply is not one).
