@@ -273,7 +273,7 @@ impl PluginMetrics {
                 if f.is_reply == Some(true) {
                     let mut l = base.clone();
                     l.extend([
-                        ("rcode", rcode_name(dns.rcode).to_owned()),
+                        ("rcode", flow::print::rcode_text(dns.rcode).to_owned()),
                         ("qtypes", qtypes.clone()),
                         ("ips_returned", dns.ips.len().to_string()),
                     ]);
@@ -427,19 +427,6 @@ fn ip_family(v: IpVersion) -> &'static str {
         IpVersion::IPv4 => "IPv4",
         IpVersion::IPv6 => "IPv6",
         IpVersion::IpNotUsed => "",
-    }
-}
-
-/// DNS response codes by the names Hubble's metrics use.
-fn rcode_name(rcode: u32) -> &'static str {
-    match rcode {
-        0 => "No Error",
-        1 => "Format Error",
-        2 => "Server Failure",
-        3 => "Non-Existent Domain",
-        4 => "Not Implemented",
-        5 => "Query Refused",
-        _ => "Unknown",
     }
 }
 

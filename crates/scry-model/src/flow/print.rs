@@ -81,9 +81,11 @@ fn l7_summary(l7: &Layer7) -> String {
     }
 }
 
-/// gopacket's `DNSResponseCode` texts, which Hubble prints.
-fn rcode_text(rcode: u32) -> &'static str {
+/// gopacket's `DNSResponseCode` texts, which Hubble prints and names its
+/// metrics' `rcode` label with.
+pub fn rcode_text(rcode: u32) -> &'static str {
     match rcode {
+        0 => "No Error",
         1 => "Format Error",
         2 => "Server Failure",
         3 => "Non-Existent Domain",
