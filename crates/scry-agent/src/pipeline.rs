@@ -47,6 +47,18 @@ fn flag_words(bits: u32) -> String {
     FLAG_WORDS.iter().filter(|(b, _)| bits & b != 0).map(|(_, w)| *w).collect::<Vec<_>>().join(" ")
 }
 
+/// A process as events name it: itself, its parent, and the parent's
+/// ancestors (when the agent tracks them).
+pub struct Lineage {
+    pub process: Arc<Process>,
+    pub parent: Option<Arc<Process>>,
+    pub ancestors: Vec<Arc<Process>>,
+}
+
+/// How far apart the exec record and an exec hook's record of one exec may
+/// be stamped: both come from programs on the same sched_process_exec.
+const EXEC_RECORD_SKEW_NS: u64 = 5_000_000;
+
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
     pub node_name: String,
@@ -168,11 +180,30 @@ impl Pipeline {
         lock(&self.cache).current_process(pid).map(|(_, p)| p)
     }
 
-    /// The process `pid` runs now and its parent, as events name them.
-    pub fn process_and_parent(&self, pid: u32) -> Option<(Arc<Process>, Option<Arc<Process>>)> {
+    /// The process `pid` runs now, with its parent and their ancestors.
+    pub fn lineage(&self, pid: u32) -> Option<Lineage> {
         let mut cache = lock(&self.cache);
         let (key, process) = cache.current_process(pid)?;
-        Some((process, cache.parent_process(key)))
+        let parent = cache.parent_process(key);
+        let ancestors = self.ancestors(&mut cache, key);
+        Some(Lineage { process, parent, ancestors })
+    }
+
+    /// The process that made `pid`'s exec at `ktime`: the image the exec
+    /// replaced (a clone, or the program that exec'd without forking).
+    /// Until the exec is handled that is still `pid`'s current image.
+    pub fn exec_caller(&self, pid: u32, ktime: u64) -> Option<Lineage> {
+        let mut cache = lock(&self.cache);
+        let (key, entry) = cache.current(pid)?;
+        let caller = entry.caller.clone().filter(|_| key.ktime + EXEC_RECORD_SKEW_NS >= ktime);
+        let Some((process, parent_key)) = caller else {
+            drop(cache);
+            return self.lineage(pid);
+        };
+        let parent = parent_key.and_then(|k| cache.process(k));
+        let ancestors =
+            if self.cfg.enable_ancestors { cache.ancestors_above(parent_key, MAX_ANCESTORS) } else { Vec::new() };
+        Some(Lineage { process, parent, ancestors })
     }
 
     /// Every process record from before `ktime` has been handled.
@@ -264,7 +295,8 @@ impl Pipeline {
         }
         let bits = if forked { r.flags | FLAG_CLONE } else { r.flags };
         let process = self.process(r, key, bits, parent.as_ref().map(|p| p.exec_id.clone()));
-        cache.insert(key, Entry::image(Arc::clone(&process), parent_key));
+        let caller = prev.and_then(|(k, _, caller_parent)| Some((cache.process(k)?, caller_parent)));
+        cache.insert(key, Entry::image(Arc::clone(&process), parent_key).with_caller(caller));
         match prev {
             Some((k, true, _)) => cache.remove(k, now),
             Some((k, false, _)) => cache.retire(k, now),

@@ -37,6 +37,9 @@ pub struct Entry {
     children: u32,
     /// When the grace period after exit (or after being replaced by exec) ends.
     remove_after: Option<Instant>,
+    /// The image that exec'd this one (a clone or the image it replaced),
+    /// with that image's parent: hooks at exec name the caller.
+    pub caller: Option<(Arc<Process>, Option<ExecKey>)>,
 }
 
 /// What a clone has of its own; the rest it takes from its parent.
@@ -49,7 +52,12 @@ pub struct CloneIdentity {
 impl Entry {
     /// An exec'd image (or one found in /proc).
     pub fn image(process: Arc<Process>, parent: Option<ExecKey>) -> Entry {
-        Entry { process, unbuilt: None, parent, is_clone: false, children: 0, remove_after: None }
+        Entry { process, unbuilt: None, parent, is_clone: false, children: 0, remove_after: None, caller: None }
+    }
+
+    /// Names the image that exec'd this one.
+    pub fn with_caller(self, caller: Option<(Arc<Process>, Option<ExecKey>)>) -> Entry {
+        Entry { caller, ..self }
     }
 
     /// A forked child of `parent`, not yet exec'd.
@@ -61,6 +69,7 @@ impl Entry {
             is_clone: true,
             children: 0,
             remove_after: None,
+            caller: None,
         }
     }
 
@@ -228,10 +237,15 @@ impl ProcessCache {
 
     /// The chain above `key`'s parent, nearest first, at most `max` long.
     pub fn ancestors(&mut self, key: ExecKey, max: usize) -> Vec<Arc<Process>> {
+        let parent = self.entries.peek(&key).and_then(|e| e.parent);
+        self.ancestors_above(parent, max)
+    }
+
+    /// The chain above `parent` (which events carry separately), nearest
+    /// first, at most `max` long.
+    pub fn ancestors_above(&mut self, parent: Option<ExecKey>, max: usize) -> Vec<Arc<Process>> {
         let mut out = Vec::new();
-        let mut next = self.entries.peek(&key).and_then(|e| e.parent);
-        // Skip the parent itself: events carry it separately.
-        next = next.and_then(|p| self.entries.peek(&p)).and_then(|e| e.parent);
+        let mut next = parent.and_then(|p| self.entries.peek(&p)).and_then(|e| e.parent);
         while let Some(k) = next {
             if out.len() >= max {
                 break;

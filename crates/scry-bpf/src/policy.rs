@@ -1,11 +1,12 @@
-//! The TracingPolicy engine's kernel side: `policy.bpf.c` (one program on
-//! raw_syscalls:sys_enter serving every syscall hook, plus exec/fork/exit
-//! programs that track each process's executable), hooks installed as
-//! compiled selectors, and the records of hooks that acted.
+//! The TracingPolicy engine's kernel side: `policy.bpf.c` (one program per
+//! kind of site — a syscall's entry, its exit, exec — serving every hook
+//! there, plus exec/fork/exit programs that track each process's
+//! executable, and cgroup connect programs), hooks installed as compiled
+//! selectors, and the records of hooks that acted.
 //!
 //! What a hook is comes from a validated policy (`scry-policy`); this module
-//! only knows the kernel's layout: syscall numbers, argument indexes,
-//! integer operators, executable paths, actions.
+//! only knows the kernel's layout: sites, where each argument comes from and
+//! what it is, operators, executable paths, actions.
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
@@ -17,18 +18,97 @@ use crate::policy_skel::{PolicySkel, PolicySkelBuilder, types};
 use crate::{percpu_sum, read_prefix};
 
 /// Hooks over all policies, selectors per hook, matchArgs per selector,
-/// values per operator, binaries per selector, hooks per syscall (the
-/// kernel's array sizes, `policy.h`).
+/// values per integer operator, binaries per selector, hooks per site,
+/// arguments and string arguments per hook (the kernel's array sizes,
+/// `policy.h`).
 pub const MAX_HOOKS: u32 = 256;
 pub const MAX_SELECTORS: usize = 5;
 pub const MAX_ARG_MATCHES: usize = 5;
 pub const MAX_VALUES: usize = 4;
 pub const MAX_BINARIES: usize = 8;
-pub const MAX_HOOKS_PER_SYSCALL: usize = 8;
+pub const MAX_HOOKS_PER_SITE: usize = 8;
+pub const MAX_ARGS: usize = 6;
+pub const MAX_STRING_ARGS: usize = 2;
 /// Longest executable path matchBinaries compares (bytes, without the NUL).
 pub const MAX_BINARY_PATH: usize = 255;
 /// Syscall numbers the engine indexes (x86_64's are below).
 pub const MAX_SYSCALL: u32 = 512;
+/// Bytes kept of a string or path argument; longer ones are truncated.
+pub const MAX_STRING: usize = 4095;
+/// Longest value of Equal / NotEqual, Prefix / NotPrefix, Postfix / NotPostfix.
+pub const MAX_EQUAL: usize = 255;
+pub const MAX_PREFIX: usize = 254;
+pub const MAX_POSTFIX: usize = 128;
+/// String values over all hooks, per operator family.
+const MAX_STRING_VALUES: usize = 8192;
+
+/// Where a hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Site {
+    /// Entering the syscall of this (x86_64) number.
+    Enter(u32),
+    /// Returning from it: the return value is known.
+    Exit(u32),
+    /// An exec that succeeded, before the new program runs (sched_process_exec).
+    Exec,
+}
+
+impl Site {
+    fn index(self) -> u32 {
+        match self {
+            Site::Enter(nr) => nr,
+            Site::Exit(nr) => MAX_SYSCALL + nr,
+            Site::Exec => 2 * MAX_SYSCALL,
+        }
+    }
+
+    fn from_index(i: u32) -> Site {
+        match i {
+            i if i < MAX_SYSCALL => Site::Enter(i),
+            i if i < 2 * MAX_SYSCALL => Site::Exit(i - MAX_SYSCALL),
+            _ => Site::Exec,
+        }
+    }
+
+    fn syscall(self) -> Option<u32> {
+        match self {
+            Site::Enter(nr) | Site::Exit(nr) => Some(nr),
+            Site::Exec => None,
+        }
+    }
+}
+
+/// Where a hook argument's raw value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgSource {
+    /// A syscall argument, 0-5.
+    Register(u8),
+    /// The syscall's return value (exit sites).
+    Return,
+    /// Exec's `struct linux_binprm *` (the exec site).
+    Bprm,
+}
+
+/// What a hook argument is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// The raw 64-bit value.
+    Int,
+    /// A NUL-terminated string in the calling process's memory.
+    UserString,
+    /// A descriptor of the calling process, resolved to its file's full path.
+    Fd,
+    /// A `struct file *`, resolved to its full path.
+    File,
+    /// A `struct linux_binprm *`: the executed file's full path.
+    Bprm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgSpec {
+    pub source: ArgSource,
+    pub kind: ArgKind,
+}
 
 /// matchArgs integer operators, compared in the kernel on the raw 64-bit
 /// argument (GreaterThan and LessThan as signed).
@@ -42,13 +122,32 @@ pub enum IntOp {
     Mask,
 }
 
+/// matchArgs string operators, on string and path arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrOp {
+    Equal = 6,
+    NotEqual,
+    Prefix,
+    NotPrefix,
+    Postfix,
+    NotPostfix,
+}
+
+/// One matchArgs entry on the hook's argument `index`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArgMatch {
-    /// The syscall argument, 0-5.
-    pub index: u8,
-    pub op: IntOp,
+pub enum ArgMatch {
     /// 1 to [`MAX_VALUES`]; any may match (NotEqual: none may).
-    pub values: Vec<u64>,
+    Int { index: u8, op: IntOp, values: Vec<u64> },
+    /// Any number of values, each within the operator's length limit.
+    Str { index: u8, op: StrOp, values: Vec<String> },
+}
+
+impl ArgMatch {
+    fn index(&self) -> u8 {
+        match self {
+            ArgMatch::Int { index, .. } | ArgMatch::Str { index, .. } => *index,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +157,8 @@ pub enum BinaryOp {
 }
 
 /// What a matching selector does: post a record, and/or send a signal
-/// (SIGKILL for Sigkill) to the calling process before the syscall runs.
+/// (SIGKILL for Sigkill) to the calling process before the call returns to
+/// user space.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Actions {
     pub post: bool,
@@ -74,13 +174,16 @@ pub struct Selector {
     pub actions: Actions,
 }
 
-/// A hook on a syscall: its selectors, tried in order; the first that
-/// matches acts. Without selectors every call is posted.
+/// A hook: where it runs, its arguments, and its selectors, tried in order;
+/// the first that matches acts. Without selectors every call is posted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyscallHook {
+pub struct Hook {
     pub policy_id: u32,
-    /// The x86_64 syscall number.
-    pub syscall: u32,
+    /// One or more (a kernel function's equivalent may be several syscalls).
+    pub sites: Vec<Site>,
+    pub args: Vec<ArgSpec>,
+    /// Exit sites: only calls that returned a value >= 0 (a descriptor).
+    pub skip_failed: bool,
     pub selectors: Vec<Selector>,
 }
 
@@ -105,13 +208,25 @@ pub struct PolicyCounters {
     pub lost: u64,
 }
 
+/// One string value's map and key.
+type StringEntry = (StrMap, Vec<u8>);
+
+/// Which string map a value lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StrMap {
+    Equal,
+    Prefix,
+    Postfix,
+}
+
 /// The loaded engine. Dropping it detaches every hook.
 pub struct PolicySource {
     skel: PolicySkel<'static>,
     _links: Vec<Link>,
-    /// The sys_enter program runs on every syscall of the node: attached
-    /// only while a hook is installed.
+    /// The sys_enter and sys_exit programs run on every syscall of the node:
+    /// each is attached only while a hook needs it.
     sys_enter: Option<Link>,
+    sys_exit: Option<Link>,
     /// The connect programs (connect4, connect6, sys_exit_connect), attached
     /// while a connect hook is installed.
     connect: Vec<Link>,
@@ -120,8 +235,10 @@ pub struct PolicySource {
     connect_installed: HashMap<u32, ConnectHook>,
     /// Executable paths policies name, by id (ids from 1).
     binaries: HashMap<String, u32>,
-    /// Installed hooks by slot, for rebuilding a syscall's list.
-    installed: HashMap<u32, SyscallHook>,
+    /// Installed hooks by slot, for rebuilding a site's list.
+    installed: HashMap<u32, Hook>,
+    /// Each slot's string values, to delete with it.
+    strings: HashMap<u32, Vec<StringEntry>>,
 }
 
 /// A byte view of a plain BPF type for map updates.
@@ -159,6 +276,48 @@ fn binary_key(path: &str) -> Option<types::binary_key> {
     Some(key)
 }
 
+/// Copies `bytes` into a C char array.
+fn fill(dst: &mut [std::ffi::c_char], bytes: impl Iterator<Item = u8>) {
+    for (d, b) in dst.iter_mut().zip(bytes) {
+        *d = b as _;
+    }
+}
+
+/// The map key of one string value in `set`.
+fn string_key(op: StrOp, set: u32, value: &str) -> Result<StringEntry, PolicyLoadError> {
+    let too_long =
+        |max: usize| PolicyLoadError::Limit(format!("{op:?} value {value:?} is longer than the engine's {max} bytes"));
+    let bits = |n: usize| 16 + 8 * n as u32;
+    Ok(match op {
+        StrOp::Equal | StrOp::NotEqual => {
+            if value.len() > MAX_EQUAL {
+                return Err(too_long(MAX_EQUAL));
+            }
+            let mut key = types::str_key { set, ..Default::default() };
+            fill(&mut key.s, value.bytes());
+            (StrMap::Equal, bytes_of(&key).to_vec())
+        }
+        StrOp::Prefix | StrOp::NotPrefix => {
+            if value.len() > MAX_PREFIX {
+                return Err(too_long(MAX_PREFIX));
+            }
+            let mut key = types::prefix_key { prefixlen: bits(value.len()), set: set as u16, ..Default::default() };
+            fill(&mut key.s, value.bytes());
+            (StrMap::Prefix, bytes_of(&key).to_vec())
+        }
+        StrOp::Postfix | StrOp::NotPostfix => {
+            if value.len() > MAX_POSTFIX {
+                return Err(too_long(MAX_POSTFIX));
+            }
+            let mut key = types::postfix_key { prefixlen: bits(value.len()), set: set as u16, ..Default::default() };
+            fill(&mut key.s, value.bytes().rev());
+            (StrMap::Postfix, bytes_of(&key).to_vec())
+        }
+    })
+}
+
+const STR_NONE: u8 = 0xff;
+
 impl PolicySource {
     /// Loads the engine; connect hooks attach to the cgroup v2 at `cgroup_root`.
     pub fn load(ring_bytes: u32, cgroup_root: &std::path::Path) -> Result<PolicySource, PolicyLoadError> {
@@ -176,7 +335,7 @@ impl PolicySource {
         let mut links = Vec::new();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            if name == "policy_sys_enter" || name.starts_with("policy_connect") {
+            if name.starts_with("policy_sys_") || name.starts_with("policy_connect") {
                 continue;
             }
             links.push(prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))?);
@@ -185,11 +344,13 @@ impl PolicySource {
             skel,
             _links: links,
             sys_enter: None,
+            sys_exit: None,
             connect: Vec::new(),
             cgroup_root: cgroup_root.to_owned(),
             connect_installed: HashMap::new(),
             binaries: HashMap::new(),
             installed: HashMap::new(),
+            strings: HashMap::new(),
         })
     }
 
@@ -248,116 +409,221 @@ impl PolicySource {
         Ok(out)
     }
 
-    fn compile(&mut self, hook: &SyscallHook) -> Result<types::hook, PolicyLoadError> {
+    /// The kernel's form of `hook` in `slot`, and the string values its
+    /// selectors compare (not yet written).
+    fn compile(&mut self, slot: u32, hook: &Hook) -> Result<(types::hook, Vec<StringEntry>), PolicyLoadError> {
         limit("selectors", hook.selectors.len(), MAX_SELECTORS)?;
+        limit("arguments", hook.args.len(), MAX_ARGS)?;
+        if hook.sites.is_empty() {
+            return Err(PolicyLoadError::Limit("a hook without a site".into()));
+        }
         let mut out = types::hook {
             policy_id: hook.policy_id,
             enabled: 1,
             nselectors: hook.selectors.len() as u32,
+            nargs: hook.args.len() as u32,
+            skip_failed: u32::from(hook.skip_failed),
+            str_arg: [STR_NONE; MAX_STRING_ARGS],
             ..Default::default()
         };
-        for (dst, sel) in out.selectors.iter_mut().zip(&hook.selectors) {
+        let mut nstr = 0;
+        for (i, (dst, a)) in out.args.iter_mut().zip(&hook.args).enumerate() {
+            dst.source = match a.source {
+                ArgSource::Register(r) if r < 6 => r,
+                ArgSource::Register(r) => return Err(PolicyLoadError::Limit(format!("syscall argument {r}"))),
+                ArgSource::Return => 6,
+                ArgSource::Bprm => 7,
+            };
+            dst.kind = match a.kind {
+                ArgKind::Int => 0,
+                ArgKind::UserString => 1,
+                ArgKind::Fd => 2,
+                ArgKind::File => 3,
+                ArgKind::Bprm => 4,
+            };
+            dst.str = STR_NONE;
+            if a.kind != ArgKind::Int {
+                limit("string and path arguments", nstr + 1, MAX_STRING_ARGS)?;
+                dst.str = nstr as u8;
+                out.str_arg[nstr] = i as u8;
+                nstr += 1;
+            }
+        }
+        let mut strings = Vec::new();
+        for (s, (dst, sel)) in out.selectors.iter_mut().zip(&hook.selectors).enumerate() {
             limit("matchArgs entries", sel.args.len(), MAX_ARG_MATCHES)?;
             dst.nargs = sel.args.len() as u32;
-            for (m, a) in dst.args.iter_mut().zip(&sel.args) {
-                limit("values", a.values.len(), MAX_VALUES)?;
-                if a.index > 5 || a.values.is_empty() {
-                    return Err(PolicyLoadError::Limit(format!("argument {} with {} values", a.index, a.values.len())));
+            for (m, (dst, a)) in dst.args.iter_mut().zip(&sel.args).enumerate() {
+                let index = usize::from(a.index());
+                let Some(spec) = hook.args.get(index) else {
+                    return Err(PolicyLoadError::Limit(format!("matchArgs on argument {index} the hook lacks")));
+                };
+                dst.index = a.index();
+                match a {
+                    ArgMatch::Int { op, values, .. } => {
+                        limit("values", values.len(), MAX_VALUES)?;
+                        if values.is_empty() || spec.kind != ArgKind::Int {
+                            return Err(PolicyLoadError::Limit(format!(
+                                "integer matchArgs on argument {index} ({:?}, {} values)",
+                                spec.kind,
+                                values.len()
+                            )));
+                        }
+                        dst.op = *op as u8;
+                        dst.nvalues = values.len() as u8;
+                        dst.values[..values.len()].copy_from_slice(values);
+                    }
+                    ArgMatch::Str { op, values, .. } => {
+                        if spec.kind == ArgKind::Int {
+                            return Err(PolicyLoadError::Limit(format!(
+                                "string matchArgs on integer argument {index}"
+                            )));
+                        }
+                        dst.op = *op as u8;
+                        dst.set = slot * 32 + (s * MAX_ARG_MATCHES + m) as u32 + 1;
+                        if matches!(op, StrOp::Postfix | StrOp::NotPostfix) {
+                            out.args[index].tail = 1;
+                        }
+                        for v in values {
+                            strings.push(string_key(*op, dst.set, v)?);
+                        }
+                    }
                 }
-                m.index = a.index;
-                m.op = a.op as u8;
-                m.nvalues = a.values.len() as u8;
-                m.values[..a.values.len()].copy_from_slice(&a.values);
             }
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
             (dst.actions, dst.signal) = action_bits(&sel.actions);
         }
-        Ok(out)
+        let in_use: usize = self.strings.values().map(Vec::len).sum();
+        limit("string values over all hooks", in_use + strings.len(), MAX_STRING_VALUES)?;
+        Ok((out, strings))
     }
 
-    /// Attaches the sys_enter program while hooks are installed, detaches it
-    /// when none is.
+    fn string_map(&self, map: StrMap) -> &dyn MapCore {
+        match map {
+            StrMap::Equal => &self.skel.maps.str_equal,
+            StrMap::Prefix => &self.skel.maps.str_prefix,
+            StrMap::Postfix => &self.skel.maps.str_postfix,
+        }
+    }
+
+    fn write_strings(&mut self, slot: u32, strings: Vec<StringEntry>) -> Result<(), PolicyLoadError> {
+        self.forget_strings(slot);
+        for (map, key) in &strings {
+            self.string_map(*map).update(key, &[1], MapFlags::ANY).map_err(map_err("string values"))?;
+        }
+        self.strings.insert(slot, strings);
+        Ok(())
+    }
+
+    fn forget_strings(&mut self, slot: u32) {
+        for (map, key) in self.strings.remove(&slot).unwrap_or_default() {
+            // Another hook's identical value has another set: never shared.
+            let _ = self.string_map(map).delete(&key);
+        }
+    }
+
+    /// Attaches the sys_enter and sys_exit programs while hooks on those
+    /// sites are installed, detaches each when none is.
     fn attach_while_needed(&mut self) -> Result<(), PolicyLoadError> {
-        match (self.installed.is_empty(), self.sys_enter.is_some()) {
-            (false, false) => {
-                let link = self
-                    .skel
-                    .progs
-                    .policy_sys_enter
-                    .attach()
-                    .map_err(|e| PolicyLoadError::Load(format!("attaching policy_sys_enter: {e}")))?;
-                self.sys_enter = Some(link);
-            }
-            (true, true) => self.sys_enter = None,
+        let sites = || self.installed.values().flat_map(|h| h.sites.iter());
+        let want_enter = sites().any(|s| matches!(s, Site::Enter(_)));
+        let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
+        let progs = &self.skel.progs;
+        let attach = |prog: &libbpf_rs::ProgramMut<'_>, name: &str| {
+            prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))
+        };
+        match (want_enter, self.sys_enter.is_some()) {
+            (true, false) => self.sys_enter = Some(attach(&progs.policy_sys_enter, "policy_sys_enter")?),
+            (false, true) => self.sys_enter = None,
+            _ => {}
+        }
+        match (want_exit, self.sys_exit.is_some()) {
+            (true, false) => self.sys_exit = Some(attach(&progs.policy_sys_exit, "policy_sys_exit")?),
+            (false, true) => self.sys_exit = None,
             _ => {}
         }
         Ok(())
     }
 
-    /// Whether the sys_enter program is attached (some hook is installed).
+    /// Whether a program runs on every syscall (some hook is installed on a
+    /// syscall's entry or exit).
     pub fn syscalls_hooked(&self) -> bool {
-        self.sys_enter.is_some()
+        self.sys_enter.is_some() || self.sys_exit.is_some()
     }
 
-    /// Writes `syscall`'s list of hooks from what is installed.
-    fn relist(&mut self, syscall: u32) -> Result<(), PolicyLoadError> {
-        let mut slots: Vec<u32> =
-            self.installed.iter().filter(|(_, h)| h.syscall == syscall).map(|(slot, _)| *slot).collect();
-        slots.sort_unstable();
-        let key = syscall.to_ne_bytes();
-        if syscall >= MAX_SYSCALL {
-            return Err(PolicyLoadError::Limit(format!(
-                "syscall {syscall}; the engine takes numbers below {MAX_SYSCALL}"
-            )));
+    /// Writes `site`'s list of hooks from what is installed.
+    fn relist(&mut self, site: Site) -> Result<(), PolicyLoadError> {
+        if let Some(nr) = site.syscall()
+            && nr >= MAX_SYSCALL
+        {
+            return Err(PolicyLoadError::Limit(format!("syscall {nr}; the engine takes numbers below {MAX_SYSCALL}")));
         }
-        if slots.len() > MAX_HOOKS_PER_SYSCALL {
+        let mut slots: Vec<u32> =
+            self.installed.iter().filter(|(_, h)| h.sites.contains(&site)).map(|(slot, _)| *slot).collect();
+        slots.sort_unstable();
+        if slots.len() > MAX_HOOKS_PER_SITE {
             return Err(PolicyLoadError::Limit(format!(
-                "{} hooks on syscall {syscall}; the engine takes at most {MAX_HOOKS_PER_SYSCALL}",
+                "{} hooks on {site:?}; the engine takes at most {MAX_HOOKS_PER_SITE}",
                 slots.len()
             )));
         }
-        let mut list = types::call_hooks { n: slots.len() as u32, ..Default::default() };
+        let mut list = types::site_hooks { n: slots.len() as u32, ..Default::default() };
         list.hook[..slots.len()].copy_from_slice(&slots);
-        self.skel.maps.call_hooks.update(&key, bytes_of(&list), MapFlags::ANY).map_err(map_err("call_hooks"))
+        self.skel
+            .maps
+            .site_hooks
+            .update(&site.index().to_ne_bytes(), bytes_of(&list), MapFlags::ANY)
+            .map_err(map_err("site_hooks"))
     }
 
     /// Installs `hook` in `slot` (below [`MAX_HOOKS`]), replacing what was
     /// there; it acts from the next call on.
-    pub fn install(&mut self, slot: u32, hook: &SyscallHook) -> Result<(), PolicyLoadError> {
+    pub fn install(&mut self, slot: u32, hook: &Hook) -> Result<(), PolicyLoadError> {
         if slot >= MAX_HOOKS {
             return Err(PolicyLoadError::Limit(format!("hook slot {slot}; the engine has {MAX_HOOKS}")));
         }
-        let compiled = self.compile(hook)?;
+        self.remove(slot)?;
+        let (compiled, strings) = self.compile(slot, hook)?;
+        if let Err(e) = self.write_strings(slot, strings) {
+            self.forget_strings(slot);
+            return Err(e);
+        }
         self.skel
             .maps
             .hooks
             .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
             .map_err(map_err("hooks"))?;
-        let previous = self.installed.insert(slot, hook.clone());
-        if let Err(e) = self.relist(hook.syscall) {
+        self.installed.insert(slot, hook.clone());
+        for site in &hook.sites {
+            if let Err(e) = self.relist(*site) {
+                self.remove(slot)?;
+                return Err(e);
+            }
+        }
+        if let Err(e) = self.attach_while_needed() {
             self.remove(slot)?;
             return Err(e);
         }
-        if let Some(p) = previous.filter(|p| p.syscall != hook.syscall) {
-            self.relist(p.syscall)?;
-        }
-        self.attach_while_needed()
+        Ok(())
     }
 
     /// Stops and forgets the hook in `slot`.
     pub fn remove(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
         let Some(hook) = self.installed.remove(&slot) else { return Ok(()) };
-        self.relist(hook.syscall)?;
+        for site in &hook.sites {
+            self.relist(*site)?;
+        }
         let empty = types::hook::default();
         self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))?;
+        self.forget_strings(slot);
         self.attach_while_needed()
     }
 
     /// Pauses or resumes the hook in `slot` without forgetting it.
     pub fn set_enabled(&mut self, slot: u32, enabled: bool) -> Result<(), PolicyLoadError> {
         let Some(hook) = self.installed.get(&slot).cloned() else { return Ok(()) };
-        let mut compiled = self.compile(&hook)?;
+        let (mut compiled, _) = self.compile(slot, &hook)?;
         compiled.enabled = u32::from(enabled);
         self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY).map_err(map_err("hooks"))
     }
@@ -487,6 +753,14 @@ impl PolicySource {
     }
 }
 
+/// A string or path argument as the kernel read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StrArg {
+    pub bytes: Vec<u8>,
+    /// Longer than [`MAX_STRING`], or (when empty) unreadable.
+    pub truncated: bool,
+}
+
 /// A hook's selector matched and its actions ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyRecord {
@@ -495,14 +769,20 @@ pub struct PolicyRecord {
     pub tid: u32,
     pub hook: u32,
     pub policy_id: u32,
-    pub syscall: u32,
+    /// Where the hook ran (connect hooks: connect's entry).
+    pub site: Site,
     pub selector: u32,
     pub post: bool,
     /// The signal sent, and bpf_send_signal's result (0 on success).
     pub signal: Option<(u32, i32)>,
     /// The process's executable id when a policy names it.
     pub binary: u32,
+    /// Raw values by hook argument.
     pub args: [u64; 6],
+    /// Exit sites: the syscall's return value.
+    pub ret: i64,
+    /// The string and path arguments, in argument order.
+    pub strings: Vec<StrArg>,
     /// A connect hook's record: where the socket was connecting.
     pub connect: Option<std::net::SocketAddr>,
 }
@@ -512,23 +792,33 @@ pub struct PolicyRecord {
 pub struct PolicyDecodeError(usize, usize);
 
 pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
-    let need = size_of::<types::policy_event>();
-    if bytes.len() < need {
-        return Err(PolicyDecodeError(bytes.len(), need));
+    let head = size_of::<types::policy_event>();
+    if bytes.len() < head {
+        return Err(PolicyDecodeError(bytes.len(), head));
     }
     let e: types::policy_event = read_prefix(bytes);
+    let mut strings = Vec::new();
+    let mut at = head;
+    for k in 0..usize::from(e.nstr).min(MAX_STRING_ARGS) {
+        let len = usize::from(e.str_len[k]);
+        let Some(s) = bytes.get(at..at + len) else { return Err(PolicyDecodeError(bytes.len(), at + len)) };
+        strings.push(StrArg { bytes: s.to_vec(), truncated: e.str_trunc[k] != 0 });
+        at += len;
+    }
     Ok(PolicyRecord {
         ktime: e.ktime,
         pid: e.pid,
         tid: e.tid,
         hook: e.hook,
         policy_id: e.policy_id,
-        syscall: e.syscall,
+        site: Site::from_index(e.site),
         selector: e.selector,
         post: e.actions & 1 != 0,
         signal: (e.actions & 2 != 0).then_some((e.signal, e.signal_error)),
         binary: e.binary,
         args: e.args,
+        ret: e.ret,
+        strings,
         connect: (e.connect != 0)
             .then(|| crate::ip_of(e.family, &e.daddr).map(|ip| std::net::SocketAddr::new(ip, e.dport)))
             .flatten(),

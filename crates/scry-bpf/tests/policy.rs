@@ -10,8 +10,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
-    Actions, ArgMatch, BinaryOp, ConnectHook, ConnectSelector, IntOp, PolicyRecord, PolicySource, PortOp, Selector,
-    SyscallHook, decode,
+    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, PolicyRecord,
+    PolicySource, PortOp, Selector, Site, StrOp, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -96,8 +96,14 @@ fn load() -> &'static mut PolicySource {
     Box::leak(Box::new(PolicySource::load(1 << 20, &cgroup).expect("policy engine loads")))
 }
 
-fn umask_hook(selectors: Vec<Selector>) -> SyscallHook {
-    SyscallHook { policy_id: 7, syscall: SYS_UMASK, selectors }
+fn umask_hook(selectors: Vec<Selector>) -> Hook {
+    Hook {
+        policy_id: 7,
+        sites: vec![Site::Enter(SYS_UMASK)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }],
+        skip_failed: false,
+        selectors,
+    }
 }
 
 #[test]
@@ -105,7 +111,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     let source = load();
     assert!(!source.syscalls_hooked(), "no hook, no program on every syscall");
     let hook = umask_hook(vec![Selector {
-        args: vec![ArgMatch { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
+        args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
         binaries: Some((BinaryOp::In, vec![python()])),
         actions: Actions { post: true, signal: Some(SIGKILL) },
     }]);
@@ -124,7 +130,10 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     let got = records.of(&[other_mask, other_binary, victim], victim);
     assert_eq!(got.len(), 1, "{got:#?}");
     let r = &got[0];
-    assert_eq!((r.pid, r.syscall, r.args[0], r.hook, r.policy_id, r.selector), (victim, SYS_UMASK, 0o077, 3, 7, 0));
+    assert_eq!(
+        (r.pid, r.site, r.args[0], r.hook, r.policy_id, r.selector),
+        (victim, Site::Enter(SYS_UMASK), 0o077, 3, 7, 0)
+    );
     assert_eq!(r.signal, Some((SIGKILL, 0)));
     assert!(r.post);
     assert_ne!(r.binary, 0, "python is a listed binary");
@@ -137,7 +146,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
 fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() {
     let source = load();
     let hook = umask_hook(vec![Selector {
-        args: vec![ArgMatch { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
+        args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
         binaries: Some((BinaryOp::NotIn, vec![python()])),
         actions: Actions { post: true, signal: None },
     }]);
@@ -223,10 +232,171 @@ fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
     let got = records.of(&[ok_pid, victim], victim);
     assert_eq!(got.len(), 1, "{got:#?}");
     let r = &got[0];
-    assert_eq!((r.pid, r.hook, r.policy_id, r.syscall), (victim, 2, 9, 42));
+    assert_eq!((r.pid, r.hook, r.policy_id, r.site), (victim, 2, 9, Site::Enter(42)));
     assert_eq!(r.connect, Some(std::net::SocketAddr::from(([127, 0, 0, 1], blocked_port))));
     assert_eq!(r.signal, Some((SIGKILL, 0)));
     source.remove_connect(2).unwrap();
     let (_, out) = python_connect(blocked_port);
     assert_eq!(out.stdout, b"connected\n", "removed: {out:?}");
+}
+
+/// A fresh directory for one test's files, by its canonical path.
+fn test_dir(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("scry-bpf-policy-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::canonicalize(&dir).unwrap().to_string_lossy().into_owned()
+}
+
+const SYS_WRITE: u32 = 1;
+const SYS_OPEN: u32 = 2;
+const SYS_OPENAT: u32 = 257;
+
+fn str_arg(r: &PolicyRecord, k: usize) -> String {
+    String::from_utf8_lossy(&r.strings[k].bytes).into_owned()
+}
+
+#[test]
+fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_returns() {
+    let source = load();
+    let dir = test_dir("string");
+    std::fs::write(format!("{dir}/a.secret"), "classified\n").unwrap();
+    std::fs::write(format!("{dir}/a.txt"), "public\n").unwrap();
+    let deny = Selector {
+        args: vec![
+            ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec![format!("{dir}/"), "/nowhere/".into()] },
+            ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec![".secret".into(), ".key".into()] },
+        ],
+        binaries: None,
+        actions: Actions { post: true, signal: Some(SIGKILL) },
+    };
+    let hook = Hook {
+        policy_id: 3,
+        sites: vec![Site::Enter(SYS_OPENAT), Site::Enter(SYS_OPEN)],
+        args: vec![ArgSpec { source: ArgSource::Register(1), kind: ArgKind::UserString }],
+        skip_failed: false,
+        selectors: vec![deny],
+    };
+    source.install(10, &hook).unwrap();
+    let records = Records::new(source);
+    let (reader, out) = run_with_pid("/bin/cat", &[&format!("{dir}/a.txt")]);
+    assert_eq!(out.stdout, b"public\n", "{out:?}");
+    let (victim, out) = run_with_pid("/bin/cat", &[&format!("{dir}/a.secret")]);
+    assert!(killed(&out), "the content never reaches stdout: {out:?}");
+    let got = records.of(&[reader, victim], victim);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!((got[0].site, got[0].signal), (Site::Enter(SYS_OPENAT), Some((SIGKILL, 0))));
+    assert_eq!(str_arg(&got[0], 0), format!("{dir}/a.secret"));
+    assert!(!got[0].strings[0].truncated);
+    source.remove(10).unwrap();
+    assert!(!source.syscalls_hooked());
+}
+
+#[test]
+fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
+    let source = load();
+    let dir = test_dir("fd");
+    std::fs::write(format!("{dir}/b.secret"), "classified\n").unwrap();
+    std::fs::write(format!("{dir}/b.txt"), "public\n").unwrap();
+    std::os::unix::fs::symlink(format!("{dir}/b.secret"), format!("{dir}/innocent")).unwrap();
+    let hook = Hook {
+        policy_id: 4,
+        sites: vec![Site::Exit(SYS_OPENAT), Site::Exit(SYS_OPEN)],
+        args: vec![ArgSpec { source: ArgSource::Return, kind: ArgKind::Fd }],
+        skip_failed: true,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec![format!("{dir}/b.secret")] }],
+            binaries: None,
+            actions: Actions { post: true, signal: Some(SIGKILL) },
+        }],
+    };
+    source.install(11, &hook).unwrap();
+    let records = Records::new(source);
+    let in_dir = |file: &str| {
+        let out = Command::new("/bin/sh").args(["-c", &format!("echo $$; cd {dir} && exec /bin/cat {file}")]).output();
+        let out = out.unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (pid, rest) = text.split_once('\n').unwrap();
+        (pid.parse::<u32>().unwrap(), rest.to_owned(), out.status)
+    };
+    let (reader, text, _) = in_dir("b.txt");
+    assert_eq!(text, "public\n");
+    // Relative, and through a symlink: the kernel compares the file's path.
+    let (victim, text, status) = in_dir("innocent");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!((text.as_str(), status.signal()), ("", Some(SIGKILL as i32)));
+    let got = records.of(&[reader, victim], victim);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].site, Site::Exit(SYS_OPENAT));
+    assert!(got[0].ret >= 0 && got[0].args[0] == got[0].ret as u64, "{:?}", got[0]);
+    assert_eq!(str_arg(&got[0], 0), format!("{dir}/b.secret"));
+}
+
+#[test]
+fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
+    let source = load();
+    let sh = std::fs::canonicalize("/bin/sh").unwrap().to_string_lossy().into_owned();
+    let hook = Hook {
+        policy_id: 5,
+        sites: vec![Site::Exec],
+        args: vec![ArgSpec { source: ArgSource::Bprm, kind: ArgKind::Bprm }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec!["/usr/bin/python3".into()] }],
+            // matchBinaries at exec names the caller: here, the shell.
+            binaries: Some((BinaryOp::In, vec![sh])),
+            actions: Actions { post: true, signal: None },
+        }],
+    };
+    source.install(12, &hook).unwrap();
+    let records = Records::new(source);
+    // Executed by this test's child (not the shell), then by the shell.
+    let direct = Command::new("/usr/bin/python3").args(["-c", "import os; print(os.getpid())"]).output().unwrap();
+    let direct: u32 = String::from_utf8_lossy(&direct.stdout).trim().parse().unwrap();
+    let (other, _) = run_with_pid("/usr/bin/perl", &["-e", "1"]);
+    let (by_shell, out) = run_with_pid("/usr/bin/python3", &["-c", "print('alive')"]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.of(&[direct, other, by_shell], by_shell);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].site, Site::Exec);
+    assert_eq!(str_arg(&got[0], 0), python());
+    assert_ne!(got[0].binary, 0, "the caller is the listed shell");
+}
+
+#[test]
+fn a_descriptor_argument_on_entry_names_the_file_written() {
+    let source = load();
+    let dir = test_dir("write");
+    let hook = Hook {
+        policy_id: 6,
+        sites: vec![Site::Enter(SYS_WRITE)],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Fd },
+            ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Int },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec![format!("{dir}/watched")] },
+                ArgMatch::Str { index: 0, op: StrOp::NotPostfix, values: vec![".tmp".into()] },
+            ],
+            binaries: None,
+            actions: Actions { post: true, signal: None },
+        }],
+    };
+    source.install(13, &hook).unwrap();
+    let records = Records::new(source);
+    let write = |file: &str| {
+        let out =
+            Command::new("/bin/sh").args(["-c", &format!("echo $$; echo hello > {dir}/{file}")]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().unwrap()
+    };
+    let skipped = write("watched.tmp");
+    let other = write("elsewhere.log");
+    let watched = write("watched.log");
+    let got = records.of(&[skipped, other, watched], watched);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!((got[0].site, got[0].args[1]), (Site::Enter(SYS_WRITE), 6));
+    assert_eq!(str_arg(&got[0], 0), format!("{dir}/watched.log"));
+    assert_eq!(std::fs::read_to_string(format!("{dir}/watched.log")).unwrap(), "hello\n", "posted, not stopped");
 }

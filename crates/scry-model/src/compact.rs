@@ -1,6 +1,6 @@
 //! One human line per event, in the spirit of `tetra getevents -o compact`.
 
-use crate::event::{Event, EventEnvelope, Process};
+use crate::event::{Event, EventEnvelope, KprobeArgument, Process, ProcessKprobe};
 
 /// Quotes like Go's `%q` when a string has spaces or non-printables.
 fn quote(s: &str) -> String {
@@ -28,6 +28,39 @@ fn head(emoji_word: &str, p: &Process, node: &str) -> String {
     line
 }
 
+/// A hook's line: the function's own word and details where Tetragon has
+/// one (`📬 open` and the path, `🔌 connect` and the tuple …), `❓ syscall`
+/// and the function's name otherwise; a killing hook says `💥 killed`.
+fn kprobe(k: &ProcessKprobe, node: &str) -> String {
+    let arg = |i: usize| k.args.get(i);
+    let text = |i: usize| arg(i).and_then(KprobeArgument::text).map(quote).unwrap_or_default();
+    let number = |i: usize| arg(i).and_then(KprobeArgument::number).unwrap_or_default();
+    let function = k.function_name.strip_prefix("__x64_").unwrap_or(&k.function_name);
+    let function = function.strip_prefix("sys_").unwrap_or(function);
+    let (word, details) = match function {
+        "write" => ("📝 write  ", format!("{} {} bytes", text(0), number(2))),
+        "read" => ("📚 read   ", format!("{} {} bytes", text(0), number(2))),
+        "fd_install" => ("📬 open   ", text(1)),
+        "security_file_open" => ("📬 open   ", text(0)),
+        "openat" => ("📬 openat ", text(1)),
+        "open" => ("📬 open   ", text(0)),
+        "close" => ("📪 close  ", text(0)),
+        "setuid" => ("🔑 setuid ", number(0)),
+        "security_bprm_check" => ("🚀 exec   ", text(0)),
+        "tcp_connect" => {
+            let tuple = arg(0).and_then(|a| a.sock_arg.as_ref()).map(|s| {
+                let at = |addr: &str, port: u32| if port == 0 { addr.to_owned() } else { format!("{addr}:{port}") };
+                format!("tcp {} -> {}", at(&s.saddr, s.sport), at(&s.daddr, s.dport))
+            });
+            ("🔌 connect", tuple.unwrap_or_default())
+        }
+        _ => ("❓ syscall", k.function_name.clone()),
+    };
+    let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { word };
+    let line = head(word, &k.process, node);
+    if details.trim().is_empty() { line } else { format!("{line} {}", details.trim()) }
+}
+
 pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
     let body = match &ev.event {
         Event::ProcessExec(e) => head("🚀 process", &e.process, &ev.node_name),
@@ -35,10 +68,7 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
             let outcome = if e.signal.is_empty() { e.status.to_string() } else { e.signal.clone() };
             format!("{} {outcome}", head("💥 exit   ", &e.process, &ev.node_name))
         }
-        Event::ProcessKprobe(k) => {
-            let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "❓ syscall" };
-            format!("{} {}", head(word, &k.process, &ev.node_name), k.function_name)
-        }
+        Event::ProcessKprobe(k) => kprobe(k, &ev.node_name),
         Event::LostEvents(l) => format!("⚠️  lost {} events ({})", l.count, l.source),
     };
     if timestamps { format!("{} {body}", ev.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)) } else { body }

@@ -370,6 +370,9 @@ pub struct ProcessKprobe {
     pub function_name: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<KprobeArgument>,
+    /// The return value, when the hook probes the return.
+    #[serde(rename = "return", skip_serializing_if = "Option::is_none")]
+    pub return_value: Option<Box<KprobeArgument>>,
     /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, `KPROBE_ACTION_SIGNAL`.
     pub action: String,
     pub policy_name: String,
@@ -377,6 +380,9 @@ pub struct ProcessKprobe {
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The parent's ancestors, nearest first (when the agent tracks them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Arc<Process>>,
 }
 
 /// One captured argument: Tetragon's oneof, a single key set (64-bit
@@ -393,9 +399,47 @@ pub struct KprobeArgument {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_arg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub string_arg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_arg: Option<KprobePath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_arg: Option<KprobePath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux_binprm_arg: Option<KprobePath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sock_arg: Option<KprobeSock>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
+}
+
+impl KprobeArgument {
+    /// The path or string this argument carries, if it is one.
+    pub fn text(&self) -> Option<&str> {
+        let path = self.file_arg.as_ref().or(self.path_arg.as_ref()).or(self.linux_binprm_arg.as_ref());
+        path.map(|p| p.path.as_str()).or(self.string_arg.as_deref())
+    }
+
+    /// An integer argument as text.
+    pub fn number(&self) -> Option<String> {
+        (self.int_arg.map(|v| v.to_string()))
+            .or(self.uint_arg.map(|v| v.to_string()))
+            .or(self.long_arg.clone())
+            .or(self.size_arg.clone())
+    }
+}
+
+/// Tetragon's `KprobePath` / `KprobeFile` / `KprobeLinuxBinprm`: a file by
+/// its full path (fields the hook did not see are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobePath {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mount: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub flags: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub permission: String,
 }
 
 /// Tetragon's `KprobeSock`: what a socket is and where it goes (fields the

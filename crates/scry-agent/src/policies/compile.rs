@@ -3,20 +3,34 @@
 //! cannot honour here. Nothing is partially applied: a policy compiles
 //! whole or not at all.
 //!
-//! What runs today: kprobes with `syscall: true`, through the one
-//! raw_syscalls:sys_enter program (this kernel has neither kprobes nor
-//! fentry, and a syscall tracepoint sees the same call with the same
-//! arguments); integer arguments; matchArgs with Equal, NotEqual,
-//! GreaterThan, LessThan and Mask; matchBinaries In and NotIn; Post,
-//! NoPost, Sigkill and Signal; enforce and monitor modes.
+//! What runs today: kprobes with `syscall: true`, on the syscall's entry
+//! (its exit with `return: true`) through one tp_btf program for all
+//! (this kernel has neither kprobes nor fentry, and a syscall tracepoint
+//! sees the same call with the same arguments); the kernel functions
+//! policies most often hook, through equivalent hooks (`EQUIVALENTS`);
+//! integer, string and fd arguments; matchArgs with the integer and string
+//! operators; matchReturnArgs on integers; matchBinaries In and NotIn;
+//! Post, NoPost, Sigkill and Signal; enforce and monitor modes.
 
-use scry_bpf::policy::{self as engine, ConnectHook, SyscallHook};
+use scry_bpf::policy::{self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, Site};
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError, Scope,
-    Side,
+    Side, StrOp,
 };
 
 use super::syscalls;
+
+/// How an event shows one captured argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Int(IntType),
+    /// `string_arg`.
+    String,
+    /// `file_arg { path }`.
+    File,
+    /// `linux_binprm_arg { path }`.
+    Binprm,
+}
 
 /// One hook, ready for the engine, with what events and `list` show of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,20 +43,25 @@ pub struct CompiledHook {
     pub attachment: String,
     /// Tetragon's `function_name` (`__x64_sys_umask`).
     pub function: String,
-    /// Captured arguments: syscall position, type, label.
-    pub args: Vec<(u8, IntType, Option<String>)>,
+    /// Captured arguments as events show them, with their labels.
+    pub args: Vec<(Shown, Option<String>)>,
+    /// The return value's type, when the hook probes the return.
+    pub ret: Option<(IntType, Option<String>)>,
     pub message: Option<String>,
     pub tags: Vec<String>,
     /// Each selector's signal as written: in monitor mode the engine sends
     /// none, and events still name the action enforcement would have taken.
     pub signals: Vec<Option<u32>>,
+    /// The hook runs at exec, where the process is the exec's caller.
+    pub at_exec: bool,
     pub hook: EngineHook,
 }
 
 /// What the kernel engine runs for a hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineHook {
-    Syscall(SyscallHook),
+    /// On syscall entries or exits, or at exec.
+    Site(EngineSiteHook),
     /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
     Connect(ConnectHook),
 }
@@ -65,6 +84,85 @@ pub fn compile(policy: &Policy, policy_id: u32) -> Result<Vec<CompiledHook>, Pol
     policy.hooks.iter().map(|h| compile_hook(h, policy.mode, policy_id)).collect()
 }
 
+/// A kernel function run through an equivalent hook where kprobes and
+/// fentry are not: the sites that see the same calls, and each of the
+/// function's arguments (by position): the types a policy may give it and
+/// where its value comes from.
+struct Equivalent {
+    sites: Vec<Site>,
+    skip_failed: bool,
+    attachment: &'static str,
+    params: Vec<(Param, ArgSpec)>,
+    at_exec: bool,
+}
+
+/// What a function's argument is, for the types a policy may declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Param {
+    Int,
+    File,
+    Binprm,
+}
+
+impl Param {
+    fn accepts(self, ty: ArgType) -> Option<Shown> {
+        match (self, ty) {
+            (Param::Int, ArgType::Int(t)) => Some(Shown::Int(t)),
+            (Param::File, ArgType::File) => Some(Shown::File),
+            (Param::Binprm, ArgType::LinuxBinprm) => Some(Shown::Binprm),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Param::Int => "an integer type",
+            Param::File => "file",
+            Param::Binprm => "linux_binprm",
+        }
+    }
+}
+
+/// Syscalls that open a file by path and return its descriptor.
+const OPENS: [&str; 5] = ["open", "openat", "openat2", "creat", "open_by_handle_at"];
+
+fn open_exits() -> Vec<Site> {
+    OPENS.iter().filter_map(|n| syscalls::number(n)).map(Site::Exit).collect()
+}
+
+fn equivalent(function: &str) -> Option<Equivalent> {
+    let returned = |kind| ArgSpec { source: ArgSource::Return, kind };
+    Some(match function {
+        // Every exec that succeeds, before the new program runs.
+        "security_bprm_check" => Equivalent {
+            sites: vec![Site::Exec],
+            skip_failed: false,
+            attachment: "tp_btf sched_process_exec (after the point of no return: Sigkill stops the new program \
+                         before its first instruction; matchBinaries is the caller's)",
+            params: vec![(Param::Binprm, ArgSpec { source: ArgSource::Bprm, kind: ArgKind::Bprm })],
+            at_exec: true,
+        },
+        // A file opened by path, before the process sees the descriptor.
+        "security_file_open" => Equivalent {
+            sites: open_exits(),
+            skip_failed: true,
+            attachment: "tp_btf sys_exit of open, openat, openat2, creat and open_by_handle_at (files opened by a \
+                         syscall; a signal lands before the process sees the descriptor)",
+            params: vec![(Param::File, returned(ArgKind::Fd))],
+            at_exec: false,
+        },
+        "fd_install" => Equivalent {
+            sites: open_exits(),
+            skip_failed: true,
+            attachment: "tp_btf sys_exit of open, openat, openat2, creat and open_by_handle_at (descriptors of \
+                         files opened by a syscall)",
+            params: vec![(Param::Int, returned(ArgKind::Int)), (Param::File, returned(ArgKind::Fd))],
+            at_exec: false,
+        },
+        _ => return None,
+    })
+}
+
 fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, PolicyError> {
     let function = match &h.point {
         HookPoint::Kprobe(f) if f.syscall => f,
@@ -72,14 +170,22 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
             return compile_connect(h, mode, policy_id);
         }
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) => {
-            return Err(unsupported(
-                &format!("{}.call", h.path),
-                format!(
-                    "{:?} is a kernel function: this kernel attaches neither kprobes nor fentry, and this engine \
-                     has no equivalent hook for it yet (syscall hooks run: `syscall: true`)",
-                    f.call
-                ),
-            ));
+            // `__sys_setuid` and its kind take the syscall's own arguments.
+            if let Some(syscall) = f.call.strip_prefix("__sys_").filter(|n| syscalls::number(n).is_some()) {
+                return compile_syscall(h, format!("kprobe {}", f.call), &f.call, syscall, mode, policy_id);
+            }
+            let Some(eq) = equivalent(&f.call) else {
+                return Err(unsupported(
+                    &format!("{}.call", h.path),
+                    format!(
+                        "{:?} is a kernel function: this kernel attaches neither kprobes nor fentry, and this \
+                         engine has no equivalent hook for it (equivalents: tcp_connect, security_bprm_check, \
+                         security_file_open, fd_install, __sys_* syscall bodies; syscall hooks: `syscall: true`)",
+                        f.call
+                    ),
+                ));
+            };
+            return compile_equivalent(h, &f.call, eq, mode, policy_id);
         }
         HookPoint::Tracepoint(_) | HookPoint::RawTracepoint(_) => {
             return Err(unsupported(&h.path, "tracepoint hooks are not supported by this engine yet"));
@@ -87,46 +193,154 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
         HookPoint::Uprobe(_) => return Err(unsupported(&h.path, "uprobes are not supported by this engine yet")),
         HookPoint::Lsm(_) => return Err(unsupported(&h.path, "LSM hooks are not supported by this engine yet")),
     };
-    let nr = syscalls::number(&function.call).ok_or_else(|| {
-        unsupported(&format!("{}.call", h.path), format!("{:?} is not an x86_64 syscall", function.call))
-    })?;
-    if h.return_arg.is_some() {
-        return Err(unsupported(&format!("{}.return", h.path), "return probes are not supported by this engine yet"));
-    }
-    let mut args = Vec::with_capacity(h.args.len());
+    let name = function.call.strip_prefix("__x64_").unwrap_or(&function.call);
+    let name = name.strip_prefix("sys_").unwrap_or(name);
+    compile_syscall(h, format!("kprobe {} (syscall)", function.call), &function.call, name, mode, policy_id)
+}
+
+/// A hook on a syscall: its arguments from the registers, on its entry, or
+/// on its exit when it probes the return.
+fn compile_syscall(
+    h: &Hook,
+    asked: String,
+    call: &str,
+    name: &str,
+    mode: Mode,
+    policy_id: u32,
+) -> Result<CompiledHook, PolicyError> {
+    let nr = syscalls::number(name)
+        .ok_or_else(|| unsupported(&format!("{}.call", h.path), format!("{call:?} is not an x86_64 syscall")))?;
+    let mut specs = Vec::with_capacity(h.args.len() + 1);
+    let mut shown = Vec::with_capacity(h.args.len());
     for (i, a) in h.args.iter().enumerate() {
         let path = format!("{}.args[{i}]", h.path);
-        let ArgType::Int(ty) = a.ty else {
-            return Err(unsupported(
-                &format!("{path}.type"),
-                "only integer arguments are captured and compared by this engine yet",
-            ));
-        };
         if a.index > 5 {
             return Err(unsupported(&format!("{path}.index"), "a syscall has 6 arguments (0-5)"));
         }
-        args.push((a.index as u8, ty, a.label.clone()));
+        let (kind, show) = match a.ty {
+            ArgType::Int(ty) => (ArgKind::Int, Shown::Int(ty)),
+            ArgType::String => (ArgKind::UserString, Shown::String),
+            ArgType::Fd => (ArgKind::Fd, Shown::File),
+            _ => {
+                return Err(unsupported(
+                    &format!("{path}.type"),
+                    "on a syscall hook this engine captures integer, string and fd arguments",
+                ));
+            }
+        };
+        specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
+        shown.push((show, a.label.clone()));
     }
-    let mut selectors = Vec::with_capacity(h.selectors.len());
-    let mut signals = Vec::with_capacity(h.selectors.len());
-    for (i, s) in h.selectors.iter().enumerate() {
-        let (compiled, signal) = selector(&format!("{}.selectors[{i}]", h.path), s, &args, mode)?;
-        signals.push(signal);
-        selectors.push(compiled);
-    }
-    let name = function.call.strip_prefix("__x64_").unwrap_or(&function.call);
-    let name = name.strip_prefix("sys_").unwrap_or(name);
+    let ret = match &h.return_arg {
+        None => None,
+        Some(r) => match r.ty {
+            ArgType::Int(ty) => {
+                specs.push(ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
+                Some((ty, r.label.clone()))
+            }
+            _ => {
+                return Err(unsupported(
+                    &format!("{}.returnArg.type", h.path),
+                    "a syscall returns an integer: this engine captures its return as one",
+                ));
+            }
+        },
+    };
+    let (selectors, signals) = selectors(h, &specs, mode)?;
+    let site = if ret.is_some() { Site::Exit(nr) } else { Site::Enter(nr) };
+    let attachment = match site {
+        Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
+        _ => format!("tp_btf sys_enter, syscall {nr}"),
+    };
     Ok(CompiledHook {
         path: h.path.clone(),
-        asked: format!("kprobe {} (syscall)", function.call),
-        attachment: format!("tp_btf sys_enter, syscall {nr}"),
-        function: format!("__x64_sys_{name}"),
-        args,
+        asked,
+        attachment,
+        function: if call.starts_with("__sys_") { call.to_owned() } else { format!("__x64_sys_{name}") },
+        args: shown,
+        ret,
         message: h.message.clone(),
         tags: h.tags.clone(),
         signals,
-        hook: EngineHook::Syscall(SyscallHook { policy_id, syscall: nr, selectors }),
+        at_exec: false,
+        hook: EngineHook::Site(EngineSiteHook {
+            policy_id,
+            sites: vec![site],
+            args: specs,
+            skip_failed: false,
+            selectors,
+        }),
     })
+}
+
+/// A kernel function through its equivalent hook: each argument the policy
+/// captures must be one the function has, with its type.
+fn compile_equivalent(
+    h: &Hook,
+    call: &str,
+    eq: Equivalent,
+    mode: Mode,
+    policy_id: u32,
+) -> Result<CompiledHook, PolicyError> {
+    if h.return_arg.is_some() {
+        return Err(unsupported(
+            &format!("{}.return", h.path),
+            format!("{call}'s equivalent hook cannot see its return value"),
+        ));
+    }
+    let mut specs = Vec::with_capacity(h.args.len());
+    let mut shown = Vec::with_capacity(h.args.len());
+    for (i, a) in h.args.iter().enumerate() {
+        let path = format!("{}.args[{i}]", h.path);
+        let Some((param, spec)) = eq.params.get(a.index as usize) else {
+            return Err(unsupported(
+                &format!("{path}.index"),
+                format!("{call}'s equivalent hook provides arguments 0 to {}", eq.params.len() - 1),
+            ));
+        };
+        let show = param.accepts(a.ty).ok_or_else(|| {
+            unsupported(&format!("{path}.type"), format!("{call}'s argument {} is {}", a.index, param.name()))
+        })?;
+        specs.push(*spec);
+        shown.push((show, a.label.clone()));
+    }
+    let (selectors, signals) = selectors(h, &specs, mode)?;
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("kprobe {call}"),
+        attachment: eq.attachment.to_owned(),
+        function: call.to_owned(),
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: eq.at_exec,
+        hook: EngineHook::Site(EngineSiteHook {
+            policy_id,
+            sites: eq.sites,
+            args: specs,
+            skip_failed: eq.skip_failed,
+            selectors,
+        }),
+    })
+}
+
+/// Every selector of `h` against its engine arguments (`specs`, the
+/// return value last when probed), with each one's written signal.
+fn selectors(
+    h: &Hook,
+    specs: &[ArgSpec],
+    mode: Mode,
+) -> Result<(Vec<engine::Selector>, Vec<Option<u32>>), PolicyError> {
+    let mut out = Vec::with_capacity(h.selectors.len());
+    let mut signals = Vec::with_capacity(h.selectors.len());
+    for (i, s) in h.selectors.iter().enumerate() {
+        let (compiled, signal) = selector(&format!("{}.selectors[{i}]", h.path), s, specs, h.args.len(), mode)?;
+        signals.push(signal);
+        out.push(compiled);
+    }
+    Ok((out, signals))
 }
 
 /// Actions common to both kinds of hooks: Post (plain), NoPost, Sigkill,
@@ -191,9 +405,6 @@ fn refuse_unsupported_filters(path: &str, s: &scry_policy::Selector) -> Result<(
     let not_yet = |field: &str, what: &str| {
         unsupported(&format!("{path}.{field}"), format!("{what} are not supported by this engine yet"))
     };
-    if !s.return_args.is_empty() {
-        return Err(not_yet("matchReturnArgs", "return value filters"));
-    }
     if !s.pids.is_empty() {
         return Err(not_yet("matchPIDs", "PID filters"));
     }
@@ -254,9 +465,11 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
         attachment: "cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)".into(),
         function: "tcp_connect".into(),
         args: Vec::new(),
+        ret: None,
         message: h.message.clone(),
         tags: h.tags.clone(),
         signals,
+        at_exec: false,
         hook: EngineHook::Connect(ConnectHook { policy_id, selectors }),
     })
 }
@@ -269,29 +482,70 @@ fn value(v: &IntValue) -> u64 {
     }
 }
 
+/// One matchArgs / matchReturnArgs filter on engine argument `index`.
+fn arg_match(at: &str, index: usize, filter: &ArgFilter, spec: &ArgSpec) -> Result<engine::ArgMatch, PolicyError> {
+    let index = index as u8;
+    match (filter, spec.kind) {
+        (ArgFilter::Int { op, values }, ArgKind::Int) => {
+            let op = match op {
+                IntOp::Equal => engine::IntOp::Equal,
+                IntOp::NotEqual => engine::IntOp::NotEqual,
+                IntOp::GreaterThan => engine::IntOp::GreaterThan,
+                IntOp::LessThan => engine::IntOp::LessThan,
+                IntOp::Mask => engine::IntOp::Mask,
+            };
+            Ok(engine::ArgMatch::Int { index, op, values: values.iter().map(value).collect() })
+        }
+        (ArgFilter::Str { op, values }, kind) if kind != ArgKind::Int => {
+            let (op, max) = match op {
+                StrOp::Equal => (engine::StrOp::Equal, engine::MAX_EQUAL),
+                StrOp::NotEqual => (engine::StrOp::NotEqual, engine::MAX_EQUAL),
+                StrOp::Prefix => (engine::StrOp::Prefix, engine::MAX_PREFIX),
+                StrOp::NotPrefix => (engine::StrOp::NotPrefix, engine::MAX_PREFIX),
+                StrOp::Postfix => (engine::StrOp::Postfix, engine::MAX_POSTFIX),
+                StrOp::NotPostfix => (engine::StrOp::NotPostfix, engine::MAX_POSTFIX),
+            };
+            if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| v.len() > max) {
+                return Err(unsupported(
+                    &format!("{at}.values[{j}]"),
+                    format!("{} bytes; this engine compares values of at most {max} bytes with {op:?}", v.len()),
+                ));
+            }
+            Ok(engine::ArgMatch::Str { index, op, values: values.clone() })
+        }
+        _ => Err(unsupported(
+            &format!("{at}.operator"),
+            "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers, and Equal, NotEqual, Prefix, \
+             NotPrefix, Postfix and NotPostfix on strings, files and descriptors are supported by this engine yet",
+        )),
+    }
+}
+
+/// One selector against the engine arguments `specs` (`captured` of them
+/// are the policy's arguments; the return value follows when probed).
 fn selector(
     path: &str,
     s: &scry_policy::Selector,
-    args: &[(u8, IntType, Option<String>)],
+    specs: &[ArgSpec],
+    captured: usize,
     mode: Mode,
 ) -> Result<(engine::Selector, Option<u32>), PolicyError> {
     refuse_unsupported_filters(path, s)?;
-    let mut matches = Vec::with_capacity(s.args.len());
+    let mut matches = Vec::with_capacity(s.args.len() + s.return_args.len());
     for (i, m) in s.args.iter().enumerate() {
-        let ArgFilter::Int { op, values } = &m.filter else {
-            return Err(unsupported(
-                &format!("{path}.matchArgs[{i}].operator"),
-                "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers are supported by this engine yet",
-            ));
+        matches.push(arg_match(&format!("{path}.matchArgs[{i}]"), m.arg, &m.filter, &specs[m.arg])?);
+    }
+    for (i, f) in s.return_args.iter().enumerate() {
+        let Some(spec) = specs.get(captured) else {
+            return Err(unsupported(&format!("{path}.matchReturnArgs[{i}]"), "this hook does not probe the return"));
         };
-        let op = match op {
-            IntOp::Equal => engine::IntOp::Equal,
-            IntOp::NotEqual => engine::IntOp::NotEqual,
-            IntOp::GreaterThan => engine::IntOp::GreaterThan,
-            IntOp::LessThan => engine::IntOp::LessThan,
-            IntOp::Mask => engine::IntOp::Mask,
-        };
-        matches.push(engine::ArgMatch { index: args[m.arg].0, op, values: values.iter().map(value).collect() });
+        matches.push(arg_match(&format!("{path}.matchReturnArgs[{i}]"), captured, f, spec)?);
+    }
+    if matches.len() > engine::MAX_ARG_MATCHES {
+        return Err(unsupported(
+            &format!("{path}.matchReturnArgs"),
+            format!("matchArgs and matchReturnArgs together take at most {} entries here", engine::MAX_ARG_MATCHES),
+        ));
     }
     let (actions, signal) = actions(path, &s.actions, mode)?;
     Ok((engine::Selector { args: matches, binaries: binaries(path, s)?, actions }, signal))
@@ -323,10 +577,11 @@ mod tests {
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
         assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
-        let EngineHook::Syscall(hook) = &h.hook else { panic!("a syscall hook") };
-        assert_eq!(hook.policy_id, 4);
+        let EngineHook::Site(hook) = &h.hook else { panic!("a syscall hook") };
+        assert_eq!((hook.policy_id, hook.sites.as_slice()), (4, [Site::Enter(105)].as_slice()));
+        assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }]);
         let sel = &hook.selectors[0];
-        assert_eq!(sel.args, [engine::ArgMatch { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);
+        assert_eq!(sel.args, [engine::ArgMatch::Int { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);
         assert_eq!(sel.actions, engine::Actions { post: true, signal: Some(19) });
         assert_eq!(h.signals, [Some(19)]);
     }
@@ -336,11 +591,14 @@ mod tests {
         assert_eq!(
             error("  - call: tcp_sendmsg\n    syscall: false\n"),
             "spec.kprobes[0].call: \"tcp_sendmsg\" is a kernel function: this kernel attaches neither kprobes nor \
-             fentry, and this engine has no equivalent hook for it yet (syscall hooks run: `syscall: true`)"
+             fentry, and this engine has no equivalent hook for it (equivalents: tcp_connect, security_bprm_check, \
+             security_file_open, fd_install, __sys_* syscall bodies; syscall hooks: `syscall: true`)"
         );
         assert_eq!(
-            error("  - call: sys_openat\n    syscall: true\n    args:\n    - index: 1\n      type: string\n"),
-            "spec.kprobes[0].args[0].type: only integer arguments are captured and compared by this engine yet"
+            error(
+                "  - call: sys_read\n    syscall: true\n    args:\n    - index: 1\n      type: char_buf\n      sizeArgIndex: 3\n"
+            ),
+            "spec.kprobes[0].args[0].type: on a syscall hook this engine captures integer, string and fd arguments"
         );
         assert_eq!(
             error(
@@ -350,6 +608,83 @@ mod tests {
             "spec.kprobes[0].selectors[0].matchActions[0].action: Override changes a function's return value, which \
              needs fmod_ret, an LSM hook or kprobe override; a syscall tracepoint cannot, and this kernel has none of \
              those"
+        );
+        assert_eq!(
+            error("  - call: security_file_open\n    syscall: false\n    args:\n    - index: 0\n      type: path\n"),
+            "spec.kprobes[0].args[0].type: security_file_open's argument 0 is file"
+        );
+        assert_eq!(
+            error("  - call: fd_install\n    syscall: false\n    args:\n    - index: 2\n      type: int\n"),
+            "spec.kprobes[0].args[0].index: fd_install's equivalent hook provides arguments 0 to 1"
+        );
+        assert_eq!(
+            error(
+                "  - call: security_bprm_check\n    syscall: false\n    return: true\n    returnArg:\n      \
+                 type: int\n"
+            ),
+            "spec.kprobes[0].return: security_bprm_check's equivalent hook cannot see its return value"
+        );
+        let long = "x".repeat(255);
+        assert_eq!(
+            error(&format!(
+                "  - call: sys_openat\n    syscall: true\n    args:\n    - index: 1\n      type: string\n    \
+                 selectors:\n    - matchArgs:\n      - index: 1\n        operator: Prefix\n        \
+                 values: [\"/etc\", \"/{long}\"]\n"
+            )),
+            "spec.kprobes[0].selectors[0].matchArgs[0].values[1]: 256 bytes; this engine compares values of at most \
+             254 bytes with Prefix"
+        );
+    }
+
+    #[test]
+    fn the_well_known_kernel_functions_compile_to_their_equivalents() {
+        let p = policy(
+            "  - call: security_bprm_check\n    syscall: false\n    args:\n    - index: 0\n      type: linux_binprm\n    \
+             selectors:\n    - matchArgs:\n      - index: 0\n        operator: Prefix\n        \
+             values: [\"/usr/bin/curl\", \"/usr/bin/python3\"]\n",
+        );
+        let h = &compile(&p, 2).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
+        assert_eq!(
+            (hook.sites.as_slice(), h.at_exec, h.function.as_str()),
+            ([Site::Exec].as_slice(), true, "security_bprm_check")
+        );
+        assert_eq!(hook.args, [ArgSpec { source: ArgSource::Bprm, kind: ArgKind::Bprm }]);
+        assert_eq!(
+            hook.selectors[0].args,
+            [engine::ArgMatch::Str {
+                index: 0,
+                op: engine::StrOp::Prefix,
+                values: vec!["/usr/bin/curl".into(), "/usr/bin/python3".into()]
+            }]
+        );
+        let p = policy(
+            "  - call: fd_install\n    syscall: false\n    args:\n    - index: 0\n      type: int\n    - index: 1\n      \
+             type: file\n",
+        );
+        let h = &compile(&p, 2).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
+        assert_eq!(hook.sites.len(), 5, "{:?}", hook.sites);
+        assert!(hook.skip_failed);
+        assert_eq!(h.args, [(Shown::Int(IntType::S32), None), (Shown::File, None)]);
+        // A syscall's body: the syscall's entry.
+        let p = policy("  - call: __sys_setuid\n    syscall: false\n    args:\n    - index: 0\n      type: uint32\n");
+        let h = &compile(&p, 2).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
+        assert_eq!((hook.sites.as_slice(), h.function.as_str()), ([Site::Enter(105)].as_slice(), "__sys_setuid"));
+        // The return probed: the exit, the value last, matchReturnArgs on it.
+        let p = policy(
+            "  - call: sys_openat\n    syscall: true\n    return: true\n    args:\n    - index: 1\n      type: string\n    \
+             returnArg:\n      type: int\n    selectors:\n    - matchReturnArgs:\n      - operator: LessThan\n        \
+             values: [\"0\"]\n",
+        );
+        let h = &compile(&p, 2).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
+        assert_eq!(hook.sites, [Site::Exit(257)]);
+        assert_eq!(hook.args[1], ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
+        assert_eq!(
+            hook.selectors[0].args,
+            [engine::ArgMatch::Int { index: 1, op: engine::IntOp::LessThan, values: vec![0] }]
         );
     }
 }

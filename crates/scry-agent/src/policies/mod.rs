@@ -14,14 +14,14 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use scry_bpf::policy::{MAX_CONNECT_HOOKS, MAX_HOOKS, PolicyRecord, PolicySource, decode};
-use scry_model::event::{Event, EventEnvelope, KprobeArgument, KprobeSock, Process, ProcessKprobe};
+use scry_model::event::{Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe};
 use scry_model::status::{PolicyHookInfo, PolicyInfo};
 use scry_policy::{IntType, Mode};
 
-use self::compile::{CompiledHook, EngineHook};
+use self::compile::{CompiledHook, EngineHook, Shown};
 use crate::collector::{DecodedRing, spawn_collector};
 use crate::events::EventBus;
-use crate::pipeline::{Pipeline, monotonic_ns};
+use crate::pipeline::{Lineage, Pipeline, monotonic_ns};
 
 /// How long a record may wait for the process collector to know its process.
 const WAIT_FOR_PROCESS_NS: u64 = 1_000_000_000;
@@ -124,11 +124,11 @@ impl PolicyManager {
     }
 }
 
-/// Where a hook lives in the engine: syscall and connect hooks have slots
-/// of their own.
+/// Where a hook lives in the engine: site and connect hooks have slots of
+/// their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
-    Syscall(u32),
+    Site(u32),
     Connect(u32),
 }
 
@@ -223,16 +223,16 @@ impl Engine {
         let id = self.next_id;
         let hooks = compile::compile(&policy, id).map_err(|e| e.to_string())?;
         let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
-        let mut free_syscall = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Syscall(*s)));
+        let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Site(*s)));
         let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));
         let mut installed: Vec<(Slot, CompiledHook)> = Vec::with_capacity(hooks.len());
         for hook in hooks {
             let done = match &hook.hook {
-                EngineHook::Syscall(h) => free_syscall
+                EngineHook::Site(h) => free_site
                     .next()
-                    .ok_or(format!("the engine's {MAX_HOOKS} syscall hook slots are taken; delete a policy first"))
+                    .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| {
-                        self.source.install(slot, h).map(|()| Slot::Syscall(slot)).map_err(|e| e.to_string())
+                        self.source.install(slot, h).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
                     }),
                 EngineHook::Connect(h) => free_connect
                     .next()
@@ -275,7 +275,7 @@ impl Engine {
 
     fn remove_slot(&mut self, slot: Slot) -> Result<(), scry_bpf::policy::PolicyLoadError> {
         match slot {
-            Slot::Syscall(s) => self.source.remove(s),
+            Slot::Site(s) => self.source.remove(s),
             Slot::Connect(s) => self.source.remove_connect(s),
         }
     }
@@ -293,7 +293,7 @@ impl Engine {
         let at = self.find(name)?;
         for (slot, hook) in &self.policies[at].hooks {
             let done = match *slot {
-                Slot::Syscall(s) => self.source.set_enabled(s, enabled),
+                Slot::Site(s) => self.source.set_enabled(s, enabled),
                 Slot::Connect(s) => self.source.set_connect_enabled(s, enabled),
             };
             done.map_err(|e| format!("{}: {e}", hook.path))?;
@@ -304,12 +304,16 @@ impl Engine {
 
     fn publish(&mut self, r: &PolicyRecord) {
         let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
-        let slot = if r.connect.is_some() { Slot::Connect(r.hook) } else { Slot::Syscall(r.hook) };
+        let slot = if r.connect.is_some() { Slot::Connect(r.hook) } else { Slot::Site(r.hook) };
         let Some((_, hook)) = policy.hooks.iter().find(|(s, _)| *s == slot) else { return };
-        let (process, parent) = self
-            .pipeline
-            .process_and_parent(r.pid)
-            .unwrap_or_else(|| (Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }), None));
+        // At exec the hook ran for the caller, as security_bprm_check does.
+        let lineage =
+            if hook.at_exec { self.pipeline.exec_caller(r.pid, r.ktime) } else { self.pipeline.lineage(r.pid) };
+        let Lineage { process, parent, ancestors } = lineage.unwrap_or_else(|| Lineage {
+            process: Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }),
+            parent: None,
+            ancestors: Vec::new(),
+        });
         // Monitor mode sends no signal but names the action, as Tetragon does.
         let intended = r.signal.map(|(sig, _)| sig).or(hook.signals.get(r.selector as usize).copied().flatten());
         let action = match intended {
@@ -317,29 +321,34 @@ impl Engine {
             Some(_) => "KPROBE_ACTION_SIGNAL",
             None => "KPROBE_ACTION_POST",
         };
-        let args = match r.connect {
-            Some(to) => vec![KprobeArgument {
-                sock_arg: Some(KprobeSock {
-                    family: if to.is_ipv4() { "AF_INET" } else { "AF_INET6" }.into(),
-                    sock_type: "SOCK_STREAM".into(),
-                    protocol: "IPPROTO_TCP".into(),
-                    daddr: to.ip().to_string(),
-                    dport: u32::from(to.port()),
+        let (args, return_value) = match r.connect {
+            Some(to) => (
+                vec![KprobeArgument {
+                    sock_arg: Some(KprobeSock {
+                        family: if to.is_ipv4() { "AF_INET" } else { "AF_INET6" }.into(),
+                        sock_type: "SOCK_STREAM".into(),
+                        protocol: "IPPROTO_TCP".into(),
+                        daddr: to.ip().to_string(),
+                        dport: u32::from(to.port()),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            }],
-            None => hook.args.iter().map(|(index, ty, label)| argument(r.args[*index as usize], *ty, label)).collect(),
+                }],
+                None,
+            ),
+            None => arguments(hook, r),
         };
         let event = ProcessKprobe {
             process,
             parent,
             function_name: hook.function.clone(),
             args,
+            return_value,
             action: action.into(),
             policy_name: policy.name.clone(),
             message: hook.message.clone().unwrap_or_default(),
             tags: hook.tags.clone(),
+            ancestors,
         };
         policy.events += u64::from(r.post);
         policy.signals += u64::from(r.signal.is_some());
@@ -351,9 +360,34 @@ impl Engine {
     }
 }
 
-/// A raw register value as the argument type the policy declared.
-fn argument(raw: u64, ty: IntType, label: &Option<String>) -> KprobeArgument {
-    let label = label.clone().unwrap_or_default();
+/// A site hook's arguments as the policy declared them (strings and paths
+/// in the record's order), and its return value when probed.
+fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Option<Box<KprobeArgument>>) {
+    let mut strings = r.strings.iter();
+    let args = hook
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, (shown, label))| {
+            let label = label.clone().unwrap_or_default();
+            let mut text =
+                || strings.next().map(|s| String::from_utf8_lossy(&s.bytes).into_owned()).unwrap_or_default();
+            let path = |text: String| Some(KprobePath { path: text, ..Default::default() });
+            match shown {
+                Shown::Int(ty) => integer(r.args[i], *ty, label),
+                Shown::String => KprobeArgument { string_arg: Some(text()), label, ..Default::default() },
+                Shown::File => KprobeArgument { file_arg: path(text()), label, ..Default::default() },
+                Shown::Binprm => KprobeArgument { linux_binprm_arg: path(text()), label, ..Default::default() },
+            }
+        })
+        .collect();
+    let ret =
+        hook.ret.as_ref().map(|(ty, label)| Box::new(integer(r.ret as u64, *ty, label.clone().unwrap_or_default())));
+    (args, ret)
+}
+
+/// A raw register value as the integer type the policy declared.
+fn integer(raw: u64, ty: IntType, label: String) -> KprobeArgument {
     match ty {
         IntType::S8 | IntType::S16 | IntType::S32 => {
             KprobeArgument { int_arg: Some(raw as i32), label, ..Default::default() }

@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* TracingPolicy syscall hooks, filtered and enforced in the kernel.
+/* TracingPolicy hooks, filtered and enforced in the kernel.
  *
- * One program on raw_syscalls:sys_enter (tp_btf) serves every policy hook on a
- * syscall (Tetragon's `kprobes` with `syscall: true`): kernels without
- * kprobes or fentry — this project's own machines, hardened and serverless
- * nodes — still run it, and one attachment costs the same whatever the
- * number of policies. User space compiles each hook's selectors into the
- * `hooks` array and lists a syscall's hooks in `call_hooks`; a syscall
- * without hooks costs one hash lookup.
+ * Hooks run at sites: a syscall's entry (tp_btf sys_enter), its exit
+ * (tp_btf sys_exit) and exec (tp_btf sched_process_exec). One program per
+ * kind of site serves every policy: kernels without kprobes or fentry —
+ * this project's own machines, hardened and serverless nodes — still run
+ * them, and one attachment costs the same whatever the number of policies.
+ * The enter and exit programs are attached only while a hook needs them; a
+ * site without hooks costs one array lookup.
  *
- * Selectors follow Tetragon: a hook's selectors are tried in order, the
- * first whose every match* holds applies its actions; within a matchArgs
- * entry the values OR (NotEqual: none may be equal). matchBinaries compares
- * the process's executable, resolved to a full path at exec and looked up
- * among the paths policies name (`binary_ids`), so the hot path compares
- * integers. A signal is sent before the syscall runs: SIGKILL is delivered
- * on the way back to user space, and the call itself is not prevented
- * (that takes Override, or a cgroup hook for connect). */
+ * User space compiles each hook into the `hooks` array: where each argument
+ * comes from (a syscall register, the return value, exec's linux_binprm)
+ * and what it is (an integer, a user string, a descriptor's, file's or
+ * binprm's path), and its selectors. Selectors follow Tetragon: tried in
+ * order, the first whose every match* holds applies its actions; within a
+ * matchArgs entry the values OR (negated operators: none may match).
+ * String values live in maps (Equal: hash; Prefix and Postfix: LPM tries),
+ * so any number of them costs one lookup. matchBinaries compares the
+ * process's executable, resolved to a full path at exec and looked up among
+ * the paths policies name (`binary_ids`), so the hot path compares
+ * integers. A signal is sent before the hooked call returns to user space:
+ * SIGKILL then stops the process before it sees the result. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -38,14 +42,37 @@ struct {
 	__type(value, struct hook);
 } hooks SEC(".maps");
 
-/* By syscall number: an array, so the lookup every syscall of the node
- * makes is an index, inlined by the verifier. */
+/* By site: an array, so the lookup every syscall of the node makes is an
+ * index, inlined by the verifier. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, POLICY_SYSCALLS);
+	__uint(max_entries, POLICY_SITES);
 	__type(key, __u32);
-	__type(value, struct call_hooks);
-} call_hooks SEC(".maps");
+	__type(value, struct site_hooks);
+} site_hooks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct str_key);
+	__type(value, __u8);
+} str_equal SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct prefix_key);
+	__type(value, __u8);
+} str_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct postfix_key);
+	__type(value, __u8);
+} str_postfix SEC(".maps");
 
 /* Executable paths policies name, with their ids (from 1). */
 struct {
@@ -63,12 +90,32 @@ struct {
 	__type(value, __u32);
 } task_binary SEC(".maps");
 
+/* One hooked call as the selectors see it, and the record it posts: the
+ * header, then the string arguments, packed before sending. */
+struct policy_call {
+	struct policy_event e;
+	char str[POLICY_STRS][POLICY_STR_SIZE];
+	char tail[POLICY_STRS][POLICY_POSTFIX_SIZE]; /* each string's end, reversed */
+};
+
+struct scratch {
+	struct policy_call call;
+	union {
+		struct binary_key binary;
+		struct str_key equal;
+		struct prefix_key prefix;
+		struct postfix_key postfix;
+	} key;
+};
+
+/* Sized, not typed: its layout is the programs' own business (and user
+ * space's skeleton generator mishandles its two-dimensional arrays). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct binary_key);
-} key_scratch SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct scratch));
+} scratch_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -86,9 +133,8 @@ struct {
 	__type(value, __u32);
 } pending_signal SEC(".maps");
 
-static __always_inline int arg_matches(const struct arg_match *m, const __u64 *args)
+static __always_inline int int_matches(const struct arg_match *m, __u64 v)
 {
-	__u64 v = args[m->index < POLICY_ARGS ? m->index : 0];
 	int i;
 
 	for (i = 0; i < POLICY_VALUES; i++) {
@@ -122,6 +168,58 @@ static __always_inline int arg_matches(const struct arg_match *m, const __u64 *a
 	return m->op == OP_NOT_EQUAL;
 }
 
+/* Whether string slot `k` is in the match's set: one map lookup. A string
+ * longer than Equal compares is equal to none of the values; one that could
+ * not be read is in no set. */
+static __always_inline int str_in_set(struct scratch *sc, const struct arg_match *m, __u32 k)
+{
+	struct policy_call *c = &sc->call;
+	__u32 len = c->e.str_len[k], n;
+
+	if (c->e.str_trunc[k] && len == 0)
+		return 0;
+	switch (m->op) {
+	case OP_STR_EQUAL:
+	case OP_STR_NOT_EQUAL:
+		if (len >= POLICY_MATCH_SIZE)
+			return 0;
+		__builtin_memset(&sc->key.equal, 0, sizeof(sc->key.equal));
+		sc->key.equal.set = m->set;
+		bpf_probe_read_kernel(sc->key.equal.s, len & (POLICY_MATCH_SIZE - 1), c->str[k]);
+		return bpf_map_lookup_elem(&str_equal, &sc->key.equal) != NULL;
+	case OP_PREFIX:
+	case OP_NOT_PREFIX:
+		n = len < POLICY_PREFIX_SIZE ? len : POLICY_PREFIX_SIZE;
+		sc->key.prefix.prefixlen = 16 + 8 * n;
+		sc->key.prefix.set = m->set;
+		bpf_probe_read_kernel(sc->key.prefix.s, n & 255, c->str[k]);
+		return bpf_map_lookup_elem(&str_prefix, &sc->key.prefix) != NULL;
+	default:
+		n = len < POLICY_POSTFIX_SIZE ? len : POLICY_POSTFIX_SIZE;
+		sc->key.postfix.prefixlen = 16 + 8 * n;
+		sc->key.postfix.set = m->set;
+		bpf_probe_read_kernel(sc->key.postfix.s, n & (2 * POLICY_POSTFIX_SIZE - 1), c->tail[k]);
+		return bpf_map_lookup_elem(&str_postfix, &sc->key.postfix) != NULL;
+	}
+}
+
+static __always_inline int arg_matches(struct scratch *sc, const struct hook *h, const struct arg_match *m)
+{
+	__u32 idx = m->index < POLICY_ARGS ? m->index : 0, k;
+
+	if (m->op < OP_STR_EQUAL)
+		return int_matches(m, sc->call.e.args[idx]);
+	k = h->args[idx].str & (POLICY_STRS - 1);
+	switch (m->op) {
+	case OP_STR_EQUAL:
+	case OP_PREFIX:
+	case OP_POSTFIX:
+		return str_in_set(sc, m, k);
+	default:
+		return !str_in_set(sc, m, k);
+	}
+}
+
 static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u32 binary)
 {
 	int i, in = 0;
@@ -137,77 +235,216 @@ static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u3
 	return op == BIN_IN ? in : !in;
 }
 
-static __always_inline int selector_matches(const struct selector *s, const __u64 *args, __u32 binary)
+static __always_inline int selector_matches(struct scratch *sc, const struct hook *h, const struct selector *s)
 {
 	int i;
 
 	for (i = 0; i < POLICY_ARG_MATCHES; i++) {
 		if (i >= s->nargs)
 			break;
-		if (!arg_matches(&s->args[i], args))
+		if (!arg_matches(sc, h, &s->args[i]))
 			return 0;
 	}
-	return in_binaries(s->bin_op, s->nbinaries, s->binaries, binary);
+	return in_binaries(s->bin_op, s->nbinaries, s->binaries, sc->call.e.binary);
 }
 
-static __always_inline void act(__u32 idx, const struct hook *h, __u32 sel, const struct selector *s,
-				const __u64 *args, __u32 nr, __u32 binary)
+/* Runs a matching selector's actions: the signal first, then the record. */
+static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook *h, __u32 sel, __u32 actions,
+				__u32 signal)
 {
-	struct policy_event *e;
-	__s32 err = 0;
-	int i;
+	struct policy_call *c = &sc->call;
+	__u32 len0 = c->e.str_len[0] & (POLICY_STR_SIZE - 1), len1 = 0, size;
 
-	if (s->actions & ACTION_SIGNAL)
-		err = bpf_send_signal(s->signal);
-	if (!(s->actions & ACTION_POST))
+	c->e.signal_error = 0;
+	if (actions & ACTION_SIGNAL)
+		c->e.signal_error = bpf_send_signal(signal);
+	if (!(actions & ACTION_POST))
 		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	c->e.ktime = bpf_ktime_get_ns();
+	c->e.hook = idx;
+	c->e.policy_id = h->policy_id;
+	c->e.selector = sel;
+	c->e.actions = actions;
+	c->e.signal = signal;
+	if (c->e.nstr > 1) {
+		/* Pack the second string right after the first. */
+		len1 = c->e.str_len[1] & (POLICY_STR_SIZE - 1);
+		bpf_probe_read_kernel(&c->str[0][len0], len1, c->str[1]);
+	}
+	size = sizeof(c->e) + len0 + len1;
+	if (size > sizeof(*c))
+		return;
+	if (bpf_ringbuf_output(&events, c, size, wakeup_flag())) {
 		count(PSTAT_LOST);
 		return;
 	}
-	__u64 id = bpf_get_current_pid_tgid();
-
-	e->ktime = bpf_ktime_get_ns();
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->hook = idx;
-	e->policy_id = h->policy_id;
-	e->syscall = nr;
-	e->selector = sel;
-	e->actions = s->actions;
-	e->signal = s->signal;
-	e->signal_error = err;
-	e->binary = binary;
-	for (i = 0; i < POLICY_ARGS; i++)
-		e->args[i] = args[i];
-	bpf_ringbuf_submit(e, wakeup_flag());
 	count(PSTAT_SENT);
 }
 
-/* The hook's first matching selector acts; without selectors, every call
- * is posted. */
-static __always_inline void run_hook(__u32 idx, const __u64 *args, __u32 nr, __u32 binary)
+/* The file behind descriptor `fd` of the current process. */
+static __always_inline struct file *fd_file(__u64 fd)
 {
-	struct hook *h = bpf_map_lookup_elem(&hooks, &idx);
-	__u32 i;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
 
-	if (!h || !h->enabled)
-		return;
-	if (h->nselectors == 0) {
-		struct selector post = { .actions = ACTION_POST };
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
 
-		act(idx, h, 0, &post, args, nr, binary);
-		return;
+/* Fills string slot `k` from hook argument `a`: a user string is copied,
+ * a descriptor, file or binprm is resolved to its full path (relative to
+ * the process's root, as d_path would). */
+static __always_inline void read_string(struct scratch *sc, const struct hook *h, __u32 a, const __u64 *raw)
+{
+	struct policy_call *c = &sc->call;
+	const struct arg_spec *spec = &h->args[a < POLICY_ARGS ? a : 0];
+	__u32 k = spec->str & (POLICY_STRS - 1), zero = 0, len = 0, pos, i, n;
+	__u64 v = raw[spec->source & (POLICY_SOURCES - 1)];
+	struct file *f = NULL;
+	bool trunc = false;
+	long got;
+
+	switch (spec->kind) {
+	case ARG_USER_STRING:
+		got = bpf_probe_read_user_str(c->str[k], POLICY_STR_SIZE, (const void *)v);
+		if (got > 0) {
+			len = got - 1;
+			trunc = got == POLICY_STR_SIZE;
+		} else {
+			trunc = true;
+		}
+		break;
+	case ARG_FD:
+		f = fd_file(v);
+		break;
+	case ARG_FILE:
+		f = (struct file *)v;
+		break;
+	case ARG_BPRM:
+		f = BPF_CORE_READ((struct linux_binprm *)v, file);
+		break;
 	}
-	for (i = 0; i < POLICY_SELECTORS; i++) {
-		if (i >= h->nselectors)
-			break;
-		if (selector_matches(&h->selectors[i], args, binary)) {
-			act(idx, h, i, &h->selectors[i], args, nr, binary);
-			return;
+	if (spec->kind != ARG_USER_STRING) {
+		struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		trunc = true;
+		if (f && pb) {
+			pos = path_walk(__builtin_preserve_access_index(&f->f_path), &task->fs->root, pb, &len, &trunc);
+			len &= POLICY_STR_SIZE - 1;
+			bpf_probe_read_kernel(c->str[k], len, &pb->buf[pos & (PATH_SIZE - 1)]);
 		}
 	}
+	c->e.str_len[k] = len;
+	c->e.str_trunc[k] = trunc;
+	if (!spec->tail)
+		return;
+	/* Postfix compares the end, reversed, against reversed values. */
+	n = len < POLICY_POSTFIX_SIZE ? len : POLICY_POSTFIX_SIZE;
+	for (i = 0; i < POLICY_POSTFIX_SIZE; i++) {
+		if (i >= n)
+			break;
+		c->tail[k][i] = c->str[k][(len - 1 - i) & (POLICY_STR_SIZE - 1)];
+	}
+}
+
+/* A site's call: its raw argument sources, for every hook there. */
+struct site_call {
+	struct scratch *sc;
+	const struct site_hooks *list;
+	__u64 raw[POLICY_SOURCES];
+};
+
+/* One hook against one call: a bpf_loop callback, so the verifier checks
+ * it once rather than once per hook slot. The first matching selector
+ * acts; without selectors, every call is posted. */
+static long hook_cb(__u32 i, void *data)
+{
+	struct site_call *sc = data;
+	struct policy_call *c = &sc->sc->call;
+	__u32 idx = sc->list->hook[i & (POLICY_HOOKS_PER_SITE - 1)], j;
+	struct hook *h = bpf_map_lookup_elem(&hooks, &idx);
+
+	if (!h || !h->enabled)
+		return 0;
+	if (h->skip_failed && (__s64)sc->raw[SRC_RET] < 0)
+		return 0;
+	for (j = 0; j < POLICY_ARGS; j++)
+		c->e.args[j] = j < h->nargs ? sc->raw[h->args[j].source & (POLICY_SOURCES - 1)] : 0;
+	c->e.nstr = 0;
+	for (j = 0; j < POLICY_STRS; j++) {
+		if (h->str_arg[j] == STR_NONE)
+			break;
+		read_string(sc->sc, h, h->str_arg[j], sc->raw);
+		c->e.nstr = j + 1;
+	}
+	if (h->nselectors == 0) {
+		act(sc->sc, idx, h, 0, ACTION_POST, 0);
+		return 0;
+	}
+	for (j = 0; j < POLICY_SELECTORS; j++) {
+		const struct selector *s = &h->selectors[j];
+
+		if (j >= h->nselectors)
+			break;
+		if (selector_matches(sc->sc, h, s)) {
+			act(sc->sc, idx, h, j, s->actions, s->signal);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Runs the hooks of `site` on a call whose sources `raw` holds (filled
+ * but for the header). */
+static __always_inline void run_site(__u32 site, struct site_call *call, __u32 binary)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct policy_event *e = &call->sc->call.e;
+
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->site = site;
+	e->binary = binary;
+	e->ret = (__s64)call->raw[SRC_RET];
+	e->connect = 0;
+	bpf_loop(call->list->n, hook_cb, call, 0);
+}
+
+static __always_inline __u32 current_binary(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, *bin = bpf_map_lookup_elem(&task_binary, &tgid);
+
+	return bin ? *bin : 0;
+}
+
+/* A syscall's entry or exit site: its hooks, with the argument registers. */
+static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long ret)
+{
+	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
+	__u32 zero = 0;
+	struct site_call call;
+
+	if (!list || !list->n)
+		return;
+	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!call.sc)
+		return;
+	call.list = list;
+	/* x86_64's syscall argument registers (pt_regs keeps them at exit). */
+	call.raw[0] = regs->di;
+	call.raw[1] = regs->si;
+	call.raw[2] = regs->dx;
+	call.raw[3] = regs->r10;
+	call.raw[4] = regs->r8;
+	call.raw[5] = regs->r9;
+	call.raw[SRC_RET] = ret;
+	call.raw[SRC_BPRM] = 0;
+	run_site(site, &call, current_binary());
 }
 
 /* tp_btf rather than raw_tp: `regs` is a typed pointer, so the arguments
@@ -215,43 +452,44 @@ static __always_inline void run_hook(__u32 idx, const __u64 *args, __u32 nr, __u
 SEC("tp_btf/sys_enter")
 int BPF_PROG(policy_sys_enter, struct pt_regs *regs, long id)
 {
-	__u32 nr = (__u32)id, tgid, *bin, binary, i;
-	struct call_hooks *c = bpf_map_lookup_elem(&call_hooks, &nr);
-	__u64 args[POLICY_ARGS];
-
-	if (!c || !c->n)
-		return 0;
-	/* x86_64's syscall argument registers. */
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	bin = bpf_map_lookup_elem(&task_binary, &tgid);
-	binary = bin ? *bin : 0;
-	for (i = 0; i < POLICY_HOOKS_PER_CALL; i++) {
-		if (i >= c->n)
-			break;
-		run_hook(c->hook[i], args, nr, binary);
-	}
+	if ((__u64)id < POLICY_SYSCALLS)
+		run_syscall((__u32)id, regs, 0);
 	return 0;
 }
 
-/* At exec, the new executable's full path names the process's id (or
- * forgets an old one). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(policy_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 nr = regs->orig_ax;
+
+	if (nr < POLICY_SYSCALLS)
+		run_syscall(SITE_EXIT + (__u32)nr, regs, ret);
+	return 0;
+}
+
+/* At exec: the exec hooks run first (security_bprm_check's equivalent: the
+ * process's binary is still the caller's), then the new executable's full
+ * path names the process's id (or forgets an old one). */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 zero = 0, tgid = task->tgid, len, pos, *id;
+	__u32 zero = 0, tgid = task->tgid, len, pos, *id, site = SITE_EXEC;
 	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
-	struct binary_key *key = bpf_map_lookup_elem(&key_scratch, &zero);
 	struct file *exe = task->mm->exe_file;
+	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
+	struct site_call call = {};
+	struct binary_key *key;
 	bool trunc;
 
-	if (!pb || !key || !exe)
+	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!pb || !call.sc || !exe)
 		return 0;
+	if (list && list->n) {
+		call.list = list;
+		call.raw[SRC_BPRM] = (__u64)bprm;
+		run_site(site, &call, current_binary());
+	}
+	key = &call.sc->key.binary;
 	pos = path_walk(&exe->f_path, &task->fs->root, pb, &len, &trunc);
 	__builtin_memset(key, 0, sizeof(*key));
 	if (!trunc && len < POLICY_BINARY_SIZE)
@@ -335,7 +573,7 @@ static __always_inline void post_connect(__u32 idx, const struct connect_hook *h
 	e->tid = c->tid;
 	e->hook = idx;
 	e->policy_id = h->policy_id;
-	e->syscall = NR_CONNECT;
+	e->site = NR_CONNECT;
 	e->selector = sel;
 	e->actions = s->actions;
 	e->signal = s->signal;

@@ -7,25 +7,43 @@
 #define SCRY_POLICY_H
 
 #define POLICY_MAX_HOOKS 256      /* hooks over all policies */
-#define POLICY_HOOKS_PER_CALL 8   /* hooks on one syscall */
+#define POLICY_HOOKS_PER_SITE 8   /* hooks on one site */
 #define POLICY_SELECTORS 5        /* per hook */
 #define POLICY_ARG_MATCHES 5      /* matchArgs per selector */
 #define POLICY_VALUES 4           /* values per integer operator */
 #define POLICY_BINARIES 8         /* matchBinaries values per selector */
 #define POLICY_BINARY_SIZE 256    /* a binary path, NUL-padded: the map key */
-#define POLICY_ARGS 6             /* syscall arguments */
+#define POLICY_ARGS 6             /* a hook's arguments */
 #define POLICY_SYSCALLS 512       /* x86_64 syscall numbers are below */
+
+/* Where hooks run, as an index into site_hooks: a syscall's entry (its
+ * number), its exit (SITE_EXIT + number), or exec (sched_process_exec). */
+#define SITE_EXIT POLICY_SYSCALLS
+#define SITE_EXEC (2 * POLICY_SYSCALLS)
+#define POLICY_SITES (SITE_EXEC + 1)
+
+#define POLICY_STRS 2             /* string and path arguments per hook */
+#define POLICY_STR_SIZE 4096      /* bytes kept of each (a power of two) */
+#define POLICY_MATCH_SIZE 256     /* bytes Equal compares */
+#define POLICY_PREFIX_SIZE 254    /* bytes Prefix compares: an LPM key holds 256 */
+#define POLICY_POSTFIX_SIZE 128   /* bytes Postfix compares */
 
 #define POLICY_CONNECT_HOOKS 16   /* connect hooks over all policies */
 #define POLICY_PORTS 8            /* DPort values per selector */
 
-/* Integer operators of matchArgs. */
+/* matchArgs operators: on integers, then on strings and paths. */
 enum policy_op {
 	OP_EQUAL = 1,
 	OP_NOT_EQUAL,
 	OP_GREATER,
 	OP_LESS,
 	OP_MASK, /* any bit of any value set */
+	OP_STR_EQUAL,
+	OP_STR_NOT_EQUAL,
+	OP_PREFIX,
+	OP_NOT_PREFIX,
+	OP_POSTFIX,
+	OP_NOT_POSTFIX,
 };
 
 /* matchBinaries operators. */
@@ -35,15 +53,40 @@ enum policy_bin_op {
 	BIN_NOT_IN,
 };
 
+/* What a hook argument is made from. */
+enum arg_kind {
+	ARG_INT = 0,     /* the raw value */
+	ARG_USER_STRING, /* a NUL-terminated string in the caller's memory */
+	ARG_FD,          /* a descriptor of the calling process: its file's path */
+	ARG_FILE,        /* a struct file *: its path */
+	ARG_BPRM,        /* a struct linux_binprm *: the executed file's path */
+};
+
+/* Where a hook argument's raw value comes from: a syscall argument
+ * register (0-5), the syscall's return value, or exec's linux_binprm. */
+#define SRC_RET 6
+#define SRC_BPRM 7
+#define POLICY_SOURCES 8
+
+#define STR_NONE 0xff
+
+struct arg_spec {
+	__u8 source; /* 0-5, SRC_RET, SRC_BPRM */
+	__u8 kind;   /* enum arg_kind */
+	__u8 str;    /* string slot (< POLICY_STRS) of a non-integer kind */
+	__u8 tail;   /* 1: Postfix compares it (keep its end reversed) */
+};
+
 /* What a matching selector does. */
 #define ACTION_POST 1
 #define ACTION_SIGNAL 2 /* send `signal` (Sigkill is signal 9) */
 
 struct arg_match {
-	__u8 index; /* syscall argument, 0-5 */
+	__u8 index; /* the hook's argument */
 	__u8 op;    /* enum policy_op */
 	__u8 nvalues;
-	__u8 pad[5];
+	__u8 pad;
+	__u32 set; /* string operators: the values' set in the string maps */
 	__u64 values[POLICY_VALUES];
 };
 
@@ -62,8 +105,34 @@ struct hook {
 	__u32 policy_id;
 	__u32 enabled;
 	__u32 nselectors; /* 0: every call matches and is posted */
+	__u32 nargs;
+	__u32 skip_failed; /* exit hooks: only calls that returned >= 0 */
 	__u32 pad;
+	struct arg_spec args[POLICY_ARGS];
+	/* Which argument fills each string slot (STR_NONE: none). */
+	__u8 str_arg[POLICY_STRS];
+	__u8 pad2[6];
 	struct selector selectors[POLICY_SELECTORS];
+};
+
+/* String operator values: Equal in a hash (zero-padded), Prefix and
+ * Postfix (reversed) in LPM tries, each value tagged with its set (in the
+ * tries a u16: the kernel caps an LPM key's data at 256 bytes). */
+struct str_key {
+	__u32 set;
+	char s[POLICY_MATCH_SIZE];
+};
+
+struct prefix_key {
+	__u32 prefixlen; /* 16 (the set) + 8 per byte */
+	__u16 set;
+	char s[POLICY_PREFIX_SIZE];
+};
+
+struct postfix_key {
+	__u32 prefixlen;
+	__u16 set;
+	char s[POLICY_POSTFIX_SIZE]; /* reversed: last byte first */
 };
 
 /* DPort / NotDPort on the address a socket connects to. */
@@ -94,31 +163,37 @@ struct connect_hook {
 	struct connect_selector selectors[POLICY_SELECTORS];
 };
 
-/* The hooks on one syscall, by index in the hooks array. */
-struct call_hooks {
+/* The hooks on one site, by index in the hooks array. */
+struct site_hooks {
 	__u32 n;
-	__u32 hook[POLICY_HOOKS_PER_CALL];
+	__u32 hook[POLICY_HOOKS_PER_SITE];
 };
 
 struct binary_key {
 	char path[POLICY_BINARY_SIZE];
 };
 
-/* A hook's selector matched and its action ran. */
+/* A hook's selector matched and its action ran. String arguments follow
+ * the record: str_len[0] bytes of the first, then str_len[1] of the second. */
 struct policy_event {
 	__u64 ktime;
 	__u32 pid; /* tgid */
 	__u32 tid;
 	__u32 hook;
 	__u32 policy_id;
-	__u32 syscall;
+	__u32 site;     /* enum site index; connect hooks: connect's number */
 	__u32 selector; /* which one matched */
 	__u32 actions;
 	__u32 signal;
 	__s32 signal_error; /* bpf_send_signal's result */
 	__u32 binary;       /* the process's id in binary_ids, 0 when unlisted */
-	__u64 args[POLICY_ARGS];
-	/* Connect hooks: the destination (syscall is connect's number). */
+	__u64 args[POLICY_ARGS]; /* by hook argument: raw values */
+	__s64 ret;               /* exit hooks: the syscall's return value */
+	__u16 str_len[POLICY_STRS];
+	__u8 str_trunc[POLICY_STRS]; /* 1: longer than kept, or unresolvable */
+	__u8 nstr;
+	__u8 pad[3];
+	/* Connect hooks: the destination. */
 	__u32 connect;  /* 1 for a connect hook's record */
 	__u16 family;   /* AF_INET, AF_INET6 */
 	__u16 dport;
