@@ -131,6 +131,18 @@ impl Events {
         Events { stream: agent.client().events(&filter).await.expect("subscribed"), seen: Vec::new() }
     }
 
+    /// Reads whatever events arrive within `window`.
+    pub async fn collect_for(&mut self, window: Duration) {
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(next) = tokio::time::timeout_at(deadline, self.stream.next_event()).await {
+            match next {
+                Ok(Some(ev)) => self.seen.push(ev),
+                Ok(None) => panic!("the agent closed the stream"),
+                Err(e) => panic!("stream error: {e}"),
+            }
+        }
+    }
+
     /// Reads events until `done(seen)` holds; panics after `timeout`.
     pub async fn until(&mut self, timeout: Duration, what: &str, done: impl Fn(&[EventEnvelope]) -> bool) {
         let deadline = tokio::time::Instant::now() + timeout;

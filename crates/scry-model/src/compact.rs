@@ -35,11 +35,14 @@ fn kprobe(k: &ProcessKprobe, node: &str) -> String {
     let arg = |i: usize| k.args.get(i);
     let text = |i: usize| arg(i).and_then(KprobeArgument::text).map(quote).unwrap_or_default();
     let number = |i: usize| arg(i).and_then(KprobeArgument::number).unwrap_or_default();
+    // read / write: the count is the last integer captured (the policy may
+    // leave out the buffer).
+    let size = || k.args.iter().skip(1).rev().find_map(KprobeArgument::number).unwrap_or_default();
     let function = k.function_name.strip_prefix("__x64_").unwrap_or(&k.function_name);
     let function = function.strip_prefix("sys_").unwrap_or(function);
     let (word, details) = match function {
-        "write" => ("📝 write  ", format!("{} {} bytes", text(0), number(2))),
-        "read" => ("📚 read   ", format!("{} {} bytes", text(0), number(2))),
+        "write" => ("📝 write  ", format!("{} {} bytes", text(0), size())),
+        "read" => ("📚 read   ", format!("{} {} bytes", text(0), size())),
         "fd_install" => ("📬 open   ", text(1)),
         "security_file_open" => ("📬 open   ", text(0)),
         "openat" => ("📬 openat ", text(1)),
@@ -103,5 +106,31 @@ mod tests {
         let host = Process { binary: "/my bin/x".into(), ..Default::default() };
         let exit = ProcessExit { process: Arc::new(host), status: 3, ..Default::default() };
         assert_eq!(format(&envelope(Event::ProcessExit(exit)), false), "💥 exit    n1 \"/my bin/x\" 3");
+    }
+
+    #[test]
+    fn hooks_use_their_functions_word_and_details() {
+        use crate::event::{KprobePath, ProcessKprobe};
+        let p = Arc::new(Process { binary: "/usr/bin/dash".into(), ..Default::default() });
+        let file = |path: &str| KprobeArgument {
+            file_arg: Some(KprobePath { path: path.into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let size = KprobeArgument { size_arg: Some("6".into()), ..Default::default() };
+        let hook = |function: &str, args: Vec<KprobeArgument>, action: &str| {
+            envelope(Event::ProcessKprobe(ProcessKprobe {
+                process: p.clone(),
+                function_name: function.into(),
+                args,
+                action: action.into(),
+                ..Default::default()
+            }))
+        };
+        let write = hook("__x64_sys_write", vec![file("/tmp/a b"), size], "KPROBE_ACTION_POST");
+        assert_eq!(format(&write, false), "📝 write   n1 /usr/bin/dash \"/tmp/a b\" 6 bytes");
+        let open = hook("security_file_open", vec![file("/etc/shadow")], "KPROBE_ACTION_SIGKILL");
+        assert_eq!(format(&open, false), "💥 killed  n1 /usr/bin/dash /etc/shadow");
+        let other = hook("__x64_sys_umask", Vec::new(), "KPROBE_ACTION_POST");
+        assert_eq!(format(&other, false), "❓ syscall n1 /usr/bin/dash __x64_sys_umask");
     }
 }

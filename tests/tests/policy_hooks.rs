@@ -1,0 +1,247 @@
+//! TracingPolicies on the kernel functions policies most often hook, where
+//! this kernel attaches neither kprobes nor fentry: the agent runs them
+//! through equivalent hooks and the effect is the function's. Each test
+//! asserts what happened (killed, not printed, written) and the event:
+//! - the canonical `security_bprm_check` policy (exec of curl / wget /
+//!   python3, Post): the event names the executed file, the caller as the
+//!   process (in its pod), its parent and ancestors; other programs post
+//!   nothing; the matchBinaries form names the exec *made by* python3;
+//! - `security_file_open` with Sigkill on one file for one binary: the
+//!   content never reaches stdout; other binaries and files are untouched;
+//!   Override is refused here by its path in the policy;
+//! - a `write` to a watched path, found through the descriptor.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use scry_e2e::pods::Cluster;
+use scry_e2e::{Agent, Events, NODE, real, runtime};
+use scry_model::event::{Event, EventEnvelope, EventType, ProcessKprobe};
+use scry_model::filter::EventFilter;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One agent (ancestors on, pods from the cluster) for this file's tests.
+fn setup() -> &'static (Cluster, Agent) {
+    static SETUP: OnceLock<(Cluster, Agent)> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let cluster = Cluster::new("phook", 213, &[("shop", "tools-1")]);
+        let mut args = cluster.agent_args();
+        args.push("--enable-ancestors".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let agent = Agent::start(&args);
+        (cluster, agent)
+    })
+}
+
+fn add(agent: &Agent, yaml: &str) {
+    let rt = runtime();
+    if let Err(e) = rt.block_on(agent.client().add_policy(yaml)) {
+        panic!("policy refused: {e}");
+    }
+}
+
+fn kprobes<'a>(seen: &'a [EventEnvelope], policy: &str) -> Vec<&'a ProcessKprobe> {
+    envelopes(seen, policy)
+        .into_iter()
+        .filter_map(|e| match &e.event {
+            Event::ProcessKprobe(k) => Some(k),
+            _ => None,
+        })
+        .collect()
+}
+
+fn envelopes<'a>(seen: &'a [EventEnvelope], policy: &str) -> Vec<&'a EventEnvelope> {
+    seen.iter().filter(|e| matches!(&e.event, Event::ProcessKprobe(k) if k.policy_name == policy)).collect()
+}
+
+/// Subscribes on `rt`, which must outlive the subscription.
+fn subscribe(rt: &tokio::runtime::Runtime, types: &[EventType]) -> Events {
+    let filter = EventFilter { event_types: types.to_vec(), ..Default::default() };
+    rt.block_on(Events::subscribe(&setup().1, filter))
+}
+
+const EXEC_WATCH: &str = r#"apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: exec-watch-net-tools
+spec:
+  kprobes:
+  - call: security_bprm_check
+    syscall: false
+    args:
+    - index: 0
+      type: linux_binprm
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Prefix
+        values: ["/usr/bin/curl", "/usr/bin/wget", "/usr/bin/python3"]
+      matchActions:
+      - action: Post
+"#;
+
+#[test]
+fn exec_of_network_tools_names_the_file_the_caller_its_pod_and_its_parent_chain() {
+    let (cluster, agent) = setup();
+    add(agent, EXEC_WATCH);
+    let list = runtime().block_on(agent.client().policies()).unwrap();
+    let p = list.iter().find(|p| p.name == "exec-watch-net-tools").unwrap();
+    assert!(p.hooks[0].attachment.starts_with("tp_btf sched_process_exec"), "{:?}", p.hooks);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe, EventType::ProcessExec]);
+    let pod = cluster.pod("tools-1");
+    // The shell forks and execs curl, then ls (not watched), then python3.
+    let script = "echo $$; /usr/bin/curl --version >/dev/null; /bin/ls / >/dev/null; /usr/bin/python3 -c pass; true";
+    let out = cluster.command(pod, "/bin/sh", &["-c", script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // Other tests run python3 too: this shell's children only.
+    let ours = |seen: &[EventEnvelope]| -> Vec<EventEnvelope> {
+        envelopes(seen, "exec-watch-net-tools")
+            .into_iter()
+            .filter(
+                |e| matches!(&e.event, Event::ProcessKprobe(k) if k.parent.as_ref().and_then(|p| p.pid) == Some(shell)),
+            )
+            .cloned()
+            .collect()
+    };
+    rt.block_on(events.until(WAIT, "two exec hooks and the python exec", |seen| {
+        ours(seen).len() >= 2
+            && scry_e2e::execs_of(seen, &real("/usr/bin/python3"))
+                .iter()
+                .any(|e| e.parent.as_ref().and_then(|p| p.pid) == Some(shell))
+    }));
+    let mine = ours(&events.seen);
+    let hooks = kprobes(&mine, "exec-watch-net-tools");
+    let paths: Vec<&str> = hooks.iter().map(|k| k.args[0].linux_binprm_arg.as_ref().unwrap().path.as_str()).collect();
+    assert_eq!(paths, ["/usr/bin/curl", real("/usr/bin/python3").as_str()], "ls posts nothing");
+    let curl = hooks[0];
+    assert_eq!((curl.function_name.as_str(), curl.action.as_str()), ("security_bprm_check", "KPROBE_ACTION_POST"));
+    // The process is the caller: the shell's fork, which then became curl.
+    let exec = scry_e2e::execs_of(&events.seen, "/usr/bin/curl")
+        .into_iter()
+        .find(|e| e.parent.as_ref().and_then(|p| p.pid) == Some(shell))
+        .expect("curl's exec");
+    assert_eq!(curl.process.binary, real("/bin/sh"));
+    assert_eq!(curl.process.pid, exec.process.pid, "the same task, before and after its exec");
+    assert_ne!(curl.process.exec_id, exec.process.exec_id);
+    let in_pod = curl.process.pod.as_ref().expect("the caller's pod");
+    assert_eq!((in_pod.namespace.as_str(), in_pod.name.as_str()), ("shop", "tools-1"));
+    // Its parent is the shell, whose parent is this test.
+    let parent = curl.parent.as_ref().expect("the parent");
+    assert_eq!((parent.pid, parent.binary.as_str()), (Some(shell), real("/bin/sh").as_str()));
+    assert_eq!(curl.process.parent_exec_id, parent.exec_id);
+    let me = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+    assert_eq!(curl.ancestors.first().map(|a| a.binary.as_str()), Some(me.to_str().unwrap()), "{:?}", curl.ancestors);
+    let json = serde_json::to_value(mine[0].clone()).unwrap();
+    assert_eq!(json["process_kprobe"]["args"][0], serde_json::json!({"linux_binprm_arg": {"path": "/usr/bin/curl"}}));
+}
+
+#[test]
+fn match_binaries_on_an_exec_hook_names_the_program_making_the_exec() {
+    let (_, agent) = setup();
+    let python = real("/usr/bin/python3");
+    let policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: execs-by-python\nspec:\n  kprobes:\n  \
+         - call: security_bprm_check\n    syscall: false\n    args:\n    - index: 0\n      type: linux_binprm\n    \
+         selectors:\n    - matchBinaries:\n      - operator: In\n        values: [\"{python}\"]\n      \
+         matchActions:\n      - action: Post\n"
+    );
+    add(agent, &policy);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
+    // python3 execs a shell, which execs id: only the first is python's.
+    let out = Command::new("/usr/bin/python3").args(["-c", "import os; os.system('/usr/bin/id >/dev/null')"]).output();
+    assert!(out.unwrap().status.success());
+    rt.block_on(events.until(WAIT, "python's exec", |seen| !kprobes(seen, "execs-by-python").is_empty()));
+    // Whatever else would post arrives within the same drain.
+    rt.block_on(events.collect_for(Duration::from_secs(1)));
+    let hooks = kprobes(&events.seen, "execs-by-python");
+    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    assert_eq!(hooks[0].process.binary, python);
+    assert_eq!(hooks[0].args[0].linux_binprm_arg.as_ref().unwrap().path, real("/bin/sh"));
+}
+
+#[test]
+fn a_file_open_is_denied_to_one_binary_by_sigkill_and_override_is_refused_by_path() {
+    let (_, agent) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(dir.path()).unwrap();
+    let secret = dir.join("secret.txt");
+    std::fs::write(&secret, "classified\n").unwrap();
+    std::fs::write(dir.join("public.txt"), "public\n").unwrap();
+    let cat = real("/usr/bin/cat");
+    let policy = |name: &str, action: &str| {
+        format!(
+            "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: {name}\nspec:\n  kprobes:\n  \
+             - call: security_file_open\n    syscall: false\n    args:\n    - index: 0\n      type: file\n    \
+             selectors:\n    - matchArgs:\n      - index: 0\n        operator: Equal\n        values: [\"{}\"]\n      \
+             matchBinaries:\n      - operator: In\n        values: [\"{cat}\"]\n      matchActions:\n      \
+             - action: {action}\n",
+            secret.display()
+        )
+    };
+    let rt = runtime();
+    let refused = rt.block_on(agent.client().add_policy(&policy("deny-override", "Override\n        argError: -1")));
+    let err = refused.unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "spec.kprobes[0].selectors[0].matchActions[0].action: Override changes a function's return value, which \
+             needs fmod_ret, an LSM hook or kprobe override"
+        ),
+        "{err}"
+    );
+    add(agent, &policy("deny-secret", "Sigkill"));
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
+    let run = |program: &str, file: &str| Command::new(program).arg(dir.join(file)).output().unwrap();
+    let out = run("/usr/bin/cat", "public.txt");
+    assert_eq!((out.status.success(), out.stdout.as_slice()), (true, b"public\n".as_slice()));
+    let out = run("/usr/bin/head", "secret.txt");
+    assert_eq!(out.stdout, b"classified\n", "another binary reads it");
+    let out = run("/usr/bin/cat", "secret.txt");
+    assert_eq!((out.status.signal(), out.stdout.as_slice()), (Some(9), b"".as_slice()), "{out:?}");
+    rt.block_on(events.until(WAIT, "the kill", |seen| !kprobes(seen, "deny-secret").is_empty()));
+    let k = kprobes(&events.seen, "deny-secret")[0];
+    assert_eq!((k.function_name.as_str(), k.action.as_str()), ("security_file_open", "KPROBE_ACTION_SIGKILL"));
+    assert_eq!(k.process.binary, cat);
+    assert_eq!(k.args[0].file_arg.as_ref().unwrap().path, secret.to_string_lossy());
+    assert_eq!(kprobes(&events.seen, "deny-secret").len(), 1);
+}
+
+#[test]
+fn a_write_to_a_watched_path_is_found_through_its_descriptor() {
+    let (_, agent) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(dir.path()).unwrap();
+    let policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: watch-writes\nspec:\n  kprobes:\n  \
+         - call: sys_write\n    syscall: true\n    args:\n    - index: 0\n      type: fd\n    - index: 2\n      \
+         type: size_t\n    selectors:\n    - matchArgs:\n      - index: 0\n        operator: Prefix\n        \
+         values: [\"{}/watched\"]\n",
+        dir.display()
+    );
+    add(agent, &policy);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
+    let write = |file: &str| {
+        let script = format!("printf 'hello\\n' > {}/{file}", dir.display());
+        assert!(Command::new("/bin/sh").args(["-c", &script]).status().unwrap().success());
+    };
+    write("other.log");
+    write("watched.log");
+    rt.block_on(events.until(WAIT, "the watched write", |seen| !kprobes(seen, "watch-writes").is_empty()));
+    let hooks = kprobes(&events.seen, "watch-writes");
+    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    let k = hooks[0];
+    assert_eq!(k.function_name, "__x64_sys_write");
+    assert_eq!(k.args[0].file_arg.as_ref().unwrap().path, dir.join("watched.log").to_string_lossy());
+    assert_eq!(k.args[1].size_arg.as_deref(), Some("6"));
+    assert_eq!(k.process.binary, real("/bin/sh"));
+    let line = scry_model::compact::format(envelopes(&events.seen, "watch-writes")[0], false);
+    assert!(line.starts_with(&format!("📝 write   {NODE} /usr/bin/dash ")), "{line}");
+    assert!(line.ends_with(&format!("{}/watched.log 6 bytes", dir.display())), "{line}");
+    assert_eq!(std::fs::read_to_string(dir.join("watched.log")).unwrap(), "hello\n");
+}
