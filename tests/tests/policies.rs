@@ -116,8 +116,8 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     assert_eq!((k.policy_name.as_str(), k.action.as_str()), ("watch-umask", "KPROBE_ACTION_SIGKILL"));
 
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
-    assert!(list.contains("no-umask (enabled, enforce): 1 events, 1 signals\n"), "{list}");
-    assert!(list.contains("watch-umask (enabled, monitor): 1 events, 0 signals\n"), "{list}");
+    assert!(list.contains("no-umask (enabled, enforce): 1 events, 1 signals, 0 rate-limited\n"), "{list}");
+    assert!(list.contains("watch-umask (enabled, monitor): 1 events, 0 signals, 0 rate-limited\n"), "{list}");
     assert!(list.contains("  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"), "{list}");
 
     // Disabled: no kill; enabled again: kill; deleted: no kill.

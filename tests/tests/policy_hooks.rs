@@ -245,3 +245,26 @@ fn a_write_to_a_watched_path_is_found_through_its_descriptor() {
     assert!(line.ends_with(&format!("{}/watched.log 6 bytes", dir.display())), "{line}");
     assert_eq!(std::fs::read_to_string(dir.join("watched.log")).unwrap(), "hello\n");
 }
+
+#[test]
+fn a_rate_limited_post_is_sent_once_per_window_and_the_rest_are_counted() {
+    let (_, agent) = setup();
+    let policy = "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: once-a-minute\nspec:\n  \
+                  kprobes:\n  - call: sys_getpriority\n    syscall: true\n    args:\n    - index: 1\n      type: int\n    \
+                  selectors:\n    - matchArgs:\n      - index: 1\n        operator: Equal\n        values: [\"525252\"]\n      \
+                  matchActions:\n      - action: Post\n        rateLimit: 1m\n        rateLimitScope: process\n";
+    add(agent, policy);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
+    // Ten calls from two threads of one process: one window for both.
+    let script = "import os, threading\ndef calls():\n    for _ in range(5):\n        try:\n            \
+                  os.getpriority(os.PRIO_PROCESS, 525252)\n        except OSError:\n            pass\n\
+                  t = threading.Thread(target=calls)\nt.start(); calls(); t.join()";
+    assert!(Command::new("/usr/bin/python3").args(["-c", script]).status().unwrap().success());
+    rt.block_on(events.until(WAIT, "the first post", |seen| !kprobes(seen, "once-a-minute").is_empty()));
+    rt.block_on(events.collect_for(Duration::from_secs(1)));
+    assert_eq!(kprobes(&events.seen, "once-a-minute").len(), 1);
+    let list = rt.block_on(agent.client().policies()).unwrap();
+    let p = list.iter().find(|p| p.name == "once-a-minute").unwrap();
+    assert_eq!((p.events, p.rate_limited), (1, 9));
+}

@@ -156,13 +156,30 @@ pub enum BinaryOp {
     NotIn,
 }
 
-/// What a matching selector does: post a record, and/or send a signal
-/// (SIGKILL for Sigkill) to the calling process before the call returns to
-/// user space.
+/// What a matching selector does: post a record (at most once per window
+/// for the same event with a rate limit), and/or send a signal (SIGKILL for
+/// Sigkill) to the calling process before the call returns to user space.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Actions {
     pub post: bool,
+    pub rate_limit: Option<RateLimit>,
     pub signal: Option<u32>,
+}
+
+/// Post's rateLimit: repeats of the same event (hook, selector, the first
+/// 40 bytes of each argument) within `window_ms` of the last post, by the
+/// same thread, process or anyone, are not posted (and are counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub window_ms: u32,
+    pub scope: RateScope,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateScope {
+    Thread,
+    Process,
+    Global,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +256,9 @@ pub struct PolicySource {
     installed: HashMap<u32, Hook>,
     /// Each slot's string values, to delete with it.
     strings: HashMap<u32, Vec<StringEntry>>,
+    /// Each slot's rate-limit count when its hook was installed (the
+    /// kernel's counters are per slot and never reset).
+    rate_baseline: HashMap<u32, u64>,
 }
 
 /// A byte view of a plain BPF type for map updates.
@@ -351,6 +371,7 @@ impl PolicySource {
             binaries: HashMap::new(),
             installed: HashMap::new(),
             strings: HashMap::new(),
+            rate_baseline: HashMap::new(),
         })
     }
 
@@ -493,6 +514,14 @@ impl PolicySource {
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
             (dst.actions, dst.signal) = action_bits(&sel.actions);
+            if let Some(rate) = sel.actions.rate_limit {
+                dst.rate_ms = rate.window_ms;
+                dst.rate_scope = match rate.scope {
+                    RateScope::Thread => 0,
+                    RateScope::Process => 1,
+                    RateScope::Global => 2,
+                };
+            }
         }
         let in_use: usize = self.strings.values().map(Vec::len).sum();
         limit("string values over all hooks", in_use + strings.len(), MAX_STRING_VALUES)?;
@@ -595,6 +624,7 @@ impl PolicySource {
             .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
             .map_err(map_err("hooks"))?;
         self.installed.insert(slot, hook.clone());
+        self.rate_baseline.insert(slot, self.hook_stat(slot));
         for site in &hook.sites {
             if let Err(e) = self.relist(*site) {
                 self.remove(slot)?;
@@ -618,6 +648,16 @@ impl PolicySource {
         self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))?;
         self.forget_strings(slot);
         self.attach_while_needed()
+    }
+
+    /// Posts the hook in `slot` did not make because of a rate limit, since
+    /// it was installed.
+    pub fn rate_limited(&self, slot: u32) -> u64 {
+        self.hook_stat(slot).saturating_sub(self.rate_baseline.get(&slot).copied().unwrap_or(0))
+    }
+
+    fn hook_stat(&self, slot: u32) -> u64 {
+        percpu_sum(&self.skel.maps.hook_stats, slot)
     }
 
     /// Pauses or resumes the hook in `slot` without forgetting it.

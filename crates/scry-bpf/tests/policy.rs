@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
     Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, PolicyRecord,
-    PolicySource, PortOp, Selector, Site, StrOp, decode,
+    PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -68,13 +68,20 @@ impl Records {
     /// The records of `pid`, once one of `marker`'s has arrived (records
     /// of earlier processes arrive before it) or 5 s pass.
     fn of(&self, pids: &[u32], marker: u32) -> Vec<PolicyRecord> {
+        self.until(pids, |got| got.iter().any(|r| r.pid == marker))
+    }
+
+    /// The records of `pids`, once `done` holds for them (or 5 s pass).
+    fn until(&self, pids: &[u32], done: impl Fn(&[PolicyRecord]) -> bool) -> Vec<PolicyRecord> {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && !self.got.borrow().iter().any(|r| r.pid == marker) {
+        let mine = || self.got.borrow().iter().filter(|r| pids.contains(&r.pid)).cloned().collect::<Vec<_>>();
+        while Instant::now() < deadline && !done(&mine()) {
             self.ring.poll(Duration::from_millis(50)).unwrap();
             self.ring.consume().unwrap();
         }
-        assert!(self.got.borrow().iter().any(|r| r.pid == marker), "the marker's record arrived");
-        self.got.borrow().iter().filter(|r| pids.contains(&r.pid)).cloned().collect()
+        let got = mine();
+        assert!(done(&got), "the awaited records arrived: {got:#?}");
+        got
     }
 }
 
@@ -113,7 +120,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
         binaries: Some((BinaryOp::In, vec![python()])),
-        actions: Actions { post: true, signal: Some(SIGKILL) },
+        actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
     }]);
     source.install(3, &hook).unwrap();
     let records = Records::new(source);
@@ -148,7 +155,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
         binaries: Some((BinaryOp::NotIn, vec![python()])),
-        actions: Actions { post: true, signal: None },
+        actions: Actions { post: true, rate_limit: None, signal: None },
     }]);
     source.install(0, &hook).unwrap();
     let records = Records::new(source);
@@ -218,7 +225,7 @@ fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
         selectors: vec![ConnectSelector {
             ports: Some((PortOp::NotIn, vec![80, 443, allowed_port])),
             binaries: Some((BinaryOp::In, vec![python()])),
-            actions: Actions { post: true, signal: Some(SIGKILL) },
+            actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
         }],
     };
     source.install_connect(2, &hook).unwrap();
@@ -268,7 +275,7 @@ fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_retu
             ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec![".secret".into(), ".key".into()] },
         ],
         binaries: None,
-        actions: Actions { post: true, signal: Some(SIGKILL) },
+        actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
     };
     let hook = Hook {
         policy_id: 3,
@@ -307,7 +314,7 @@ fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
         selectors: vec![Selector {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec![format!("{dir}/b.secret")] }],
             binaries: None,
-            actions: Actions { post: true, signal: Some(SIGKILL) },
+            actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
         }],
     };
     source.install(11, &hook).unwrap();
@@ -345,7 +352,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec!["/usr/bin/python3".into()] }],
             // matchBinaries at exec names the caller: here, the shell.
             binaries: Some((BinaryOp::In, vec![sh])),
-            actions: Actions { post: true, signal: None },
+            actions: Actions { post: true, rate_limit: None, signal: None },
         }],
     };
     source.install(12, &hook).unwrap();
@@ -381,7 +388,7 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
                 ArgMatch::Str { index: 0, op: StrOp::NotPostfix, values: vec![".tmp".into()] },
             ],
             binaries: None,
-            actions: Actions { post: true, signal: None },
+            actions: Actions { post: true, rate_limit: None, signal: None },
         }],
     };
     source.install(13, &hook).unwrap();
@@ -399,4 +406,39 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
     assert_eq!((got[0].site, got[0].args[1]), (Site::Enter(SYS_WRITE), 6));
     assert_eq!(str_arg(&got[0], 0), format!("{dir}/watched.log"));
     assert_eq!(std::fs::read_to_string(format!("{dir}/watched.log")).unwrap(), "hello\n", "posted, not stopped");
+}
+
+#[test]
+fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
+    let source = load();
+    const SYS_GETPRIORITY: u32 = 140;
+    let hook = Hook {
+        policy_id: 8,
+        sites: vec![Site::Enter(SYS_GETPRIORITY)],
+        args: vec![ArgSpec { source: ArgSource::Register(1), kind: ArgKind::Int }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![424_000] }],
+            binaries: None,
+            actions: Actions {
+                post: true,
+                rate_limit: Some(RateLimit { window_ms: 60_000, scope: RateScope::Thread }),
+                signal: None,
+            },
+        }],
+    };
+    source.install(14, &hook).unwrap();
+    let records = Records::new(source);
+    // Five calls with one argument, five with another, in one thread (no
+    // such process: each call fails, and is hooked all the same).
+    let script = "import os\nfor who in [424242] * 5 + [424243] * 5:\n    try:\n        os.getpriority(os.PRIO_PROCESS, who)\n    except OSError:\n        pass\nprint('alive')";
+    let (first, out) = run_with_pid("/usr/bin/python3", &["-c", script]);
+    assert!(alive(&out), "{out:?}");
+    // Another thread: its own window.
+    let (second, out) = run_with_pid("/usr/bin/python3", &["-c", script]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[first, second], |got| got.len() >= 4);
+    let seen: Vec<(u32, u64)> = got.iter().map(|r| (r.pid, r.args[0])).collect();
+    assert_eq!(seen, [(first, 424242), (first, 424243), (second, 424242), (second, 424243)]);
+    assert_eq!(source.rate_limited(14), 16);
 }

@@ -51,7 +51,11 @@ pub async fn run(args: PolicyArgs) -> anyhow::Result<()> {
 fn text(policies: &[PolicyInfo]) -> String {
     let mut o = String::new();
     for p in policies {
-        let _ = writeln!(o, "{} ({}, {}): {} events, {} signals", p.name, p.state, p.mode, p.events, p.signals);
+        let _ = writeln!(
+            o,
+            "{} ({}, {}): {} events, {} signals, {} rate-limited",
+            p.name, p.state, p.mode, p.events, p.signals, p.rate_limited
+        );
         for h in &p.hooks {
             let _ = writeln!(o, "  {}: {} → {}", h.path, h.hook, h.attachment);
         }
@@ -78,10 +82,11 @@ mod tests {
             }],
             events: 2,
             signals: 1,
+            rate_limited: 3,
         };
         assert_eq!(
             text(&[p]),
-            "no-umask (enabled, enforce): 2 events, 1 signals\n  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"
+            "no-umask (enabled, enforce): 2 events, 1 signals, 3 rate-limited\n  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"
         );
     }
 }

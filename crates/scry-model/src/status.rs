@@ -183,6 +183,8 @@ pub struct PolicyInfo {
     /// Events the policy's hooks posted, and signals they sent.
     pub events: u64,
     pub signals: u64,
+    /// Posts a rateLimit suppressed in the kernel.
+    pub rate_limited: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@
 
 use scry_bpf::policy::{self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, Site};
 use scry_policy::{
-    Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError, Scope,
-    Side, StrOp,
+    Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError,
+    RateLimitScope, Scope, Side, StrOp,
 };
 
 use super::syscalls;
@@ -347,16 +347,25 @@ fn selectors(
 /// Signal; with the signal as written, which monitor mode does not send
 /// (it posts instead) but events still name.
 fn actions(path: &str, list: &[Action], mode: Mode) -> Result<(engine::Actions, Option<u32>), PolicyError> {
-    let mut actions = engine::Actions { post: true, signal: None };
+    let mut actions = engine::Actions { post: true, rate_limit: None, signal: None };
     for (i, a) in list.iter().enumerate() {
         match a {
             Action::Post(post) => {
-                if post.rate_limit.is_some() || post.kernel_stack_trace || post.user_stack_trace || post.ima_hash {
+                if post.kernel_stack_trace || post.user_stack_trace || post.ima_hash {
                     return Err(unsupported(
                         &format!("{path}.matchActions[{i}]"),
-                        "rateLimit, stack traces and imaHash are not supported by this engine yet",
+                        "stack traces and imaHash are not supported by this engine yet",
                     ));
                 }
+                actions.rate_limit = post.rate_limit.map(|r| engine::RateLimit {
+                    // The parser caps windows at what 32 bits of ms hold.
+                    window_ms: r.window.as_millis().min(u128::from(u32::MAX)) as u32,
+                    scope: match r.scope {
+                        RateLimitScope::Thread => engine::RateScope::Thread,
+                        RateLimitScope::Process => engine::RateScope::Process,
+                        RateLimitScope::Global => engine::RateScope::Global,
+                    },
+                });
             }
             Action::NoPost => actions.post = false,
             Action::Sigkill => actions.signal = Some(9),
@@ -372,7 +381,7 @@ fn actions(path: &str, list: &[Action], mode: Mode) -> Result<(engine::Actions, 
     }
     let written = actions.signal;
     if mode == Mode::Monitor {
-        actions = engine::Actions { post: true, signal: None };
+        actions = engine::Actions { post: true, signal: None, ..actions };
     }
     Ok((actions, written))
 }
@@ -456,6 +465,12 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
             ports = Some((if *negated { engine::PortOp::NotIn } else { engine::PortOp::In }, list));
         }
         let (acts, signal) = actions(&path, &s.actions, mode)?;
+        if acts.rate_limit.is_some() {
+            return Err(unsupported(
+                &format!("{path}.matchActions"),
+                "rateLimit is not supported on tcp_connect's equivalent hook yet",
+            ));
+        }
         signals.push(signal);
         selectors.push(engine::ConnectSelector { ports, binaries: binaries(&path, s)?, actions: acts });
     }
@@ -582,7 +597,7 @@ mod tests {
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }]);
         let sel = &hook.selectors[0];
         assert_eq!(sel.args, [engine::ArgMatch::Int { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);
-        assert_eq!(sel.actions, engine::Actions { post: true, signal: Some(19) });
+        assert_eq!(sel.actions, engine::Actions { post: true, rate_limit: None, signal: Some(19) });
         assert_eq!(h.signals, [Some(19)]);
     }
 

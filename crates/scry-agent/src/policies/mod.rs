@@ -144,7 +144,7 @@ struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
-    fn info(&self) -> PolicyInfo {
+    fn info(&self, source: &PolicySource) -> PolicyInfo {
         PolicyInfo {
             name: self.name.clone(),
             state: if self.enabled { "enabled" } else { "disabled" }.into(),
@@ -164,6 +164,14 @@ impl LoadedPolicy {
                 .collect(),
             events: self.events,
             signals: self.signals,
+            rate_limited: self
+                .hooks
+                .iter()
+                .map(|(slot, _)| match slot {
+                    Slot::Site(s) => source.rate_limited(*s),
+                    Slot::Connect(_) => 0,
+                })
+                .sum(),
         }
     }
 }
@@ -210,7 +218,7 @@ impl Engine {
                 let _ = reply.send(self.set_enabled(&name, enabled));
             }
             Command::List(reply) => {
-                let _ = reply.send(self.policies.iter().map(LoadedPolicy::info).collect());
+                let _ = reply.send(self.policies.iter().map(|p| p.info(&self.source)).collect());
             }
         }
     }
@@ -264,7 +272,7 @@ impl Engine {
             events: 0,
             signals: 0,
         };
-        let info = loaded.info();
+        let info = loaded.info(&self.source);
         self.policies.push(loaded);
         Ok(info)
     }
@@ -299,7 +307,7 @@ impl Engine {
             done.map_err(|e| format!("{}: {e}", hook.path))?;
         }
         self.policies[at].enabled = enabled;
-        Ok(self.policies[at].info())
+        Ok(self.policies[at].info(&self.source))
     }
 
     fn publish(&mut self, r: &PolicyRecord) {

@@ -90,6 +90,21 @@ struct {
 	__type(value, __u32);
 } task_binary SEC(".maps");
 
+/* When each rate-limited event last posted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct rate_key);
+	__type(value, __u64);
+} rate_last SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, POLICY_MAX_HOOKS);
+	__type(key, __u32);
+	__type(value, struct hook_stats);
+} hook_stats SEC(".maps");
+
 /* One hooked call as the selectors see it, and the record it posts: the
  * header, then the string arguments, packed before sending. */
 struct policy_call {
@@ -105,6 +120,7 @@ struct scratch {
 		struct str_key equal;
 		struct prefix_key prefix;
 		struct postfix_key postfix;
+		struct rate_key rate;
 	} key;
 };
 
@@ -248,17 +264,61 @@ static __always_inline int selector_matches(struct scratch *sc, const struct hoo
 	return in_binaries(s->bin_op, s->nbinaries, s->binaries, sc->call.e.binary);
 }
 
+/* A hook without selectors posts every call. */
+static const struct selector post_every_call = { .actions = ACTION_POST };
+
+/* Whether a post of selector `sel` repeats one made within its window (and
+ * if not, notes this one). */
+static __always_inline int rate_limited(struct scratch *sc, __u32 idx, const struct hook *h, __u32 sel,
+					const struct selector *s)
+{
+	struct policy_call *c = &sc->call;
+	struct rate_key *k = &sc->key.rate;
+	__u64 now = bpf_ktime_get_ns(), *last;
+	int j;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->hook = idx;
+	k->selector = sel;
+	if (s->rate_scope == RATE_THREAD)
+		k->scope_id = c->e.tid;
+	else if (s->rate_scope == RATE_PROCESS)
+		k->scope_id = c->e.pid;
+	for (j = 0; j < POLICY_ARGS; j++)
+		if (h->args[j].kind == ARG_INT)
+			k->args[j] = c->e.args[j];
+	for (j = 0; j < POLICY_STRS; j++) {
+		__u32 n = c->e.str_len[j] < RATE_STR_BYTES ? c->e.str_len[j] : RATE_STR_BYTES;
+
+		if (j < c->e.nstr)
+			bpf_probe_read_kernel(&k->str[j * RATE_STR_BYTES], n & 63, c->str[j]);
+	}
+	last = bpf_map_lookup_elem(&rate_last, k);
+	if (last && now - *last < (__u64)s->rate_ms * 1000000) {
+		struct hook_stats *st = bpf_map_lookup_elem(&hook_stats, &idx);
+
+		if (st)
+			st->rate_limited++;
+		return 1;
+	}
+	bpf_map_update_elem(&rate_last, k, &now, BPF_ANY);
+	return 0;
+}
+
 /* Runs a matching selector's actions: the signal first, then the record. */
-static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook *h, __u32 sel, __u32 actions,
-				__u32 signal)
+static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook *h, __u32 sel,
+				const struct selector *s)
 {
 	struct policy_call *c = &sc->call;
 	__u32 len0 = c->e.str_len[0] & (POLICY_STR_SIZE - 1), len1 = 0, size;
+	__u32 actions = s->actions, signal = s->signal;
 
 	c->e.signal_error = 0;
 	if (actions & ACTION_SIGNAL)
 		c->e.signal_error = bpf_send_signal(signal);
 	if (!(actions & ACTION_POST))
+		return;
+	if (s->rate_ms && rate_limited(sc, idx, h, sel, s))
 		return;
 	c->e.ktime = bpf_ktime_get_ns();
 	c->e.hook = idx;
@@ -383,7 +443,7 @@ static long hook_cb(__u32 i, void *data)
 		c->e.nstr = j + 1;
 	}
 	if (h->nselectors == 0) {
-		act(sc->sc, idx, h, 0, ACTION_POST, 0);
+		act(sc->sc, idx, h, 0, &post_every_call);
 		return 0;
 	}
 	for (j = 0; j < POLICY_SELECTORS; j++) {
@@ -392,7 +452,7 @@ static long hook_cb(__u32 i, void *data)
 		if (j >= h->nselectors)
 			break;
 		if (selector_matches(sc->sc, h, s)) {
-			act(sc->sc, idx, h, j, s->actions, s->signal);
+			act(sc->sc, idx, h, j, s);
 			return 0;
 		}
 	}

@@ -90,12 +90,21 @@ struct arg_match {
 	__u64 values[POLICY_VALUES];
 };
 
+/* rateLimit scopes: whose repeats a window suppresses. */
+enum rate_scope {
+	RATE_THREAD = 0,
+	RATE_PROCESS,
+	RATE_GLOBAL,
+};
+
 struct selector {
 	__u32 nargs;
 	__u32 bin_op; /* enum policy_bin_op */
 	__u32 nbinaries;
 	__u32 actions; /* ACTION_* bits */
 	__u32 signal;
+	__u32 rate_ms;    /* Post's rateLimit window; 0: none */
+	__u32 rate_scope; /* enum rate_scope */
 	__u32 pad;
 	__u32 binaries[POLICY_BINARIES]; /* ids in the binary_ids map */
 	struct arg_match args[POLICY_ARG_MATCHES];
@@ -113,6 +122,20 @@ struct hook {
 	__u8 str_arg[POLICY_STRS];
 	__u8 pad2[6];
 	struct selector selectors[POLICY_SELECTORS];
+};
+
+/* What a rate-limited post is, for "the same event": the hook and
+ * selector, whose (thread, process or nobody), and the first bytes of each
+ * argument (Tetragon compares the first 40). */
+#define RATE_STR_BYTES 40
+
+struct rate_key {
+	__u32 hook;
+	__u32 selector;
+	__u32 scope_id;
+	__u32 pad;
+	__u64 args[POLICY_ARGS]; /* integer arguments; 0 for strings */
+	char str[POLICY_STRS * RATE_STR_BYTES]; /* flat: user space's skeleton wants 1-D arrays */
 };
 
 /* String operator values: Equal in a hash (zero-padded), Prefix and
@@ -204,5 +227,10 @@ struct policy_event {
 #define PSTAT_SENT 0
 #define PSTAT_LOST 1
 #define PSTAT_COUNT 2
+
+/* Per hook (by slot): posts a rateLimit window suppressed. */
+struct hook_stats {
+	__u64 rate_limited;
+};
 
 #endif
