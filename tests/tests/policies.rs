@@ -138,7 +138,7 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     let refused = scry_policy(&agent, &["add", file.to_str().unwrap()]);
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("spec.lsmhooks[0]: LSM hooks are not supported by this engine yet"), "{err}");
+    assert!(err.contains("spec.lsmhooks[0]: this kernel runs no BPF LSM programs (load: "), "{err}");
     let missing = scry_policy(&agent, &["delete", "nope"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains(r#"no policy named "nope" is loaded"#));
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();

@@ -51,31 +51,68 @@ pub enum Site {
     Exit(u32),
     /// An exec that succeeded, before the new program runs (sched_process_exec).
     Exec,
+    /// A kernel function's kprobe, by the id [`PolicySource::kprobe_site`] gave it.
+    Kprobe(u32),
+    /// A BPF LSM hook.
+    Lsm(LsmHook),
 }
+
+/// The BPF LSM hooks the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LsmHook {
+    /// `file_open(struct file *)`.
+    FileOpen,
+    /// `bprm_check_security(struct linux_binprm *)`.
+    BprmCheck,
+}
+
+/// Kernel functions hooked at once over all policies.
+pub const MAX_KPROBES: u32 = 64;
+const SITE_EXEC: u32 = 2 * MAX_SYSCALL;
+const SITE_KPROBE: u32 = SITE_EXEC + 1;
+const SITE_LSM: u32 = SITE_KPROBE + MAX_KPROBES;
 
 impl Site {
     fn index(self) -> u32 {
         match self {
             Site::Enter(nr) => nr,
             Site::Exit(nr) => MAX_SYSCALL + nr,
-            Site::Exec => 2 * MAX_SYSCALL,
+            Site::Exec => SITE_EXEC,
+            Site::Kprobe(id) => SITE_KPROBE + id,
+            Site::Lsm(LsmHook::FileOpen) => SITE_LSM,
+            Site::Lsm(LsmHook::BprmCheck) => SITE_LSM + 1,
         }
     }
 
     fn from_index(i: u32) -> Site {
         match i {
             i if i < MAX_SYSCALL => Site::Enter(i),
-            i if i < 2 * MAX_SYSCALL => Site::Exit(i - MAX_SYSCALL),
-            _ => Site::Exec,
+            i if i < SITE_EXEC => Site::Exit(i - MAX_SYSCALL),
+            SITE_EXEC => Site::Exec,
+            i if i < SITE_LSM => Site::Kprobe(i - SITE_KPROBE),
+            SITE_LSM => Site::Lsm(LsmHook::FileOpen),
+            _ => Site::Lsm(LsmHook::BprmCheck),
         }
     }
 
     fn syscall(self) -> Option<u32> {
         match self {
             Site::Enter(nr) | Site::Exit(nr) => Some(nr),
-            Site::Exec => None,
+            _ => None,
         }
     }
+}
+
+/// What this kernel lets the engine hook besides syscalls and exec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelHooks {
+    /// Kprobes on kernel functions, or why not.
+    pub kprobes: Result<(), String>,
+    /// `bpf_override_return` (Override on kprobes; functions must be on the
+    /// kernel's error-injection list).
+    pub override_return: bool,
+    /// BPF LSM programs, or why not.
+    pub lsm: Result<(), String>,
 }
 
 /// Where a hook argument's raw value comes from.
@@ -102,6 +139,12 @@ pub enum ArgKind {
     File,
     /// A `struct linux_binprm *`: the executed file's full path.
     Bprm,
+    /// A `struct path *`, resolved to its text.
+    Path,
+    /// A NUL-terminated string in kernel memory.
+    KernelString,
+    /// A `struct filename *`: its name.
+    Filename,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +207,9 @@ pub struct Actions {
     pub post: bool,
     pub rate_limit: Option<RateLimit>,
     pub signal: Option<u32>,
+    /// Override: the function returns this instead of running (kprobes on
+    /// error-injectable functions, LSM hooks).
+    pub override_error: Option<i32>,
 }
 
 /// Post's rateLimit: repeats of the same event (hook, selector, the first
@@ -259,6 +305,13 @@ pub struct PolicySource {
     /// Each slot's rate-limit count when its hook was installed (the
     /// kernel's counters are per slot and never reset).
     rate_baseline: HashMap<u32, u64>,
+    kernel: KernelHooks,
+    /// Kernel functions by kprobe site id.
+    kprobe_ids: HashMap<String, u32>,
+    /// Each hooked function's kprobe, and whether it is the one that can
+    /// override.
+    kprobe_links: HashMap<u32, (Link, bool)>,
+    lsm_links: HashMap<LsmHook, Link>,
 }
 
 /// A byte view of a plain BPF type for map updates.
@@ -275,7 +328,9 @@ fn limit(what: &str, n: usize, max: usize) -> Result<(), PolicyLoadError> {
 
 /// The kernel's action bits and signal.
 fn action_bits(a: &Actions) -> (u32, u32) {
-    (u32::from(a.post) | if a.signal.is_some() { 2 } else { 0 }, a.signal.unwrap_or(0))
+    let bits =
+        u32::from(a.post) | if a.signal.is_some() { 2 } else { 0 } | if a.override_error.is_some() { 4 } else { 0 };
+    (bits, a.signal.unwrap_or(0))
 }
 
 /// A matchBinaries filter as the kernel compares it: operator, count, ids.
@@ -338,6 +393,21 @@ fn string_key(op: StrOp, set: u32, value: &str) -> Result<StringEntry, PolicyLoa
 
 const STR_NONE: u8 = 0xff;
 
+/// Which of the optional program kinds this kernel runs.
+fn probe_kernel() -> KernelHooks {
+    use crate::probe::{HookKind, probe_kind};
+    let kprobes = probe_kind(HookKind::Kprobe);
+    // SAFETY: a probe with no options; libbpf loads and frees a tiny program.
+    let helper = unsafe {
+        libbpf_rs::libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_rs::libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            libbpf_rs::libbpf_sys::BPF_FUNC_override_return,
+            std::ptr::null(),
+        )
+    };
+    KernelHooks { override_return: kprobes.is_ok() && helper == 1, kprobes, lsm: probe_kind(HookKind::Lsm) }
+}
+
 impl PolicySource {
     /// Loads the engine; connect hooks attach to the cgroup v2 at `cgroup_root`.
     pub fn load(ring_bytes: u32, cgroup_root: &std::path::Path) -> Result<PolicySource, PolicyLoadError> {
@@ -349,13 +419,21 @@ impl PolicySource {
         // As in process.rs: the skeleton borrows its storage for the agent's life.
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
         let load_err = |e: libbpf_rs::Error| PolicyLoadError::Load(e.to_string());
+        let kernel = probe_kernel();
         let mut open = PolicySkelBuilder::default().open(storage).map_err(load_err)?;
         open.maps.events.set_max_entries(ring_bytes).map_err(load_err)?;
+        // Programs of kinds this kernel refuses would fail the whole load.
+        open.progs.policy_kprobe.set_autoload(kernel.kprobes.is_ok());
+        open.progs.policy_kprobe_override.set_autoload(kernel.override_return);
+        open.progs.policy_lsm_file_open.set_autoload(kernel.lsm.is_ok());
+        open.progs.policy_lsm_bprm_check.set_autoload(kernel.lsm.is_ok());
         let mut skel = open.load().map_err(load_err)?;
         let mut links = Vec::new();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            if name.starts_with("policy_sys_") || name.starts_with("policy_connect") {
+            // Attached while a hook needs them.
+            let on_demand = ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_"];
+            if on_demand.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
             links.push(prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))?);
@@ -372,7 +450,32 @@ impl PolicySource {
             installed: HashMap::new(),
             strings: HashMap::new(),
             rate_baseline: HashMap::new(),
+            kernel,
+            kprobe_ids: HashMap::new(),
+            kprobe_links: HashMap::new(),
+            lsm_links: HashMap::new(),
         })
+    }
+
+    /// What this kernel lets the engine hook besides syscalls and exec.
+    pub fn kernel(&self) -> &KernelHooks {
+        &self.kernel
+    }
+
+    /// The site of kernel function `function`'s kprobe (attached once a
+    /// hook is installed there).
+    pub fn kprobe_site(&mut self, function: &str) -> Result<Site, PolicyLoadError> {
+        if let Err(why) = &self.kernel.kprobes {
+            return Err(PolicyLoadError::Load(format!("{function}: this kernel attaches no kprobes ({why})")));
+        }
+        if let Some(id) = self.kprobe_ids.get(function) {
+            return Ok(Site::Kprobe(*id));
+        }
+        let id = (0..MAX_KPROBES).find(|id| !self.kprobe_ids.values().any(|used| used == id)).ok_or_else(|| {
+            PolicyLoadError::Limit(format!("{MAX_KPROBES} kernel functions are hooked; the engine takes no more"))
+        })?;
+        self.kprobe_ids.insert(function.to_owned(), id);
+        Ok(Site::Kprobe(id))
     }
 
     pub fn ring(&self) -> &dyn MapCore {
@@ -461,6 +564,9 @@ impl PolicySource {
                 ArgKind::Fd => 2,
                 ArgKind::File => 3,
                 ArgKind::Bprm => 4,
+                ArgKind::Path => 5,
+                ArgKind::KernelString => 6,
+                ArgKind::Filename => 7,
             };
             dst.str = STR_NONE;
             if a.kind != ArgKind::Int {
@@ -514,6 +620,7 @@ impl PolicySource {
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
             (dst.actions, dst.signal) = action_bits(&sel.actions);
+            dst.error = sel.actions.override_error.unwrap_or(0);
             if let Some(rate) = sel.actions.rate_limit {
                 dst.rate_ms = rate.window_ms;
                 dst.rate_scope = match rate.scope {
@@ -552,25 +659,75 @@ impl PolicySource {
         }
     }
 
-    /// Attaches the sys_enter and sys_exit programs while hooks on those
-    /// sites are installed, detaches each when none is.
+    /// Attaches each on-demand program while a hook needs it, and detaches
+    /// it when none does: sys_enter and sys_exit, each hooked function's
+    /// kprobe (the overriding one when a hook there overrides), LSM hooks.
     fn attach_while_needed(&mut self) -> Result<(), PolicyLoadError> {
+        fn attach_err(what: String) -> impl Fn(libbpf_rs::Error) -> PolicyLoadError {
+            move |e| PolicyLoadError::Load(format!("attaching {what}: {e}"))
+        }
         let sites = || self.installed.values().flat_map(|h| h.sites.iter());
         let want_enter = sites().any(|s| matches!(s, Site::Enter(_)));
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
+        let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
+        let mut want_lsm = Vec::new();
+        for h in self.installed.values() {
+            let overrides = h.selectors.iter().any(|s| s.actions.override_error.is_some());
+            for site in &h.sites {
+                match site {
+                    Site::Kprobe(id) => *want_kprobes.entry(*id).or_default() |= overrides,
+                    Site::Lsm(hook) => want_lsm.push(*hook),
+                    _ => {}
+                }
+            }
+        }
         let progs = &self.skel.progs;
-        let attach = |prog: &libbpf_rs::ProgramMut<'_>, name: &str| {
-            prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching {name}: {e}")))
-        };
         match (want_enter, self.sys_enter.is_some()) {
-            (true, false) => self.sys_enter = Some(attach(&progs.policy_sys_enter, "policy_sys_enter")?),
+            (true, false) => {
+                self.sys_enter = Some(progs.policy_sys_enter.attach().map_err(attach_err("policy_sys_enter".into()))?)
+            }
             (false, true) => self.sys_enter = None,
             _ => {}
         }
         match (want_exit, self.sys_exit.is_some()) {
-            (true, false) => self.sys_exit = Some(attach(&progs.policy_sys_exit, "policy_sys_exit")?),
+            (true, false) => {
+                self.sys_exit = Some(progs.policy_sys_exit.attach().map_err(attach_err("policy_sys_exit".into()))?)
+            }
             (false, true) => self.sys_exit = None,
             _ => {}
+        }
+        self.kprobe_links.retain(|id, (_, overrides)| want_kprobes.get(id) == Some(overrides));
+        for (function, id) in &self.kprobe_ids {
+            if self.kprobe_links.contains_key(id) || !want_kprobes.contains_key(id) {
+                continue;
+            }
+            let overrides = want_kprobes[id];
+            let opts = libbpf_rs::KprobeOpts { cookie: u64::from(SITE_KPROBE + id), ..Default::default() };
+            let link = if overrides {
+                progs.policy_kprobe_override.attach_kprobe_with_opts(false, function, opts).map_err(|e| {
+                    PolicyLoadError::Load(format!(
+                        "Override on {function}: the kernel refuses it (a function must be on its error-injection \
+                         list): {e}"
+                    ))
+                })?
+            } else {
+                progs
+                    .policy_kprobe
+                    .attach_kprobe_with_opts(false, function, opts)
+                    .map_err(|e| PolicyLoadError::Load(format!("attaching a kprobe to {function}: {e}")))?
+            };
+            self.kprobe_links.insert(*id, (link, overrides));
+        }
+        self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
+        for hook in want_lsm {
+            if self.lsm_links.contains_key(&hook) {
+                continue;
+            }
+            let prog = match hook {
+                LsmHook::FileOpen => &progs.policy_lsm_file_open,
+                LsmHook::BprmCheck => &progs.policy_lsm_bprm_check,
+            };
+            self.lsm_links.insert(hook, prog.attach_lsm().map_err(attach_err(format!("the LSM hook {hook:?}")))?);
         }
         Ok(())
     }
@@ -612,7 +769,8 @@ impl PolicySource {
         if slot >= MAX_HOOKS {
             return Err(PolicyLoadError::Limit(format!("hook slot {slot}; the engine has {MAX_HOOKS}")));
         }
-        self.remove(slot)?;
+        self.check_kernel(hook)?;
+        self.uninstall(slot)?;
         let (compiled, strings) = self.compile(slot, hook)?;
         if let Err(e) = self.write_strings(slot, strings) {
             self.forget_strings(slot);
@@ -638,8 +796,47 @@ impl PolicySource {
         Ok(())
     }
 
-    /// Stops and forgets the hook in `slot`.
+    /// Refuses sites and actions this kernel cannot run, saying why.
+    fn check_kernel(&self, hook: &Hook) -> Result<(), PolicyLoadError> {
+        let overrides = hook.selectors.iter().any(|s| s.actions.override_error.is_some());
+        for site in &hook.sites {
+            match site {
+                Site::Kprobe(_) => {
+                    if let Err(why) = &self.kernel.kprobes {
+                        return Err(PolicyLoadError::Load(format!("this kernel attaches no kprobes ({why})")));
+                    }
+                    if overrides && !self.kernel.override_return {
+                        return Err(PolicyLoadError::Load(
+                            "Override on a kprobe needs bpf_override_return, which this kernel lacks".into(),
+                        ));
+                    }
+                }
+                Site::Lsm(_) => {
+                    if let Err(why) = &self.kernel.lsm {
+                        return Err(PolicyLoadError::Load(format!("this kernel runs no BPF LSM programs ({why})")));
+                    }
+                }
+                _ if overrides => {
+                    return Err(PolicyLoadError::Load(format!(
+                        "Override needs a kprobe or an LSM hook; {site:?} cannot change a return value"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops and forgets the hook in `slot` (and the ids of kernel
+    /// functions no hook uses any more).
     pub fn remove(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
+        self.uninstall(slot)?;
+        let installed = &self.installed;
+        self.kprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Kprobe(*id))));
+        Ok(())
+    }
+
+    fn uninstall(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
         let Some(hook) = self.installed.remove(&slot) else { return Ok(()) };
         for site in &hook.sites {
             self.relist(*site)?;

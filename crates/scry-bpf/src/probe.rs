@@ -116,7 +116,8 @@ fn program_name(kind: HookKind) -> &'static str {
     }
 }
 
-fn probe_kind(kind: HookKind) -> Result<(), String> {
+/// Loads and attaches a do-nothing program of `kind`: `Err` says why it cannot.
+pub fn probe_kind(kind: HookKind) -> Result<(), String> {
     let mut storage = MaybeUninit::uninit();
     let mut open = ProbesSkelBuilder::default().open(&mut storage).map_err(|e| format!("open: {e}"))?;
     let wanted = program_name(kind);

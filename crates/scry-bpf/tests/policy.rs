@@ -10,8 +10,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
-    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, PolicyRecord,
-    PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, decode,
+    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, LsmHook,
+    PolicyRecord, PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -120,7 +120,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
         binaries: Some((BinaryOp::In, vec![python()])),
-        actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
+        actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
     }]);
     source.install(3, &hook).unwrap();
     let records = Records::new(source);
@@ -155,7 +155,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
         binaries: Some((BinaryOp::NotIn, vec![python()])),
-        actions: Actions { post: true, rate_limit: None, signal: None },
+        actions: Actions { post: true, ..Default::default() },
     }]);
     source.install(0, &hook).unwrap();
     let records = Records::new(source);
@@ -225,7 +225,7 @@ fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
         selectors: vec![ConnectSelector {
             ports: Some((PortOp::NotIn, vec![80, 443, allowed_port])),
             binaries: Some((BinaryOp::In, vec![python()])),
-            actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
+            actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
         }],
     };
     source.install_connect(2, &hook).unwrap();
@@ -275,7 +275,7 @@ fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_retu
             ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec![".secret".into(), ".key".into()] },
         ],
         binaries: None,
-        actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
+        actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
     };
     let hook = Hook {
         policy_id: 3,
@@ -314,13 +314,14 @@ fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
         selectors: vec![Selector {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec![format!("{dir}/b.secret")] }],
             binaries: None,
-            actions: Actions { post: true, rate_limit: None, signal: Some(SIGKILL) },
+            actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
         }],
     };
     source.install(11, &hook).unwrap();
     let records = Records::new(source);
     let in_dir = |file: &str| {
-        let out = Command::new("/bin/sh").args(["-c", &format!("echo $$; cd {dir} && exec /bin/cat {file}")]).output();
+        let out =
+            Command::new("/bin/sh").args(["-c", &format!("echo $$; cd {dir} && exec /usr/bin/cat {file}")]).output();
         let out = out.unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (pid, rest) = text.split_once('\n').unwrap();
@@ -352,7 +353,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec!["/usr/bin/python3".into()] }],
             // matchBinaries at exec names the caller: here, the shell.
             binaries: Some((BinaryOp::In, vec![sh])),
-            actions: Actions { post: true, rate_limit: None, signal: None },
+            actions: Actions { post: true, ..Default::default() },
         }],
     };
     source.install(12, &hook).unwrap();
@@ -388,7 +389,7 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
                 ArgMatch::Str { index: 0, op: StrOp::NotPostfix, values: vec![".tmp".into()] },
             ],
             binaries: None,
-            actions: Actions { post: true, rate_limit: None, signal: None },
+            actions: Actions { post: true, ..Default::default() },
         }],
     };
     source.install(13, &hook).unwrap();
@@ -423,7 +424,7 @@ fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
             actions: Actions {
                 post: true,
                 rate_limit: Some(RateLimit { window_ms: 60_000, scope: RateScope::Thread }),
-                signal: None,
+                ..Default::default()
             },
         }],
     };
@@ -441,4 +442,116 @@ fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
     let seen: Vec<(u32, u64)> = got.iter().map(|r| (r.pid, r.args[0])).collect();
     assert_eq!(seen, [(first, 424242), (first, 424243), (second, 424242), (second, 424243)]);
     assert_eq!(source.rate_limited(14), 16);
+}
+
+/// `cat FILE` with stdout and stderr.
+fn cat(path: &str) -> Output {
+    Command::new("/usr/bin/cat").arg(path).output().unwrap()
+}
+
+#[test]
+fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
+    let source = load();
+    if let Err(why) = source.kernel().kprobes.clone() {
+        // This machine's own kernel: a clear refusal, nothing installed.
+        let err = source.kprobe_site("security_file_open").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("cannot load the policy engine: security_file_open: this kernel attaches no kprobes ({why})")
+        );
+        return;
+    }
+    let dir = test_dir("kprobe");
+    std::fs::write(format!("{dir}/c.secret"), "classified\n").unwrap();
+    std::fs::write(format!("{dir}/c.txt"), "public\n").unwrap();
+    let open = source.kprobe_site("security_file_open").unwrap();
+    let deny = |actions| Hook {
+        policy_id: 20,
+        sites: vec![open],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec![format!("{dir}/")] },
+                ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec![".secret".into()] },
+            ],
+            binaries: None,
+            actions,
+        }],
+    };
+    let overriding = deny(Actions { post: true, override_error: Some(-1), ..Default::default() });
+    if source.kernel().override_return {
+        source.install(20, &overriding).unwrap();
+        let out = cat(&format!("{dir}/c.secret"));
+        assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(1), b"".as_slice()), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"), "{out:?}");
+        source.remove(20).unwrap();
+    } else {
+        // Debian's kernels: no CONFIG_FUNCTION_ERROR_INJECTION.
+        let err = source.install(20, &overriding).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cannot load the policy engine: Override on a kprobe needs bpf_override_return, which this kernel lacks"
+        );
+    }
+    source.install(20, &deny(Actions { post: true, signal: Some(SIGKILL), ..Default::default() })).unwrap();
+    let bprm = source.kprobe_site("security_bprm_check").unwrap();
+    let exec = Hook {
+        policy_id: 21,
+        sites: vec![bprm],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Bprm }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec!["/usr/bin/cat".into()] }],
+            binaries: None,
+            actions: Actions { post: true, ..Default::default() },
+        }],
+    };
+    source.install(21, &exec).unwrap();
+    let records = Records::new(source);
+    let out = cat(&format!("{dir}/c.txt"));
+    assert_eq!(out.stdout, b"public\n", "{out:?}");
+    let (victim, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/c.secret")]);
+    assert!(killed(&out), "{out:?}");
+    let got = records.until(&[victim], |got| got.len() >= 2);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    // The exec first (in the caller, before the new program), then the open.
+    assert_eq!((got[0].site, got[0].policy_id, str_arg(&got[0], 0)), (bprm, 21, "/usr/bin/cat".to_owned()));
+    assert_eq!((got[1].site, got[1].signal), (open, Some((SIGKILL, 0))));
+    assert_eq!(str_arg(&got[1], 0), format!("{dir}/c.secret"));
+    source.remove(20).unwrap();
+    assert_eq!(cat(&format!("{dir}/c.secret")).stdout, b"classified\n", "removed");
+}
+
+#[test]
+fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
+    let source = load();
+    let hook = Hook {
+        policy_id: 30,
+        sites: vec![Site::Lsm(LsmHook::FileOpen)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec!["/d.secret".into()] }],
+            binaries: None,
+            actions: Actions { post: true, override_error: Some(-13), ..Default::default() },
+        }],
+    };
+    if let Err(why) = source.kernel().lsm.clone() {
+        let err = source.install(30, &hook).unwrap_err().to_string();
+        assert_eq!(err, format!("cannot load the policy engine: this kernel runs no BPF LSM programs ({why})"));
+        return;
+    }
+    let dir = test_dir("lsm");
+    std::fs::write(format!("{dir}/d.secret"), "classified\n").unwrap();
+    source.install(30, &hook).unwrap();
+    let records = Records::new(source);
+    let (pid, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/d.secret")]);
+    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(1), b"".as_slice()), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
+    let got = records.of(&[pid], pid);
+    assert_eq!((got.len(), got[0].site), (1, Site::Lsm(LsmHook::FileOpen)));
+    assert_eq!(str_arg(&got[0], 0), format!("{dir}/d.secret"));
+    source.remove(30).unwrap();
+    assert_eq!(cat(&format!("{dir}/d.secret")).stdout, b"classified\n", "removed");
 }

@@ -72,6 +72,10 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
             format!("{} {outcome}", head("💥 exit   ", &e.process, &ev.node_name))
         }
         Event::ProcessKprobe(k) => kprobe(k, &ev.node_name),
+        Event::ProcessLsm(k) => {
+            let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "🔒 LSM    " };
+            format!("{} {}", head(word, &k.process, &ev.node_name), k.function_name)
+        }
         Event::LostEvents(l) => format!("⚠️  lost {} events ({})", l.count, l.source),
     };
     if timestamps { format!("{} {body}", ev.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)) } else { body }

@@ -33,6 +33,9 @@ pub enum Event {
     /// A TracingPolicy hook's selector matched (syscall hooks included, as
     /// Tetragon reports them).
     ProcessKprobe(ProcessKprobe),
+    /// A TracingPolicy LSM hook's selector matched: the same fields as a
+    /// kprobe's (`function_name` is the hook, e.g. `file_open`).
+    ProcessLsm(ProcessKprobe),
     /// Scry's notice that events were lost between the kernel and this stream.
     LostEvents(LostEvents),
 }
@@ -43,6 +46,7 @@ impl Event {
             Event::ProcessExec(_) => EventType::ProcessExec,
             Event::ProcessExit(_) => EventType::ProcessExit,
             Event::ProcessKprobe(_) => EventType::ProcessKprobe,
+            Event::ProcessLsm(_) => EventType::ProcessLsm,
             Event::LostEvents(_) => EventType::LostEvents,
         }
     }
@@ -52,7 +56,7 @@ impl Event {
         match self {
             Event::ProcessExec(e) => Some(&e.process),
             Event::ProcessExit(e) => Some(&e.process),
-            Event::ProcessKprobe(e) => Some(&e.process),
+            Event::ProcessKprobe(e) | Event::ProcessLsm(e) => Some(&e.process),
             Event::LostEvents(_) => None,
         }
     }
@@ -65,18 +69,25 @@ pub enum EventType {
     ProcessExec,
     ProcessExit,
     ProcessKprobe,
+    ProcessLsm,
     LostEvents,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] =
-        [EventType::ProcessExec, EventType::ProcessExit, EventType::ProcessKprobe, EventType::LostEvents];
+    pub const ALL: [EventType; 5] = [
+        EventType::ProcessExec,
+        EventType::ProcessExit,
+        EventType::ProcessKprobe,
+        EventType::ProcessLsm,
+        EventType::LostEvents,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             EventType::ProcessExec => "PROCESS_EXEC",
             EventType::ProcessExit => "PROCESS_EXIT",
             EventType::ProcessKprobe => "PROCESS_KPROBE",
+            EventType::ProcessLsm => "PROCESS_LSM",
             EventType::LostEvents => "LOST_EVENTS",
         }
     }

@@ -12,7 +12,9 @@
 //! operators; matchReturnArgs on integers; matchBinaries In and NotIn;
 //! Post, NoPost, Sigkill and Signal; enforce and monitor modes.
 
-use scry_bpf::policy::{self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, Site};
+use scry_bpf::policy::{
+    self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
+};
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError,
     RateLimitScope, Scope, Side, StrOp,
@@ -28,9 +30,14 @@ pub enum Shown {
     String,
     /// `file_arg { path }`.
     File,
+    /// `path_arg { path }`.
+    Path,
     /// `linux_binprm_arg { path }`.
     Binprm,
 }
+
+/// How an event shows one argument, and its label.
+pub type ShownArg = (Shown, Option<String>);
 
 /// One hook, ready for the engine, with what events and `list` show of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +51,7 @@ pub struct CompiledHook {
     /// Tetragon's `function_name` (`__x64_sys_umask`).
     pub function: String,
     /// Captured arguments as events show them, with their labels.
-    pub args: Vec<(Shown, Option<String>)>,
+    pub args: Vec<ShownArg>,
     /// The return value's type, when the hook probes the return.
     pub ret: Option<(IntType, Option<String>)>,
     pub message: Option<String>,
@@ -54,14 +61,18 @@ pub struct CompiledHook {
     pub signals: Vec<Option<u32>>,
     /// The hook runs at exec, where the process is the exec's caller.
     pub at_exec: bool,
+    /// Events are `process_lsm` (an LSM hook) rather than `process_kprobe`.
+    pub lsm: bool,
     pub hook: EngineHook,
 }
 
 /// What the kernel engine runs for a hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineHook {
-    /// On syscall entries or exits, or at exec.
+    /// On syscall entries or exits, at exec, or on an LSM hook.
     Site(EngineSiteHook),
+    /// On a kernel function's kprobe: its site is the engine's to give.
+    Kprobe { function: String, hook: EngineSiteHook },
     /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
     Connect(ConnectHook),
 }
@@ -70,8 +81,9 @@ fn unsupported(path: &str, reason: impl Into<String>) -> PolicyError {
     PolicyError::unsupported(path, reason)
 }
 
-/// Compiles every hook of `policy`, or says which field cannot run here.
-pub fn compile(policy: &Policy, policy_id: u32) -> Result<Vec<CompiledHook>, PolicyError> {
+/// Compiles every hook of `policy` for a kernel that runs `kernel`, or says
+/// which field cannot run here.
+pub fn compile(policy: &Policy, policy_id: u32, kernel: &KernelHooks) -> Result<Vec<CompiledHook>, PolicyError> {
     if let Scope::Namespace(ns) = &policy.scope {
         return Err(unsupported(
             "metadata.namespace",
@@ -81,7 +93,37 @@ pub fn compile(policy: &Policy, policy_id: u32) -> Result<Vec<CompiledHook>, Pol
     if policy.workloads.pods.is_some() || policy.workloads.containers.is_some() {
         return Err(unsupported("spec.podSelector", "pod and container scoping are not supported by this engine yet"));
     }
-    policy.hooks.iter().map(|h| compile_hook(h, policy.mode, policy_id)).collect()
+    let ctx = Context { mode: policy.mode, policy_id, kernel };
+    policy.hooks.iter().map(|h| compile_hook(h, &ctx)).collect()
+}
+
+/// What every hook of one policy compiles against.
+struct Context<'a> {
+    mode: Mode,
+    policy_id: u32,
+    kernel: &'a KernelHooks,
+}
+
+/// Whether Override can change the hooked call's return value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Overridable {
+    Yes,
+    /// No, and why not.
+    No(String),
+}
+
+impl Context<'_> {
+    /// Override on a syscall tracepoint, at exec or on an equivalent hook:
+    /// the call has run, or cannot be made to return something else.
+    fn not_overridable(&self, hook: &str) -> Overridable {
+        Overridable::No(if self.kernel.kprobes.is_ok() {
+            format!("Override is not supported on {hook} by this engine yet (it cannot change a return value there)")
+        } else {
+            "Override changes a function's return value, which needs fmod_ret, an LSM hook or kprobe override; a \
+             syscall tracepoint cannot, and this kernel has none of those"
+                .into()
+        })
+    }
 }
 
 /// A kernel function run through an equivalent hook where kprobes and
@@ -163,16 +205,21 @@ fn equivalent(function: &str) -> Option<Equivalent> {
     })
 }
 
-fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, PolicyError> {
+fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
     let function = match &h.point {
         HookPoint::Kprobe(f) if f.syscall => f,
+        // Network prevention stays on the cgroup hook even where kprobes
+        // exist: it refuses the connection before any packet leaves.
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) if f.call == "tcp_connect" => {
-            return compile_connect(h, mode, policy_id);
+            return compile_connect(h, ctx.mode, ctx.policy_id);
+        }
+        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if ctx.kernel.kprobes.is_ok() => {
+            return compile_kprobe(h, &f.call, ctx);
         }
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) => {
             // `__sys_setuid` and its kind take the syscall's own arguments.
             if let Some(syscall) = f.call.strip_prefix("__sys_").filter(|n| syscalls::number(n).is_some()) {
-                return compile_syscall(h, format!("kprobe {}", f.call), &f.call, syscall, mode, policy_id);
+                return compile_syscall(h, format!("kprobe {}", f.call), &f.call, syscall, ctx);
             }
             let Some(eq) = equivalent(&f.call) else {
                 return Err(unsupported(
@@ -185,17 +232,174 @@ fn compile_hook(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, Po
                     ),
                 ));
             };
-            return compile_equivalent(h, &f.call, eq, mode, policy_id);
+            return compile_equivalent(h, &f.call, eq, ctx);
         }
         HookPoint::Tracepoint(_) | HookPoint::RawTracepoint(_) => {
             return Err(unsupported(&h.path, "tracepoint hooks are not supported by this engine yet"));
         }
         HookPoint::Uprobe(_) => return Err(unsupported(&h.path, "uprobes are not supported by this engine yet")),
-        HookPoint::Lsm(_) => return Err(unsupported(&h.path, "LSM hooks are not supported by this engine yet")),
+        HookPoint::Lsm(hook) => return compile_lsm(h, hook, ctx),
     };
     let name = function.call.strip_prefix("__x64_").unwrap_or(&function.call);
     let name = name.strip_prefix("sys_").unwrap_or(name);
-    compile_syscall(h, format!("kprobe {} (syscall)", function.call), &function.call, name, mode, policy_id)
+    compile_syscall(h, format!("kprobe {} (syscall)", function.call), &function.call, name, ctx)
+}
+
+/// Exec hooks before the point of no return: the process is the caller.
+fn in_exec(function: &str) -> bool {
+    matches!(function, "security_bprm_check" | "bprm_check_security")
+}
+
+/// What a kernel function's argument of type `ty` is made from.
+fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
+    Some(match ty {
+        ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
+        ArgType::String => (ArgKind::KernelString, Shown::String),
+        ArgType::Filename => (ArgKind::Filename, Shown::String),
+        ArgType::Fd => (ArgKind::Fd, Shown::File),
+        ArgType::File => (ArgKind::File, Shown::File),
+        ArgType::Path => (ArgKind::Path, Shown::Path),
+        ArgType::LinuxBinprm => (ArgKind::Bprm, Shown::Binprm),
+        _ => return None,
+    })
+}
+
+/// The captured arguments of a kernel function or LSM hook, from its
+/// argument registers.
+fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
+    let mut specs = Vec::with_capacity(h.args.len());
+    let mut shown = Vec::with_capacity(h.args.len());
+    for (i, a) in h.args.iter().enumerate() {
+        let path = format!("{}.args[{i}]", h.path);
+        if a.index > 5 {
+            return Err(unsupported(&format!("{path}.index"), "this engine reads a function's first 6 arguments"));
+        }
+        let (kind, show) = kernel_arg(a.ty).ok_or_else(|| {
+            unsupported(
+                &format!("{path}.type"),
+                "on a kernel function this engine captures integer, string, filename, fd, file, path and \
+                 linux_binprm arguments",
+            )
+        })?;
+        specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
+        shown.push((show, a.label.clone()));
+    }
+    Ok((specs, shown))
+}
+
+/// A kernel function through a kprobe (this kernel has them).
+fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    if h.return_arg.is_some() {
+        return Err(unsupported(
+            &format!("{}.return", h.path),
+            "return probes on kernel functions are not supported by this engine yet",
+        ));
+    }
+    let (specs, shown) = kernel_args(h)?;
+    // The LSM hook a security_* function calls can override where kprobes
+    // cannot (Debian's kernels lack bpf_override_return).
+    let lsm = match function {
+        "security_file_open" => Some(LsmHook::FileOpen),
+        "security_bprm_check" => Some(LsmHook::BprmCheck),
+        _ => None,
+    }
+    .filter(|_| ctx.kernel.lsm.is_ok() && !ctx.kernel.override_return && h.args.iter().all(|a| a.index == 0));
+    let overridable = if ctx.kernel.override_return || lsm.is_some() {
+        Overridable::Yes
+    } else {
+        Overridable::No("Override on a kprobe needs bpf_override_return, which this kernel lacks".into())
+    };
+    let (selectors, signals) = selectors(h, &specs, ctx.mode, overridable)?;
+    let overrides = selectors.iter().any(|s| s.actions.override_error.is_some());
+    if let Some(lsm) = lsm.filter(|_| overrides) {
+        let name = if lsm == LsmHook::FileOpen { "file_open" } else { "bprm_check_security" };
+        return Ok(CompiledHook {
+            path: h.path.clone(),
+            asked: format!("kprobe {function}"),
+            attachment: format!("BPF LSM {name} (Override, which this kernel's kprobes cannot)"),
+            function: function.to_owned(),
+            args: shown,
+            ret: None,
+            message: h.message.clone(),
+            tags: h.tags.clone(),
+            signals,
+            at_exec: in_exec(function),
+            lsm: false,
+            hook: EngineHook::Site(EngineSiteHook {
+                policy_id: ctx.policy_id,
+                sites: vec![Site::Lsm(lsm)],
+                args: specs,
+                skip_failed: false,
+                selectors,
+            }),
+        });
+    }
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("kprobe {function}"),
+        attachment: if overrides { "kprobe (bpf_override_return)" } else { "kprobe" }.into(),
+        function: function.to_owned(),
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: in_exec(function),
+        lsm: false,
+        hook: EngineHook::Kprobe {
+            function: function.to_owned(),
+            hook: EngineSiteHook {
+                policy_id: ctx.policy_id,
+                sites: Vec::new(),
+                args: specs,
+                skip_failed: false,
+                selectors,
+            },
+        },
+    })
+}
+
+/// A BPF LSM hook: the engine runs `file_open` and `bprm_check_security`;
+/// Override is the hook's verdict.
+fn compile_lsm(h: &Hook, name: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    if let Err(why) = &ctx.kernel.lsm {
+        return Err(unsupported(&h.path, format!("this kernel runs no BPF LSM programs ({why})")));
+    }
+    let hook = match name {
+        "file_open" => LsmHook::FileOpen,
+        "bprm_check_security" => LsmHook::BprmCheck,
+        _ => {
+            return Err(unsupported(
+                &format!("{}.hook", h.path),
+                format!("{name:?}: this engine runs the LSM hooks file_open and bprm_check_security"),
+            ));
+        }
+    };
+    let (specs, shown) = kernel_args(h)?;
+    if h.args.iter().any(|a| a.index != 0) {
+        return Err(unsupported(&format!("{}.args", h.path), format!("the {name} hook has one argument (index 0)")));
+    }
+    let (selectors, signals) = selectors(h, &specs, ctx.mode, Overridable::Yes)?;
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("lsm {name}"),
+        attachment: format!("BPF LSM {name}"),
+        function: name.to_owned(),
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: in_exec(name),
+        lsm: true,
+        hook: EngineHook::Site(EngineSiteHook {
+            policy_id: ctx.policy_id,
+            sites: vec![Site::Lsm(hook)],
+            args: specs,
+            skip_failed: false,
+            selectors,
+        }),
+    })
 }
 
 /// A hook on a syscall: its arguments from the registers, on its entry, or
@@ -205,8 +409,7 @@ fn compile_syscall(
     asked: String,
     call: &str,
     name: &str,
-    mode: Mode,
-    policy_id: u32,
+    ctx: &Context<'_>,
 ) -> Result<CompiledHook, PolicyError> {
     let nr = syscalls::number(name)
         .ok_or_else(|| unsupported(&format!("{}.call", h.path), format!("{call:?} is not an x86_64 syscall")))?;
@@ -246,7 +449,7 @@ fn compile_syscall(
             }
         },
     };
-    let (selectors, signals) = selectors(h, &specs, mode)?;
+    let (selectors, signals) = selectors(h, &specs, ctx.mode, ctx.not_overridable("a syscall tracepoint"))?;
     let site = if ret.is_some() { Site::Exit(nr) } else { Site::Enter(nr) };
     let attachment = match site {
         Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
@@ -263,8 +466,9 @@ fn compile_syscall(
         tags: h.tags.clone(),
         signals,
         at_exec: false,
+        lsm: false,
         hook: EngineHook::Site(EngineSiteHook {
-            policy_id,
+            policy_id: ctx.policy_id,
             sites: vec![site],
             args: specs,
             skip_failed: false,
@@ -275,13 +479,7 @@ fn compile_syscall(
 
 /// A kernel function through its equivalent hook: each argument the policy
 /// captures must be one the function has, with its type.
-fn compile_equivalent(
-    h: &Hook,
-    call: &str,
-    eq: Equivalent,
-    mode: Mode,
-    policy_id: u32,
-) -> Result<CompiledHook, PolicyError> {
+fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
     if h.return_arg.is_some() {
         return Err(unsupported(
             &format!("{}.return", h.path),
@@ -304,7 +502,7 @@ fn compile_equivalent(
         specs.push(*spec);
         shown.push((show, a.label.clone()));
     }
-    let (selectors, signals) = selectors(h, &specs, mode)?;
+    let (selectors, signals) = selectors(h, &specs, ctx.mode, ctx.not_overridable("an equivalent hook"))?;
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("kprobe {call}"),
@@ -316,8 +514,9 @@ fn compile_equivalent(
         tags: h.tags.clone(),
         signals,
         at_exec: eq.at_exec,
+        lsm: false,
         hook: EngineHook::Site(EngineSiteHook {
-            policy_id,
+            policy_id: ctx.policy_id,
             sites: eq.sites,
             args: specs,
             skip_failed: eq.skip_failed,
@@ -332,22 +531,30 @@ fn selectors(
     h: &Hook,
     specs: &[ArgSpec],
     mode: Mode,
+    overridable: Overridable,
 ) -> Result<(Vec<engine::Selector>, Vec<Option<u32>>), PolicyError> {
     let mut out = Vec::with_capacity(h.selectors.len());
     let mut signals = Vec::with_capacity(h.selectors.len());
     for (i, s) in h.selectors.iter().enumerate() {
-        let (compiled, signal) = selector(&format!("{}.selectors[{i}]", h.path), s, specs, h.args.len(), mode)?;
+        let path = format!("{}.selectors[{i}]", h.path);
+        let (compiled, signal) = selector(&path, s, specs, h.args.len(), mode, &overridable)?;
         signals.push(signal);
         out.push(compiled);
     }
     Ok((out, signals))
 }
 
-/// Actions common to both kinds of hooks: Post (plain), NoPost, Sigkill,
-/// Signal; with the signal as written, which monitor mode does not send
-/// (it posts instead) but events still name.
-fn actions(path: &str, list: &[Action], mode: Mode) -> Result<(engine::Actions, Option<u32>), PolicyError> {
-    let mut actions = engine::Actions { post: true, rate_limit: None, signal: None };
+/// Actions common to every kind of hook: Post (with rateLimit), NoPost,
+/// Sigkill, Signal, and Override where `overridable`; with the signal as
+/// written, which monitor mode does not send (it posts instead, and does
+/// not override) but events still name.
+fn actions(
+    path: &str,
+    list: &[Action],
+    mode: Mode,
+    overridable: &Overridable,
+) -> Result<(engine::Actions, Option<u32>), PolicyError> {
+    let mut actions = engine::Actions { post: true, ..Default::default() };
     for (i, a) in list.iter().enumerate() {
         match a {
             Action::Post(post) => {
@@ -370,18 +577,15 @@ fn actions(path: &str, list: &[Action], mode: Mode) -> Result<(engine::Actions, 
             Action::NoPost => actions.post = false,
             Action::Sigkill => actions.signal = Some(9),
             Action::Signal(sig) => actions.signal = Some(*sig),
-            Action::Override(_) => {
-                return Err(unsupported(
-                    &format!("{path}.matchActions[{i}].action"),
-                    "Override changes a function's return value, which needs fmod_ret, an LSM hook or kprobe \
-                     override; a syscall tracepoint cannot, and this kernel has none of those",
-                ));
-            }
+            Action::Override(error) => match overridable {
+                Overridable::Yes => actions.override_error = Some(*error),
+                Overridable::No(why) => return Err(unsupported(&format!("{path}.matchActions[{i}].action"), why)),
+            },
         }
     }
     let written = actions.signal;
     if mode == Mode::Monitor {
-        actions = engine::Actions { post: true, signal: None, ..actions };
+        actions = engine::Actions { post: true, signal: None, override_error: None, ..actions };
     }
     Ok((actions, written))
 }
@@ -464,7 +668,12 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
             }
             ports = Some((if *negated { engine::PortOp::NotIn } else { engine::PortOp::In }, list));
         }
-        let (acts, signal) = actions(&path, &s.actions, mode)?;
+        let refused = Overridable::No(
+            "Override is not supported on tcp_connect's equivalent hook (its cgroup \
+                                       hook refuses the connection with Sigkill or Signal)"
+                .into(),
+        );
+        let (acts, signal) = actions(&path, &s.actions, mode, &refused)?;
         if acts.rate_limit.is_some() {
             return Err(unsupported(
                 &format!("{path}.matchActions"),
@@ -485,6 +694,7 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
         tags: h.tags.clone(),
         signals,
         at_exec: false,
+        lsm: false,
         hook: EngineHook::Connect(ConnectHook { policy_id, selectors }),
     })
 }
@@ -544,6 +754,7 @@ fn selector(
     specs: &[ArgSpec],
     captured: usize,
     mode: Mode,
+    overridable: &Overridable,
 ) -> Result<(engine::Selector, Option<u32>), PolicyError> {
     refuse_unsupported_filters(path, s)?;
     let mut matches = Vec::with_capacity(s.args.len() + s.return_args.len());
@@ -562,7 +773,7 @@ fn selector(
             format!("matchArgs and matchReturnArgs together take at most {} entries here", engine::MAX_ARG_MATCHES),
         ));
     }
-    let (actions, signal) = actions(path, &s.actions, mode)?;
+    let (actions, signal) = actions(path, &s.actions, mode, overridable)?;
     Ok((engine::Selector { args: matches, binaries: binaries(path, s)?, actions }, signal))
 }
 
@@ -577,8 +788,18 @@ mod tests {
         scry_policy::parse(&yaml).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// This machine's kernel: no kprobes, no BPF LSM.
+    fn host() -> KernelHooks {
+        KernelHooks { kprobes: Err("no kprobes".into()), override_return: false, lsm: Err("no LSM".into()) }
+    }
+
+    /// The matrix kernels: kprobes with bpf_override_return, BPF LSM.
+    fn matrix() -> KernelHooks {
+        KernelHooks { kprobes: Ok(()), override_return: true, lsm: Ok(()) }
+    }
+
     fn error(hook: &str) -> String {
-        compile(&policy(hook), 1).unwrap_err().to_string()
+        compile(&policy(hook), 1, &host()).unwrap_err().to_string()
     }
 
     #[test]
@@ -588,7 +809,7 @@ mod tests {
              - matchArgs:\n      - index: 0\n        operator: NotEqual\n        values: [\"0\", \"1000\"]\n      \
              matchActions:\n      - action: Signal\n        argSig: 19\n",
         );
-        let hooks = compile(&p, 4).unwrap();
+        let hooks = compile(&p, 4, &host()).unwrap();
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
         assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
@@ -597,7 +818,7 @@ mod tests {
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }]);
         let sel = &hook.selectors[0];
         assert_eq!(sel.args, [engine::ArgMatch::Int { index: 0, op: engine::IntOp::NotEqual, values: vec![0, 1000] }]);
-        assert_eq!(sel.actions, engine::Actions { post: true, rate_limit: None, signal: Some(19) });
+        assert_eq!(sel.actions, engine::Actions { post: true, signal: Some(19), ..Default::default() });
         assert_eq!(h.signals, [Some(19)]);
     }
 
@@ -658,7 +879,7 @@ mod tests {
              selectors:\n    - matchArgs:\n      - index: 0\n        operator: Prefix\n        \
              values: [\"/usr/bin/curl\", \"/usr/bin/python3\"]\n",
         );
-        let h = &compile(&p, 2).unwrap()[0];
+        let h = &compile(&p, 2, &host()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(
             (hook.sites.as_slice(), h.at_exec, h.function.as_str()),
@@ -677,14 +898,14 @@ mod tests {
             "  - call: fd_install\n    syscall: false\n    args:\n    - index: 0\n      type: int\n    - index: 1\n      \
              type: file\n",
         );
-        let h = &compile(&p, 2).unwrap()[0];
+        let h = &compile(&p, 2, &host()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites.len(), 5, "{:?}", hook.sites);
         assert!(hook.skip_failed);
         assert_eq!(h.args, [(Shown::Int(IntType::S32), None), (Shown::File, None)]);
         // A syscall's body: the syscall's entry.
         let p = policy("  - call: __sys_setuid\n    syscall: false\n    args:\n    - index: 0\n      type: uint32\n");
-        let h = &compile(&p, 2).unwrap()[0];
+        let h = &compile(&p, 2, &host()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!((hook.sites.as_slice(), h.function.as_str()), ([Site::Enter(105)].as_slice(), "__sys_setuid"));
         // The return probed: the exit, the value last, matchReturnArgs on it.
@@ -693,7 +914,7 @@ mod tests {
              returnArg:\n      type: int\n    selectors:\n    - matchReturnArgs:\n      - operator: LessThan\n        \
              values: [\"0\"]\n",
         );
-        let h = &compile(&p, 2).unwrap()[0];
+        let h = &compile(&p, 2, &host()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites, [Site::Exit(257)]);
         assert_eq!(hook.args[1], ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
@@ -701,5 +922,45 @@ mod tests {
             hook.selectors[0].args,
             [engine::ArgMatch::Int { index: 1, op: engine::IntOp::LessThan, values: vec![0] }]
         );
+    }
+
+    #[test]
+    fn where_kprobes_and_bpf_lsm_run_kernel_functions_use_them_with_override() {
+        let p = policy(
+            "  - call: security_file_open\n    syscall: false\n    args:\n    - index: 0\n      type: file\n    \
+             selectors:\n    - matchArgs:\n      - index: 0\n        operator: Equal\n        values: [\"/etc/shadow\"]\n      \
+             matchActions:\n      - action: Override\n        argError: -1\n",
+        );
+        let h = &compile(&p, 3, &matrix()).unwrap()[0];
+        let EngineHook::Kprobe { function, hook } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
+        assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "kprobe (bpf_override_return)"));
+        assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }]);
+        assert_eq!(hook.selectors[0].actions.override_error, Some(-1));
+        // Debian's kernels: no bpf_override_return, so the LSM hook overrides.
+        let debian = KernelHooks { override_return: false, ..matrix() };
+        let h = &compile(&p, 3, &debian).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("the LSM hook: {:?}", h.hook) };
+        assert_eq!(hook.sites, [Site::Lsm(LsmHook::FileOpen)]);
+        assert_eq!(h.attachment, "BPF LSM file_open (Override, which this kernel's kprobes cannot)");
+        // The same policy here: Override cannot run on the equivalent hook.
+        let err = compile(&p, 3, &host()).unwrap_err().to_string();
+        assert!(err.starts_with("spec.kprobes[0].selectors[0].matchActions[0].action: Override changes"), "{err}");
+        let lsm = scry_policy::parse(
+            "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n  lsmhooks:\n  \
+             - hook: file_open\n    args:\n    - index: 0\n      type: file\n    selectors:\n    - matchActions:\n      \
+             - action: Override\n        argError: -13\n",
+        )
+        .unwrap();
+        let h = &compile(&lsm, 3, &matrix()).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
+        assert_eq!((hook.sites.as_slice(), h.lsm), ([Site::Lsm(LsmHook::FileOpen)].as_slice(), true));
+        assert_eq!(hook.selectors[0].actions.override_error, Some(-13));
+        assert_eq!(
+            compile(&lsm, 3, &host()).unwrap_err().to_string(),
+            "spec.lsmhooks[0]: this kernel runs no BPF LSM programs (no LSM)"
+        );
+        // The canonical tcp_connect policy keeps its cgroup hook where kprobes exist.
+        let p = policy("  - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n");
+        assert!(matches!(compile(&p, 3, &matrix()).unwrap()[0].hook, EngineHook::Connect(_)));
     }
 }

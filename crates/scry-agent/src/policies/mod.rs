@@ -229,7 +229,7 @@ impl Engine {
             return Err(format!("metadata.name: a policy named {:?} is loaded; delete it first", policy.name));
         }
         let id = self.next_id;
-        let hooks = compile::compile(&policy, id).map_err(|e| e.to_string())?;
+        let hooks = compile::compile(&policy, id, self.source.kernel()).map_err(|e| e.to_string())?;
         let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
         let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Site(*s)));
         let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));
@@ -241,6 +241,14 @@ impl Engine {
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| {
                         self.source.install(slot, h).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
+                    }),
+                EngineHook::Kprobe { function, hook } => free_site
+                    .next()
+                    .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
+                    .and_then(|slot| {
+                        let site = self.source.kprobe_site(function).map_err(|e| e.to_string())?;
+                        let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
+                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
                     }),
                 EngineHook::Connect(h) => free_connect
                     .next()
@@ -364,7 +372,8 @@ impl Engine {
             return;
         }
         let time = chrono::DateTime::from_timestamp_nanos(self.pipeline.wall_ns(r.ktime));
-        self.bus.publish(EventEnvelope { event: Event::ProcessKprobe(event), node_name: self.node.clone(), time });
+        let event = if hook.lsm { Event::ProcessLsm(event) } else { Event::ProcessKprobe(event) };
+        self.bus.publish(EventEnvelope { event, node_name: self.node.clone(), time });
     }
 }
 
@@ -385,6 +394,7 @@ fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Opt
                 Shown::Int(ty) => integer(r.args[i], *ty, label),
                 Shown::String => KprobeArgument { string_arg: Some(text()), label, ..Default::default() },
                 Shown::File => KprobeArgument { file_arg: path(text()), label, ..Default::default() },
+                Shown::Path => KprobeArgument { path_arg: path(text()), label, ..Default::default() },
                 Shown::Binprm => KprobeArgument { linux_binprm_arg: path(text()), label, ..Default::default() },
             }
         })

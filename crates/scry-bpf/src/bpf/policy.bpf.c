@@ -109,8 +109,10 @@ struct {
  * header, then the string arguments, packed before sending. */
 struct policy_call {
 	struct policy_event e;
-	char str[POLICY_STRS][POLICY_STR_SIZE];
+	char str[POLICY_STRS][POLICY_STR_SIZE]; /* sent right after the header */
 	char tail[POLICY_STRS][POLICY_POSTFIX_SIZE]; /* each string's end, reversed */
+	__u32 override; /* a selector asked the function to return `error` */
+	__s32 error;
 };
 
 struct scratch {
@@ -316,6 +318,10 @@ static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook
 	c->e.signal_error = 0;
 	if (actions & ACTION_SIGNAL)
 		c->e.signal_error = bpf_send_signal(signal);
+	if (actions & ACTION_OVERRIDE) {
+		c->override = 1;
+		c->error = s->error;
+	}
 	if (!(actions & ACTION_POST))
 		return;
 	if (s->rate_ms && rate_limited(sc, idx, h, sel, s))
@@ -387,14 +393,28 @@ static __always_inline void read_string(struct scratch *sc, const struct hook *h
 	case ARG_BPRM:
 		f = BPF_CORE_READ((struct linux_binprm *)v, file);
 		break;
+	case ARG_KERNEL_STRING:
+	case ARG_FILENAME:
+		if (spec->kind == ARG_FILENAME)
+			v = (__u64)BPF_CORE_READ((struct filename *)v, name);
+		got = bpf_probe_read_kernel_str(c->str[k], POLICY_STR_SIZE, (const void *)v);
+		if (got > 0) {
+			len = got - 1;
+			trunc = got == POLICY_STR_SIZE;
+		} else {
+			trunc = true;
+		}
+		break;
 	}
-	if (spec->kind != ARG_USER_STRING) {
+	if (spec->kind == ARG_FD || spec->kind == ARG_FILE || spec->kind == ARG_BPRM || spec->kind == ARG_PATH) {
 		struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
 		struct task_struct *task = bpf_get_current_task_btf();
+		const struct path *p = spec->kind == ARG_PATH ? (const struct path *)v
+			: f ? __builtin_preserve_access_index(&f->f_path) : NULL;
 
 		trunc = true;
-		if (f && pb) {
-			pos = path_walk(__builtin_preserve_access_index(&f->f_path), &task->fs->root, pb, &len, &trunc);
+		if (p && pb) {
+			pos = path_walk(p, &task->fs->root, pb, &len, &trunc);
 			len &= POLICY_STR_SIZE - 1;
 			bpf_probe_read_kernel(c->str[k], len, &pb->buf[pos & (PATH_SIZE - 1)]);
 		}
@@ -472,6 +492,7 @@ static __always_inline void run_site(__u32 site, struct site_call *call, __u32 b
 	e->binary = binary;
 	e->ret = (__s64)call->raw[SRC_RET];
 	e->connect = 0;
+	call->sc->call.override = 0;
 	bpf_loop(call->list->n, hook_cb, call, 0);
 }
 
@@ -560,6 +581,90 @@ int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	else
 		bpf_map_delete_elem(&task_binary, &tgid);
 	return 0;
+}
+
+/* A kernel function's hooks, from its kprobe: the attachment's cookie is
+ * the site. Returns whether a selector asked for Override. */
+static __always_inline int run_function(__u32 site, const __u64 *args)
+{
+	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
+	__u32 zero = 0, i;
+	struct site_call call;
+
+	if (!list || !list->n)
+		return 0;
+	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!call.sc)
+		return 0;
+	call.list = list;
+	for (i = 0; i < POLICY_ARGS; i++)
+		call.raw[i] = args[i];
+	call.raw[SRC_RET] = 0;
+	call.raw[SRC_BPRM] = 0;
+	run_site(site, &call, current_binary());
+	return call.sc->call.override;
+}
+
+static __always_inline int run_kprobe(struct pt_regs *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx);
+	/* x86_64's function argument registers. */
+	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
+
+	if (site < SITE_KPROBE || site >= SITE_KPROBE + POLICY_KPROBES)
+		return 0;
+	return run_function((__u32)site, args);
+}
+
+/* Two programs: one that can override is attachable only to functions on
+ * the kernel's error-injection list, so hooks without Override use the
+ * other. Both are loaded only where the kernel attaches kprobes (and has
+ * bpf_override_return). */
+SEC("kprobe")
+int policy_kprobe(struct pt_regs *ctx)
+{
+	run_kprobe(ctx);
+	return 0;
+}
+
+SEC("kprobe")
+int policy_kprobe_override(struct pt_regs *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *sc;
+
+	if (!run_kprobe(ctx))
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (sc)
+		bpf_override_return(ctx, sc->call.error);
+	return 0;
+}
+
+/* BPF LSM hooks (loaded where BPF LSM runs): an Override's error is the
+ * hook's verdict. A hook another LSM already refused stays refused. */
+static __always_inline int lsm_verdict(__u32 site, __u64 arg)
+{
+	__u64 args[POLICY_ARGS] = { arg };
+	__u32 zero = 0;
+	struct scratch *sc;
+
+	if (!run_function(site, args))
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	return sc ? sc->call.error : 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(policy_lsm_file_open, struct file *file, int ret)
+{
+	return ret ? ret : lsm_verdict(SITE_LSM_FILE_OPEN, (__u64)file);
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(policy_lsm_bprm_check, struct linux_binprm *bprm, int ret)
+{
+	return ret ? ret : lsm_verdict(SITE_LSM_BPRM_CHECK, (__u64)bprm);
 }
 
 /* A new process runs its parent's executable until it execs. */

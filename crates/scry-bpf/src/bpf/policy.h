@@ -17,10 +17,16 @@
 #define POLICY_SYSCALLS 512       /* x86_64 syscall numbers are below */
 
 /* Where hooks run, as an index into site_hooks: a syscall's entry (its
- * number), its exit (SITE_EXIT + number), or exec (sched_process_exec). */
+ * number), its exit (SITE_EXIT + number), exec (sched_process_exec), a
+ * kernel function's kprobe (SITE_KPROBE + the id user space gave the
+ * function, the attachment's cookie), or a BPF LSM hook. */
 #define SITE_EXIT POLICY_SYSCALLS
 #define SITE_EXEC (2 * POLICY_SYSCALLS)
-#define POLICY_SITES (SITE_EXEC + 1)
+#define SITE_KPROBE (SITE_EXEC + 1)
+#define POLICY_KPROBES 64
+#define SITE_LSM_FILE_OPEN (SITE_KPROBE + POLICY_KPROBES)
+#define SITE_LSM_BPRM_CHECK (SITE_LSM_FILE_OPEN + 1)
+#define POLICY_SITES (SITE_LSM_BPRM_CHECK + 1)
 
 #define POLICY_STRS 2             /* string and path arguments per hook */
 #define POLICY_STR_SIZE 4096      /* bytes kept of each (a power of two) */
@@ -60,10 +66,14 @@ enum arg_kind {
 	ARG_FD,          /* a descriptor of the calling process: its file's path */
 	ARG_FILE,        /* a struct file *: its path */
 	ARG_BPRM,        /* a struct linux_binprm *: the executed file's path */
+	ARG_PATH,        /* a struct path *: its text */
+	ARG_KERNEL_STRING, /* a NUL-terminated string in kernel memory */
+	ARG_FILENAME,    /* a struct filename *: its name */
 };
 
-/* Where a hook argument's raw value comes from: a syscall argument
- * register (0-5), the syscall's return value, or exec's linux_binprm. */
+/* Where a hook argument's raw value comes from: a syscall's or kernel
+ * function's argument (0-5), the syscall's return value, or exec's
+ * linux_binprm. */
 #define SRC_RET 6
 #define SRC_BPRM 7
 #define POLICY_SOURCES 8
@@ -80,6 +90,7 @@ struct arg_spec {
 /* What a matching selector does. */
 #define ACTION_POST 1
 #define ACTION_SIGNAL 2 /* send `signal` (Sigkill is signal 9) */
+#define ACTION_OVERRIDE 4 /* the function returns `error` instead of running */
 
 struct arg_match {
 	__u8 index; /* the hook's argument */
@@ -105,7 +116,7 @@ struct selector {
 	__u32 signal;
 	__u32 rate_ms;    /* Post's rateLimit window; 0: none */
 	__u32 rate_scope; /* enum rate_scope */
-	__u32 pad;
+	__s32 error;      /* Override's return value */
 	__u32 binaries[POLICY_BINARIES]; /* ids in the binary_ids map */
 	struct arg_match args[POLICY_ARG_MATCHES];
 };
