@@ -268,3 +268,51 @@ fn a_rate_limited_post_is_sent_once_per_window_and_the_rest_are_counted() {
     let p = list.iter().find(|p| p.name == "once-a-minute").unwrap();
     assert_eq!((p.events, p.rate_limited), (1, 9));
 }
+
+/// A function of this test binary for the uprobe policy.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn scry_e2e_uprobe_target(count: i32, name: *const std::ffi::c_char) -> i32 {
+    std::hint::black_box(name);
+    std::hint::black_box(count)
+}
+
+#[test]
+fn a_uprobe_on_a_function_of_this_binary_captures_its_arguments() {
+    let (_, agent) = setup();
+    let me = std::fs::canonicalize("/proc/self/exe").unwrap().to_string_lossy().into_owned();
+    let policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: test-uprobe\nspec:\n  uprobes:\n  \
+         - path: \"{me}\"\n    symbols: [scry_e2e_uprobe_target]\n    args:\n    - index: 0\n      type: int\n      \
+         label: count\n    - index: 1\n      type: string\n    selectors:\n    - matchArgs:\n      - index: 0\n        \
+         operator: GreaterThan\n        values: [\"100\"]\n"
+    );
+    add(agent, &policy);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessUprobe]);
+    assert_eq!(scry_e2e_uprobe_target(7, c"too small".as_ptr()), 7);
+    assert_eq!(scry_e2e_uprobe_target(250, c"widgets".as_ptr()), 250);
+    let uprobe = |seen: &[EventEnvelope]| -> Vec<scry_model::event::ProcessUprobe> {
+        seen.iter()
+            .filter_map(|e| match &e.event {
+                Event::ProcessUprobe(u) if u.policy_name == "test-uprobe" => Some(u.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    rt.block_on(events.until(WAIT, "the uprobe", |seen| !uprobe(seen).is_empty()));
+    rt.block_on(events.collect_for(Duration::from_millis(500)));
+    let got = uprobe(&events.seen);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let u = &got[0];
+    assert_eq!((u.path.as_str(), u.symbol.as_str()), (me.as_str(), "scry_e2e_uprobe_target"));
+    assert_eq!((u.process.pid, u.process.binary.as_str()), (Some(std::process::id()), me.as_str()));
+    assert_eq!((u.args[0].int_arg, u.args[0].label.as_str()), (Some(250), "count"));
+    assert_eq!(u.args[1].string_arg.as_deref(), Some("widgets"));
+    let envelope = events.seen.iter().find(|e| matches!(&e.event, Event::ProcessUprobe(_))).unwrap();
+    let json = serde_json::to_value(envelope).unwrap();
+    assert_eq!(json["process_uprobe"]["symbol"], "scry_e2e_uprobe_target");
+    let line = scry_model::compact::format(envelope, false);
+    assert!(line.starts_with("🕵️ uprobe "), "{line}");
+    assert!(line.ends_with(&format!("{me} scry_e2e_uprobe_target")), "{line}");
+}

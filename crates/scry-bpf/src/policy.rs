@@ -55,6 +55,8 @@ pub enum Site {
     Kprobe(u32),
     /// A BPF LSM hook.
     Lsm(LsmHook),
+    /// A user function's uprobe, by the id [`PolicySource::uprobe_site`] gave it.
+    Uprobe(u32),
 }
 
 /// The BPF LSM hooks the engine runs.
@@ -71,6 +73,9 @@ pub const MAX_KPROBES: u32 = 64;
 const SITE_EXEC: u32 = 2 * MAX_SYSCALL;
 const SITE_KPROBE: u32 = SITE_EXEC + 1;
 const SITE_LSM: u32 = SITE_KPROBE + MAX_KPROBES;
+const SITE_UPROBE: u32 = SITE_LSM + 2;
+/// User functions hooked at once over all policies.
+pub const MAX_UPROBES: u32 = 64;
 
 impl Site {
     fn index(self) -> u32 {
@@ -81,6 +86,7 @@ impl Site {
             Site::Kprobe(id) => SITE_KPROBE + id,
             Site::Lsm(LsmHook::FileOpen) => SITE_LSM,
             Site::Lsm(LsmHook::BprmCheck) => SITE_LSM + 1,
+            Site::Uprobe(id) => SITE_UPROBE + id,
         }
     }
 
@@ -91,7 +97,8 @@ impl Site {
             SITE_EXEC => Site::Exec,
             i if i < SITE_LSM => Site::Kprobe(i - SITE_KPROBE),
             SITE_LSM => Site::Lsm(LsmHook::FileOpen),
-            _ => Site::Lsm(LsmHook::BprmCheck),
+            i if i == SITE_LSM + 1 => Site::Lsm(LsmHook::BprmCheck),
+            i => Site::Uprobe(i - SITE_UPROBE),
         }
     }
 
@@ -312,6 +319,22 @@ pub struct PolicySource {
     /// override.
     kprobe_links: HashMap<u32, (Link, bool)>,
     lsm_links: HashMap<LsmHook, Link>,
+    /// User functions by uprobe site id, and their uprobes.
+    uprobe_ids: HashMap<UserFunction, u32>,
+    uprobe_links: HashMap<u32, Link>,
+}
+
+/// A user function: a binary or library and a symbol or offset in it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UserFunction {
+    pub path: String,
+    pub target: UserTarget,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UserTarget {
+    Symbol(String),
+    Offset(u64),
 }
 
 /// A byte view of a plain BPF type for map updates.
@@ -432,7 +455,7 @@ impl PolicySource {
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             // Attached while a hook needs them.
-            let on_demand = ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_"];
+            let on_demand = ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_", "policy_uprobe"];
             if on_demand.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
@@ -454,7 +477,28 @@ impl PolicySource {
             kprobe_ids: HashMap::new(),
             kprobe_links: HashMap::new(),
             lsm_links: HashMap::new(),
+            uprobe_ids: HashMap::new(),
+            uprobe_links: HashMap::new(),
         })
+    }
+
+    /// The site of user function `function`'s uprobe (attached, in every
+    /// process that maps its file, once a hook is installed there).
+    pub fn uprobe_site(&mut self, function: &UserFunction) -> Result<Site, PolicyLoadError> {
+        if let Some(id) = self.uprobe_ids.get(function) {
+            return Ok(Site::Uprobe(*id));
+        }
+        let id = (0..MAX_UPROBES).find(|id| !self.uprobe_ids.values().any(|used| used == id)).ok_or_else(|| {
+            PolicyLoadError::Limit(format!("{MAX_UPROBES} user functions are hooked; the engine takes no more"))
+        })?;
+        self.uprobe_ids.insert(function.clone(), id);
+        Ok(Site::Uprobe(id))
+    }
+
+    /// The user function a uprobe site hooks.
+    pub fn uprobe_of(&self, site: Site) -> Option<UserFunction> {
+        let Site::Uprobe(id) = site else { return None };
+        self.uprobe_ids.iter().find(|(_, i)| **i == id).map(|(f, _)| f.clone())
     }
 
     /// What this kernel lets the engine hook besides syscalls and exec.
@@ -671,12 +715,14 @@ impl PolicySource {
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_lsm = Vec::new();
+        let mut want_uprobes = Vec::new();
         for h in self.installed.values() {
             let overrides = h.selectors.iter().any(|s| s.actions.override_error.is_some());
             for site in &h.sites {
                 match site {
                     Site::Kprobe(id) => *want_kprobes.entry(*id).or_default() |= overrides,
                     Site::Lsm(hook) => want_lsm.push(*hook),
+                    Site::Uprobe(id) => want_uprobes.push(*id),
                     _ => {}
                 }
             }
@@ -717,6 +763,22 @@ impl PolicySource {
                     .map_err(|e| PolicyLoadError::Load(format!("attaching a kprobe to {function}: {e}")))?
             };
             self.kprobe_links.insert(*id, (link, overrides));
+        }
+        self.uprobe_links.retain(|id, _| want_uprobes.contains(id));
+        for (function, id) in &self.uprobe_ids {
+            if self.uprobe_links.contains_key(id) || !want_uprobes.contains(id) {
+                continue;
+            }
+            let cookie = u64::from(SITE_UPROBE + id);
+            let (offset, func_name) = match &function.target {
+                UserTarget::Symbol(name) => (0, Some(name.clone())),
+                UserTarget::Offset(off) => (*off as usize, None),
+            };
+            let opts = libbpf_rs::UprobeOpts { func_name, cookie, ..Default::default() };
+            let link = progs.policy_uprobe.attach_uprobe_with_opts(-1, &function.path, offset, opts).map_err(|e| {
+                PolicyLoadError::Load(format!("attaching a uprobe to {} {:?}: {e}", function.path, function.target))
+            })?;
+            self.uprobe_links.insert(*id, link);
         }
         self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
         for hook in want_lsm {
@@ -833,6 +895,7 @@ impl PolicySource {
         self.uninstall(slot)?;
         let installed = &self.installed;
         self.kprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Kprobe(*id))));
+        self.uprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Uprobe(*id))));
         Ok(())
     }
 

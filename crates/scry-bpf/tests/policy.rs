@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
     Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, LsmHook,
-    PolicyRecord, PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, decode,
+    PolicyRecord, PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -69,6 +69,14 @@ impl Records {
     /// of earlier processes arrive before it) or 5 s pass.
     fn of(&self, pids: &[u32], marker: u32) -> Vec<PolicyRecord> {
         self.until(pids, |got| got.iter().any(|r| r.pid == marker))
+    }
+
+    /// Reads what arrives within `window`.
+    fn settle(&self, window: Duration) {
+        let deadline = Instant::now() + window;
+        while Instant::now() < deadline {
+            self.ring.poll(Duration::from_millis(20)).unwrap();
+        }
     }
 
     /// The records of `pids`, once `done` holds for them (or 5 s pass).
@@ -554,4 +562,46 @@ fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
     assert_eq!(str_arg(&got[0], 0), format!("{dir}/d.secret"));
     source.remove(30).unwrap();
     assert_eq!(cat(&format!("{dir}/d.secret")).stdout, b"classified\n", "removed");
+}
+
+/// A user function of this test binary for the uprobe test.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn scry_policy_uprobe_target(value: u64, name: *const std::ffi::c_char) -> u64 {
+    std::hint::black_box(name);
+    std::hint::black_box(value)
+}
+
+#[test]
+fn a_uprobe_captures_a_user_functions_arguments() {
+    let source = load();
+    let exe = std::fs::canonicalize("/proc/self/exe").unwrap().to_string_lossy().into_owned();
+    let function = UserFunction { path: exe, target: UserTarget::Symbol("scry_policy_uprobe_target".into()) };
+    let site = source.uprobe_site(&function).unwrap();
+    let hook = Hook {
+        policy_id: 40,
+        sites: vec![site],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int },
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::UserString },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![42] }],
+            binaries: None,
+            actions: Actions { post: true, ..Default::default() },
+        }],
+    };
+    source.install(40, &hook).unwrap();
+    let records = Records::new(source);
+    let me = std::process::id();
+    assert_eq!(scry_policy_uprobe_target(41, c"not this one".as_ptr()), 41);
+    assert_eq!(scry_policy_uprobe_target(42, c"the answer".as_ptr()), 42);
+    let got = records.of(&[me], me);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!((got[0].site, got[0].args[0], str_arg(&got[0], 0)), (site, 42, "the answer".to_owned()));
+    source.remove(40).unwrap();
+    scry_policy_uprobe_target(42, c"removed".as_ptr());
+    records.settle(Duration::from_millis(300));
+    assert_eq!(records.of(&[me], me).len(), 1, "nothing after the removal");
 }

@@ -72,6 +72,10 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
             format!("{} {outcome}", head("💥 exit   ", &e.process, &ev.node_name))
         }
         Event::ProcessKprobe(k) => kprobe(k, &ev.node_name),
+        Event::ProcessUprobe(u) => {
+            let word = if u.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "🕵️ uprobe " };
+            format!("{} {} {}", head(word, &u.process, &ev.node_name), quote(&u.path), u.symbol)
+        }
         Event::ProcessLsm(k) => {
             let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "🔒 LSM    " };
             format!("{} {}", head(word, &k.process, &ev.node_name), k.function_name)

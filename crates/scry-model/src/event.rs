@@ -36,6 +36,8 @@ pub enum Event {
     /// A TracingPolicy LSM hook's selector matched: the same fields as a
     /// kprobe's (`function_name` is the hook, e.g. `file_open`).
     ProcessLsm(ProcessKprobe),
+    /// A TracingPolicy uprobe's selector matched.
+    ProcessUprobe(ProcessUprobe),
     /// Scry's notice that events were lost between the kernel and this stream.
     LostEvents(LostEvents),
 }
@@ -47,6 +49,7 @@ impl Event {
             Event::ProcessExit(_) => EventType::ProcessExit,
             Event::ProcessKprobe(_) => EventType::ProcessKprobe,
             Event::ProcessLsm(_) => EventType::ProcessLsm,
+            Event::ProcessUprobe(_) => EventType::ProcessUprobe,
             Event::LostEvents(_) => EventType::LostEvents,
         }
     }
@@ -57,6 +60,7 @@ impl Event {
             Event::ProcessExec(e) => Some(&e.process),
             Event::ProcessExit(e) => Some(&e.process),
             Event::ProcessKprobe(e) | Event::ProcessLsm(e) => Some(&e.process),
+            Event::ProcessUprobe(e) => Some(&e.process),
             Event::LostEvents(_) => None,
         }
     }
@@ -70,15 +74,17 @@ pub enum EventType {
     ProcessExit,
     ProcessKprobe,
     ProcessLsm,
+    ProcessUprobe,
     LostEvents,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::ProcessExec,
         EventType::ProcessExit,
         EventType::ProcessKprobe,
         EventType::ProcessLsm,
+        EventType::ProcessUprobe,
         EventType::LostEvents,
     ];
 
@@ -88,6 +94,7 @@ impl EventType {
             EventType::ProcessExit => "PROCESS_EXIT",
             EventType::ProcessKprobe => "PROCESS_KPROBE",
             EventType::ProcessLsm => "PROCESS_LSM",
+            EventType::ProcessUprobe => "PROCESS_UPROBE",
             EventType::LostEvents => "LOST_EVENTS",
         }
     }
@@ -106,6 +113,10 @@ impl fmt::Display for EventType {
 }
 
 fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
     *v == 0
 }
 
@@ -368,6 +379,33 @@ pub struct ProcessExit {
     pub time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Arc<Process>>,
+}
+
+/// Tetragon's `ProcessUprobe`: a policy's uprobe on a user function matched.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessUprobe {
+    pub process: Arc<Process>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Arc<Process>>,
+    /// The binary or library the function is in.
+    pub path: String,
+    /// The function's symbol (empty when hooked by offset).
+    pub symbol: String,
+    /// The offset hooked, when not by symbol.
+    #[serde(with = "u64_string", skip_serializing_if = "is_zero_u64")]
+    pub offset: u64,
+    pub policy_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<KprobeArgument>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Arc<Process>>,
+    /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, `KPROBE_ACTION_SIGNAL`.
+    pub action: String,
 }
 
 /// Tetragon's `ProcessKprobe`: a policy hook's selector matched.

@@ -14,6 +14,7 @@
 
 use scry_bpf::policy::{
     self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
+    UserFunction, UserTarget,
 };
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError,
@@ -73,6 +74,8 @@ pub enum EngineHook {
     Site(EngineSiteHook),
     /// On a kernel function's kprobe: its site is the engine's to give.
     Kprobe { function: String, hook: EngineSiteHook },
+    /// On user functions' uprobes (one site each, in this order).
+    Uprobe { functions: Vec<UserFunction>, hook: EngineSiteHook },
     /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
     Connect(ConnectHook),
 }
@@ -237,7 +240,7 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
         HookPoint::Tracepoint(_) | HookPoint::RawTracepoint(_) => {
             return Err(unsupported(&h.path, "tracepoint hooks are not supported by this engine yet"));
         }
-        HookPoint::Uprobe(_) => return Err(unsupported(&h.path, "uprobes are not supported by this engine yet")),
+        HookPoint::Uprobe(u) => return compile_uprobe(h, u, ctx),
         HookPoint::Lsm(hook) => return compile_lsm(h, hook, ctx),
     };
     let name = function.call.strip_prefix("__x64_").unwrap_or(&function.call);
@@ -348,6 +351,74 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         lsm: false,
         hook: EngineHook::Kprobe {
             function: function.to_owned(),
+            hook: EngineSiteHook {
+                policy_id: ctx.policy_id,
+                sites: Vec::new(),
+                args: specs,
+                skip_failed: false,
+                selectors,
+            },
+        },
+    })
+}
+
+/// User functions through uprobes: integer and string arguments from the
+/// argument registers, in the process's memory.
+fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    if h.return_arg.is_some() {
+        return Err(unsupported(&format!("{}.return", h.path), "uretprobes are not supported by this engine yet"));
+    }
+    let mut specs = Vec::with_capacity(h.args.len());
+    let mut shown = Vec::with_capacity(h.args.len());
+    for (i, a) in h.args.iter().enumerate() {
+        let path = format!("{}.args[{i}]", h.path);
+        if a.index > 5 {
+            return Err(unsupported(&format!("{path}.index"), "this engine reads a function's first 6 arguments"));
+        }
+        let (kind, show) = match a.ty {
+            ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
+            ArgType::String => (ArgKind::UserString, Shown::String),
+            _ => {
+                return Err(unsupported(
+                    &format!("{path}.type"),
+                    "on a user function this engine captures integer and string arguments",
+                ));
+            }
+        };
+        specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
+        shown.push((show, a.label.clone()));
+    }
+    let (selectors, signals) =
+        selectors(h, &specs, ctx.mode, Overridable::No("Override on a uprobe is not supported by this engine".into()))?;
+    let functions: Vec<UserFunction> = match &u.target {
+        scry_policy::UprobeTarget::Symbols(names) => {
+            names.iter().map(|n| UserFunction { path: u.path.clone(), target: UserTarget::Symbol(n.clone()) }).collect()
+        }
+        scry_policy::UprobeTarget::Offsets(offsets) => {
+            offsets.iter().map(|o| UserFunction { path: u.path.clone(), target: UserTarget::Offset(*o) }).collect()
+        }
+    };
+    let names: Vec<String> = functions
+        .iter()
+        .map(|f| match &f.target {
+            UserTarget::Symbol(s) => s.clone(),
+            UserTarget::Offset(o) => format!("{o:#x}"),
+        })
+        .collect();
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("uprobe {} {}", u.path, names.join(", ")),
+        attachment: "uprobe".into(),
+        function: names.join(","),
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: false,
+        lsm: false,
+        hook: EngineHook::Uprobe {
+            functions,
             hook: EngineSiteHook {
                 policy_id: ctx.policy_id,
                 sites: Vec::new(),

@@ -13,8 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
+use scry_bpf::policy::UserTarget;
 use scry_bpf::policy::{MAX_CONNECT_HOOKS, MAX_HOOKS, PolicyRecord, PolicySource, decode};
-use scry_model::event::{Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe};
+use scry_model::event::{
+    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe, ProcessUprobe,
+};
 use scry_model::status::{PolicyHookInfo, PolicyInfo};
 use scry_policy::{IntType, Mode};
 
@@ -250,6 +253,19 @@ impl Engine {
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
                         self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
                     }),
+                EngineHook::Uprobe { functions, hook } => free_site
+                    .next()
+                    .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
+                    .and_then(|slot| {
+                        let sites = functions
+                            .iter()
+                            .map(|f| self.source.uprobe_site(f))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string())?;
+                        let hook = scry_bpf::policy::Hook { sites, ..hook.clone() };
+                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())?;
+                        Ok(Slot::Site(slot))
+                    }),
                 EngineHook::Connect(h) => free_connect
                     .next()
                     .ok_or(format!(
@@ -372,7 +388,33 @@ impl Engine {
             return;
         }
         let time = chrono::DateTime::from_timestamp_nanos(self.pipeline.wall_ns(r.ktime));
-        let event = if hook.lsm { Event::ProcessLsm(event) } else { Event::ProcessKprobe(event) };
+        let event = match &hook.hook {
+            EngineHook::Uprobe { functions, .. } => {
+                // The hooked function is the one whose site the record names.
+                let at = self.source.uprobe_of(r.site);
+                let function = at.as_ref().or(functions.first());
+                let (symbol, offset) = match function.map(|f| &f.target) {
+                    Some(UserTarget::Symbol(s)) => (s.clone(), 0),
+                    Some(UserTarget::Offset(o)) => (String::new(), *o),
+                    None => (String::new(), 0),
+                };
+                Event::ProcessUprobe(ProcessUprobe {
+                    process: event.process,
+                    parent: event.parent,
+                    path: function.map(|f| f.path.clone()).unwrap_or_default(),
+                    symbol,
+                    offset,
+                    policy_name: event.policy_name,
+                    message: event.message,
+                    args: event.args,
+                    tags: event.tags,
+                    ancestors: event.ancestors,
+                    action: event.action,
+                })
+            }
+            _ if hook.lsm => Event::ProcessLsm(event),
+            _ => Event::ProcessKprobe(event),
+        };
         self.bus.publish(EventEnvelope { event, node_name: self.node.clone(), time });
     }
 }

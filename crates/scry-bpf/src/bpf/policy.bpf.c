@@ -641,30 +641,60 @@ int policy_kprobe_override(struct pt_regs *ctx)
 	return 0;
 }
 
+/* A user function's hooks: the same registers, in the process's own
+ * memory (string arguments are user strings). */
+SEC("uprobe")
+int policy_uprobe(struct pt_regs *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx);
+	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
+
+	if (site >= SITE_UPROBE && site < SITE_UPROBE + POLICY_UPROBES)
+		run_function((__u32)site, args);
+	return 0;
+}
+
+/* An LSM program's result must be 0 or an errno (the verifier checks the
+ * range on 6.x kernels): anything else becomes EPERM. Sign-extended to 64
+ * bits and compared there, so the verifier sees the bounds it checks. */
+static __always_inline long lsm_result(int v)
+{
+	long r = v;
+
+	if (r > 0 || r < -4095)
+		return -1;
+	return r;
+}
+
 /* BPF LSM hooks (loaded where BPF LSM runs): an Override's error is the
  * hook's verdict. A hook another LSM already refused stays refused. */
-static __always_inline int lsm_verdict(__u32 site, __u64 arg)
+static __always_inline long lsm_verdict(__u32 site, __u64 arg, int ret)
 {
 	__u64 args[POLICY_ARGS] = { arg };
 	__u32 zero = 0;
 	struct scratch *sc;
 
+	if (ret)
+		return lsm_result(ret);
 	if (!run_function(site, args))
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
-	return sc ? sc->call.error : 0;
+	return sc ? lsm_result(sc->call.error) : 0;
 }
 
+/* Declared `long` rather than through BPF_PROG's `int`: a 32-bit return
+ * would be zero-extended, and the verifier checks the 64-bit range. The
+ * context holds the hook's argument, then the previous LSM's result. */
 SEC("lsm/file_open")
-int BPF_PROG(policy_lsm_file_open, struct file *file, int ret)
+long policy_lsm_file_open(unsigned long long *ctx)
 {
-	return ret ? ret : lsm_verdict(SITE_LSM_FILE_OPEN, (__u64)file);
+	return lsm_verdict(SITE_LSM_FILE_OPEN, ctx[0], (int)ctx[1]);
 }
 
 SEC("lsm/bprm_check_security")
-int BPF_PROG(policy_lsm_bprm_check, struct linux_binprm *bprm, int ret)
+long policy_lsm_bprm_check(unsigned long long *ctx)
 {
-	return ret ? ret : lsm_verdict(SITE_LSM_BPRM_CHECK, (__u64)bprm);
+	return lsm_verdict(SITE_LSM_BPRM_CHECK, ctx[0], (int)ctx[1]);
 }
 
 /* A new process runs its parent's executable until it execs. */

@@ -19,14 +19,17 @@
 /* Where hooks run, as an index into site_hooks: a syscall's entry (its
  * number), its exit (SITE_EXIT + number), exec (sched_process_exec), a
  * kernel function's kprobe (SITE_KPROBE + the id user space gave the
- * function, the attachment's cookie), or a BPF LSM hook. */
+ * function, the attachment's cookie), a BPF LSM hook, or a user function's
+ * uprobe (SITE_UPROBE + its id, the cookie). */
 #define SITE_EXIT POLICY_SYSCALLS
 #define SITE_EXEC (2 * POLICY_SYSCALLS)
 #define SITE_KPROBE (SITE_EXEC + 1)
 #define POLICY_KPROBES 64
 #define SITE_LSM_FILE_OPEN (SITE_KPROBE + POLICY_KPROBES)
 #define SITE_LSM_BPRM_CHECK (SITE_LSM_FILE_OPEN + 1)
-#define POLICY_SITES (SITE_LSM_BPRM_CHECK + 1)
+#define SITE_UPROBE (SITE_LSM_BPRM_CHECK + 1)
+#define POLICY_UPROBES 64
+#define POLICY_SITES (SITE_UPROBE + POLICY_UPROBES)
 
 #define POLICY_STRS 2             /* string and path arguments per hook */
 #define POLICY_STR_SIZE 4096      /* bytes kept of each (a power of two) */
@@ -72,8 +75,8 @@ enum arg_kind {
 };
 
 /* Where a hook argument's raw value comes from: a syscall's or kernel
- * function's argument (0-5), the syscall's return value, or exec's
- * linux_binprm. */
+ * function's (or user function's) argument (0-5), the syscall's return
+ * value, or exec's linux_binprm. */
 #define SRC_RET 6
 #define SRC_BPRM 7
 #define POLICY_SOURCES 8
