@@ -235,14 +235,75 @@ pub enum RateScope {
     Global,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
     /// All must hold.
     pub args: Vec<ArgMatch>,
     /// The process's executable (full path) in or not in these.
     pub binaries: Option<(BinaryOp, Vec<String>)>,
+    /// matchPIDs, matchNamespaces, matchCapabilities: all must hold.
+    pub pids: Vec<PidMatch>,
+    pub namespaces: Vec<NamespaceMatch>,
+    pub capabilities: Vec<CapabilityMatch>,
     pub actions: Actions,
 }
+
+/// matchPIDs: the process's id in (or not in) `pids`, as the host sees it
+/// or (`namespace_pid`) as its own PID namespace does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PidMatch {
+    pub op: BinaryOp,
+    pub pids: Vec<u32>,
+    pub namespace_pid: bool,
+}
+
+/// A namespace type of matchNamespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamespaceType {
+    Uts = 0,
+    Ipc,
+    Mnt,
+    Pid,
+    PidForChildren,
+    Net,
+    Time,
+    TimeForChildren,
+    Cgroup,
+    User,
+}
+
+/// matchNamespaces: the process's namespace of `ns` (by inode) in or not in `inodes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceMatch {
+    pub ns: NamespaceType,
+    pub op: BinaryOp,
+    pub inodes: Vec<u32>,
+}
+
+/// matchCapabilities: In holds when the set has any of `mask`'s
+/// capabilities, NotIn when it has none. Without `namespace_capability`,
+/// capabilities held only inside a user namespace do not count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapabilityMatch {
+    pub set: CapabilitySet,
+    pub op: BinaryOp,
+    pub namespace_capability: bool,
+    pub mask: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapabilitySet {
+    Effective = 0,
+    Inheritable,
+    Permitted,
+}
+
+/// matchPIDs, matchNamespaces and matchCapabilities entries per selector,
+/// and values per matchPIDs / matchNamespaces entry.
+pub const MAX_PID_FILTERS: usize = 2;
+pub const MAX_NAMESPACE_FILTERS: usize = 10;
+pub const MAX_CAPABILITY_FILTERS: usize = 3;
+pub const MAX_SET_VALUES: usize = 4;
 
 /// A hook: where it runs, its arguments, and its selectors, tried in order;
 /// the first that matches acts. Without selectors every call is posted.
@@ -415,6 +476,37 @@ fn string_key(op: StrOp, set: u32, value: &str) -> Result<StringEntry, PolicyLoa
 }
 
 const STR_NONE: u8 = 0xff;
+
+fn set_op(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::In => 1,
+        BinaryOp::NotIn => 2,
+    }
+}
+
+/// matchPIDs, matchNamespaces and matchCapabilities into the kernel's selector.
+fn compile_task_filters(sel: &Selector, dst: &mut types::selector) -> Result<(), PolicyLoadError> {
+    limit("matchPIDs entries", sel.pids.len(), MAX_PID_FILTERS)?;
+    limit("matchNamespaces entries", sel.namespaces.len(), MAX_NAMESPACE_FILTERS)?;
+    limit("matchCapabilities entries", sel.capabilities.len(), MAX_CAPABILITY_FILTERS)?;
+    dst.npids = sel.pids.len() as u8;
+    for (d, p) in dst.pids.iter_mut().zip(&sel.pids) {
+        limit("PIDs", p.pids.len(), MAX_SET_VALUES)?;
+        (d.op, d.ns_pid, d.n) = (set_op(p.op), u8::from(p.namespace_pid), p.pids.len() as u8);
+        d.pids[..p.pids.len()].copy_from_slice(&p.pids);
+    }
+    dst.nns = sel.namespaces.len() as u8;
+    for (d, n) in dst.ns.iter_mut().zip(&sel.namespaces) {
+        limit("namespaces", n.inodes.len(), MAX_SET_VALUES)?;
+        (d.ns, d.op, d.n) = (n.ns as u8, set_op(n.op), n.inodes.len() as u8);
+        d.inums[..n.inodes.len()].copy_from_slice(&n.inodes);
+    }
+    dst.ncaps = sel.capabilities.len() as u8;
+    for (d, c) in dst.caps.iter_mut().zip(&sel.capabilities) {
+        (d.set, d.op, d.ns_cap, d.mask) = (c.set as u8, set_op(c.op), u8::from(c.namespace_capability), c.mask);
+    }
+    Ok(())
+}
 
 /// Which of the optional program kinds this kernel runs.
 fn probe_kernel() -> KernelHooks {
@@ -663,6 +755,7 @@ impl PolicySource {
             }
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
+            compile_task_filters(sel, dst)?;
             (dst.actions, dst.signal) = action_bits(&sel.actions);
             dst.error = sel.actions.override_error.unwrap_or(0);
             if let Some(rate) = sel.actions.rate_limit {

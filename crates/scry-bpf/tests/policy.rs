@@ -10,8 +10,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
-    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, ConnectHook, ConnectSelector, Hook, IntOp, LsmHook,
-    PolicyRecord, PolicySource, PortOp, RateLimit, RateScope, Selector, Site, StrOp, UserFunction, UserTarget, decode,
+    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, CapabilityMatch, CapabilitySet, ConnectHook,
+    ConnectSelector, Hook, IntOp, LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, PortOp,
+    RateLimit, RateScope, Selector, Site, StrOp, UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -129,6 +130,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
         binaries: Some((BinaryOp::In, vec![python()])),
         actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
+        ..Default::default()
     }]);
     source.install(3, &hook).unwrap();
     let records = Records::new(source);
@@ -164,6 +166,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
         args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
         binaries: Some((BinaryOp::NotIn, vec![python()])),
         actions: Actions { post: true, ..Default::default() },
+        ..Default::default()
     }]);
     source.install(0, &hook).unwrap();
     let records = Records::new(source);
@@ -201,11 +204,17 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
 #[test]
 fn limits_are_refused_with_what_was_exceeded() {
     let source = load();
-    let many = vec![Selector { args: Vec::new(), binaries: None, actions: Actions::default() }; 6];
+    let many =
+        vec![Selector { args: Vec::new(), binaries: None, actions: Actions::default(), ..Default::default() }; 6];
     let err = source.install(0, &umask_hook(many)).unwrap_err().to_string();
     assert_eq!(err, "6 selectors; the engine takes at most 5");
     let long = format!("/{}", "x".repeat(300));
-    let sel = Selector { args: Vec::new(), binaries: Some((BinaryOp::In, vec![long])), actions: Actions::default() };
+    let sel = Selector {
+        args: Vec::new(),
+        binaries: Some((BinaryOp::In, vec![long])),
+        actions: Actions::default(),
+        ..Default::default()
+    };
     let err = source.install(0, &umask_hook(vec![sel])).unwrap_err().to_string();
     assert!(err.ends_with("is longer than 255 bytes"), "{err}");
     let err = source.install(300, &umask_hook(Vec::new())).unwrap_err().to_string();
@@ -284,6 +293,7 @@ fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_retu
         ],
         binaries: None,
         actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
+        ..Default::default()
     };
     let hook = Hook {
         policy_id: 3,
@@ -323,6 +333,7 @@ fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec![format!("{dir}/b.secret")] }],
             binaries: None,
             actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
+            ..Default::default()
         }],
     };
     source.install(11, &hook).unwrap();
@@ -362,6 +373,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
             // matchBinaries at exec names the caller: here, the shell.
             binaries: Some((BinaryOp::In, vec![sh])),
             actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
         }],
     };
     source.install(12, &hook).unwrap();
@@ -398,6 +410,7 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
             ],
             binaries: None,
             actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
         }],
     };
     source.install(13, &hook).unwrap();
@@ -434,6 +447,7 @@ fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
                 rate_limit: Some(RateLimit { window_ms: 60_000, scope: RateScope::Thread }),
                 ..Default::default()
             },
+            ..Default::default()
         }],
     };
     source.install(14, &hook).unwrap();
@@ -485,6 +499,7 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
             ],
             binaries: None,
             actions,
+            ..Default::default()
         }],
     };
     let overriding = deny(Actions { post: true, override_error: Some(-1), ..Default::default() });
@@ -513,6 +528,7 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Equal, values: vec!["/usr/bin/cat".into()] }],
             binaries: None,
             actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
         }],
     };
     source.install(21, &exec).unwrap();
@@ -543,6 +559,7 @@ fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec!["/d.secret".into()] }],
             binaries: None,
             actions: Actions { post: true, override_error: Some(-13), ..Default::default() },
+            ..Default::default()
         }],
     };
     if let Err(why) = source.kernel().lsm.clone() {
@@ -590,6 +607,7 @@ fn a_uprobe_captures_a_user_functions_arguments() {
             args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![42] }],
             binaries: None,
             actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
         }],
     };
     source.install(40, &hook).unwrap();
@@ -604,4 +622,64 @@ fn a_uprobe_captures_a_user_functions_arguments() {
     scry_policy_uprobe_target(42, c"removed".as_ptr());
     records.settle(Duration::from_millis(300));
     assert_eq!(records.of(&[me], me).len(), 1, "nothing after the removal");
+}
+
+#[test]
+fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
+    use std::os::unix::fs::MetadataExt;
+    let source = load();
+    const SYS_GETPGID: u32 = 121;
+    let host_net = std::fs::metadata("/proc/self/ns/net").unwrap().ino() as u32;
+    let me = std::process::id();
+    let post = Actions { post: true, ..Default::default() };
+    let hook = Hook {
+        policy_id: 50,
+        sites: vec![Site::Enter(SYS_GETPGID)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }],
+        skip_failed: false,
+        selectors: vec![
+            Selector {
+                args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![777_777] }],
+                pids: vec![PidMatch { op: BinaryOp::In, pids: vec![me], namespace_pid: false }],
+                actions: post,
+                ..Default::default()
+            },
+            Selector {
+                args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![777_777] }],
+                namespaces: vec![NamespaceMatch {
+                    ns: NamespaceType::Net,
+                    op: BinaryOp::NotIn,
+                    inodes: vec![host_net],
+                }],
+                actions: post,
+                ..Default::default()
+            },
+            Selector {
+                args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![777_777] }],
+                capabilities: vec![CapabilityMatch {
+                    set: CapabilitySet::Effective,
+                    op: BinaryOp::NotIn,
+                    namespace_capability: false,
+                    mask: 1 << 21, // CAP_SYS_ADMIN
+                }],
+                actions: post,
+                ..Default::default()
+            },
+        ],
+    };
+    source.install(50, &hook).unwrap();
+    let records = Records::new(source);
+    let script = "import os\ntry:\n    os.getpgid(777777)\nexcept OSError:\n    pass\nprint('alive')";
+    // SAFETY: getpgid has no preconditions (the pid does not exist).
+    assert_eq!(unsafe { libc::getpgid(777_777) }, -1);
+    let (root, out) = run_with_pid("/usr/bin/python3", &["-c", script]);
+    assert!(alive(&out), "{out:?}");
+    let (netns, out) = run_with_pid("/usr/bin/unshare", &["--net", "/usr/bin/python3", "-c", script]);
+    assert!(alive(&out), "{out:?}");
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script];
+    let (unprivileged, out) = run_with_pid("/usr/bin/setpriv", &nobody);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[me, root, netns, unprivileged], |got| got.iter().any(|r| r.pid == unprivileged));
+    let seen: Vec<(u32, u32)> = got.iter().map(|r| (r.pid, r.selector)).collect();
+    assert_eq!(seen, [(me, 0), (netns, 1), (unprivileged, 2)], "root in the host's netns matches none");
 }

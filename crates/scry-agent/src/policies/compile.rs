@@ -17,8 +17,8 @@ use scry_bpf::policy::{
     UserFunction, UserTarget,
 };
 use scry_policy::{
-    Action, ArgFilter, ArgType, BinaryOp, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Policy, PolicyError,
-    RateLimitScope, Scope, Side, StrOp,
+    Action, ArgFilter, ArgType, BinaryOp, CapabilitySet, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Namespace,
+    NamespaceValue, Policy, PolicyError, RateLimitScope, Scope, SetOp, Side, StrOp,
 };
 
 use super::syscalls;
@@ -86,7 +86,12 @@ fn unsupported(path: &str, reason: impl Into<String>) -> PolicyError {
 
 /// Compiles every hook of `policy` for a kernel that runs `kernel`, or says
 /// which field cannot run here.
-pub fn compile(policy: &Policy, policy_id: u32, kernel: &KernelHooks) -> Result<Vec<CompiledHook>, PolicyError> {
+pub fn compile(
+    policy: &Policy,
+    policy_id: u32,
+    kernel: &KernelHooks,
+    host: &HostNamespaces,
+) -> Result<Vec<CompiledHook>, PolicyError> {
     if let Scope::Namespace(ns) = &policy.scope {
         return Err(unsupported(
             "metadata.namespace",
@@ -96,7 +101,7 @@ pub fn compile(policy: &Policy, policy_id: u32, kernel: &KernelHooks) -> Result<
     if policy.workloads.pods.is_some() || policy.workloads.containers.is_some() {
         return Err(unsupported("spec.podSelector", "pod and container scoping are not supported by this engine yet"));
     }
-    let ctx = Context { mode: policy.mode, policy_id, kernel };
+    let ctx = Context { mode: policy.mode, policy_id, kernel, host };
     policy.hooks.iter().map(|h| compile_hook(h, &ctx)).collect()
 }
 
@@ -105,6 +110,7 @@ struct Context<'a> {
     mode: Mode,
     policy_id: u32,
     kernel: &'a KernelHooks,
+    host: &'a HostNamespaces,
 }
 
 /// Whether Override can change the hooked call's return value.
@@ -312,7 +318,7 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
     } else {
         Overridable::No("Override on a kprobe needs bpf_override_return, which this kernel lacks".into())
     };
-    let (selectors, signals) = selectors(h, &specs, ctx.mode, overridable)?;
+    let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
     let overrides = selectors.iter().any(|s| s.actions.override_error.is_some());
     if let Some(lsm) = lsm.filter(|_| overrides) {
         let name = if lsm == LsmHook::FileOpen { "file_open" } else { "bprm_check_security" };
@@ -389,7 +395,7 @@ fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Resul
         shown.push((show, a.label.clone()));
     }
     let (selectors, signals) =
-        selectors(h, &specs, ctx.mode, Overridable::No("Override on a uprobe is not supported by this engine".into()))?;
+        selectors(h, &specs, ctx, Overridable::No("Override on a uprobe is not supported by this engine".into()))?;
     let functions: Vec<UserFunction> = match &u.target {
         scry_policy::UprobeTarget::Symbols(names) => {
             names.iter().map(|n| UserFunction { path: u.path.clone(), target: UserTarget::Symbol(n.clone()) }).collect()
@@ -450,7 +456,7 @@ fn compile_lsm(h: &Hook, name: &str, ctx: &Context<'_>) -> Result<CompiledHook, 
     if h.args.iter().any(|a| a.index != 0) {
         return Err(unsupported(&format!("{}.args", h.path), format!("the {name} hook has one argument (index 0)")));
     }
-    let (selectors, signals) = selectors(h, &specs, ctx.mode, Overridable::Yes)?;
+    let (selectors, signals) = selectors(h, &specs, ctx, Overridable::Yes)?;
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("lsm {name}"),
@@ -520,7 +526,7 @@ fn compile_syscall(
             }
         },
     };
-    let (selectors, signals) = selectors(h, &specs, ctx.mode, ctx.not_overridable("a syscall tracepoint"))?;
+    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a syscall tracepoint"))?;
     let site = if ret.is_some() { Site::Exit(nr) } else { Site::Enter(nr) };
     let attachment = match site {
         Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
@@ -573,7 +579,7 @@ fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -
         specs.push(*spec);
         shown.push((show, a.label.clone()));
     }
-    let (selectors, signals) = selectors(h, &specs, ctx.mode, ctx.not_overridable("an equivalent hook"))?;
+    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("an equivalent hook"))?;
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("kprobe {call}"),
@@ -601,14 +607,14 @@ fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -
 fn selectors(
     h: &Hook,
     specs: &[ArgSpec],
-    mode: Mode,
+    ctx: &Context<'_>,
     overridable: Overridable,
 ) -> Result<(Vec<engine::Selector>, Vec<Option<u32>>), PolicyError> {
     let mut out = Vec::with_capacity(h.selectors.len());
     let mut signals = Vec::with_capacity(h.selectors.len());
     for (i, s) in h.selectors.iter().enumerate() {
         let path = format!("{}.selectors[{i}]", h.path);
-        let (compiled, signal) = selector(&path, s, specs, h.args.len(), mode, &overridable)?;
+        let (compiled, signal) = selector(&path, s, specs, h.args.len(), ctx.mode, &overridable, ctx.host)?;
         signals.push(signal);
         out.push(compiled);
     }
@@ -685,20 +691,124 @@ fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::Bin
 }
 
 /// Filters this engine cannot evaluate yet, on any hook.
-fn refuse_unsupported_filters(path: &str, s: &scry_policy::Selector) -> Result<(), PolicyError> {
-    let not_yet = |field: &str, what: &str| {
-        unsupported(&format!("{path}.{field}"), format!("{what} are not supported by this engine yet"))
+/// Filters tcp_connect's cgroup hook does not evaluate.
+fn refuse_task_filters(path: &str, s: &scry_policy::Selector) -> Result<(), PolicyError> {
+    let not_here = |field: &str| {
+        unsupported(
+            &format!("{path}.{field}"),
+            format!("{field} is not supported on tcp_connect's equivalent hook yet"),
+        )
     };
     if !s.pids.is_empty() {
-        return Err(not_yet("matchPIDs", "PID filters"));
+        return Err(not_here("matchPIDs"));
     }
     if !s.namespaces.is_empty() {
-        return Err(not_yet("matchNamespaces", "namespace filters"));
+        return Err(not_here("matchNamespaces"));
     }
     if !s.capabilities.is_empty() {
-        return Err(not_yet("matchCapabilities", "capability filters"));
+        return Err(not_here("matchCapabilities"));
     }
     Ok(())
+}
+
+/// matchPIDs, matchNamespaces and matchCapabilities into `out`.
+fn task_filters(
+    path: &str,
+    s: &scry_policy::Selector,
+    host: &HostNamespaces,
+    out: &mut engine::Selector,
+) -> Result<(), PolicyError> {
+    let op = |op: SetOp| match op {
+        SetOp::In => engine::BinaryOp::In,
+        SetOp::NotIn => engine::BinaryOp::NotIn,
+    };
+    if s.pids.len() > engine::MAX_PID_FILTERS {
+        return Err(unsupported(
+            &format!("{path}.matchPIDs"),
+            format!("this engine evaluates at most {} matchPIDs entries per selector", engine::MAX_PID_FILTERS),
+        ));
+    }
+    if s.capabilities.len() > engine::MAX_CAPABILITY_FILTERS {
+        return Err(unsupported(
+            &format!("{path}.matchCapabilities"),
+            format!("this engine evaluates at most {} entries per selector", engine::MAX_CAPABILITY_FILTERS),
+        ));
+    }
+    for (i, p) in s.pids.iter().enumerate() {
+        if p.follow_forks {
+            return Err(unsupported(
+                &format!("{path}.matchPIDs[{i}].followForks"),
+                "followForks is not supported by this engine yet",
+            ));
+        }
+        out.pids.push(engine::PidMatch { op: op(p.op), pids: p.pids.clone(), namespace_pid: p.namespace_pids });
+    }
+    out.namespaces = s
+        .namespaces
+        .iter()
+        .map(|n| {
+            let ns = namespace_type(n.namespace);
+            let inodes = n
+                .values
+                .iter()
+                .map(|v| match v {
+                    NamespaceValue::Inode(i) => *i,
+                    NamespaceValue::Host => host.inode(ns),
+                })
+                .collect();
+            engine::NamespaceMatch { ns, op: op(n.op), inodes }
+        })
+        .collect();
+    out.capabilities = s
+        .capabilities
+        .iter()
+        .map(|c| engine::CapabilityMatch {
+            set: match c.set {
+                CapabilitySet::Effective => engine::CapabilitySet::Effective,
+                CapabilitySet::Inheritable => engine::CapabilitySet::Inheritable,
+                CapabilitySet::Permitted => engine::CapabilitySet::Permitted,
+            },
+            op: op(c.op),
+            namespace_capability: c.namespace_capability,
+            mask: c.capabilities.iter().fold(0, |m, cap| m | 1u64 << cap.number()),
+        })
+        .collect();
+    Ok(())
+}
+
+fn namespace_type(ns: Namespace) -> engine::NamespaceType {
+    use engine::NamespaceType as T;
+    match ns {
+        Namespace::Uts => T::Uts,
+        Namespace::Ipc => T::Ipc,
+        Namespace::Mnt => T::Mnt,
+        Namespace::Pid => T::Pid,
+        Namespace::PidForChildren => T::PidForChildren,
+        Namespace::Net => T::Net,
+        Namespace::Time => T::Time,
+        Namespace::TimeForChildren => T::TimeForChildren,
+        Namespace::Cgroup => T::Cgroup,
+        Namespace::User => T::User,
+    }
+}
+
+/// The agent's own namespaces (the host's), for `host_ns` values: inodes by
+/// [`engine::NamespaceType`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostNamespaces([u32; 10]);
+
+impl HostNamespaces {
+    /// Reads `/proc/self/ns/*` (a kind this kernel lacks reads as 0).
+    pub fn of_this_process() -> HostNamespaces {
+        use std::os::unix::fs::MetadataExt;
+        const FILES: [&str; 10] =
+            ["uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user"];
+        HostNamespaces(FILES.map(|f| std::fs::metadata(format!("/proc/self/ns/{f}")).map_or(0, |m| m.ino() as u32)))
+    }
+
+    fn inode(&self, ns: engine::NamespaceType) -> u32 {
+        self.0[ns as usize]
+    }
 }
 
 /// `tcp_connect(struct sock *)`: the connect() of a TCP socket, seen by
@@ -720,7 +830,7 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
     let mut signals = Vec::with_capacity(h.selectors.len());
     for (i, s) in h.selectors.iter().enumerate() {
         let path = format!("{}.selectors[{i}]", h.path);
-        refuse_unsupported_filters(&path, s)?;
+        refuse_task_filters(&path, s)?;
         let mut ports = None;
         for (k, m) in s.args.iter().enumerate() {
             let at = format!("{path}.matchArgs[{k}]");
@@ -826,8 +936,8 @@ fn selector(
     captured: usize,
     mode: Mode,
     overridable: &Overridable,
+    host: &HostNamespaces,
 ) -> Result<(engine::Selector, Option<u32>), PolicyError> {
-    refuse_unsupported_filters(path, s)?;
     let mut matches = Vec::with_capacity(s.args.len() + s.return_args.len());
     for (i, m) in s.args.iter().enumerate() {
         matches.push(arg_match(&format!("{path}.matchArgs[{i}]"), m.arg, &m.filter, &specs[m.arg])?);
@@ -845,7 +955,9 @@ fn selector(
         ));
     }
     let (actions, signal) = actions(path, &s.actions, mode, overridable)?;
-    Ok((engine::Selector { args: matches, binaries: binaries(path, s)?, actions }, signal))
+    let mut out = engine::Selector { args: matches, binaries: binaries(path, s)?, actions, ..Default::default() };
+    task_filters(path, s, host, &mut out)?;
+    Ok((out, signal))
 }
 
 #[cfg(test)]
@@ -870,7 +982,7 @@ mod tests {
     }
 
     fn error(hook: &str) -> String {
-        compile(&policy(hook), 1, &host()).unwrap_err().to_string()
+        compile(&policy(hook), 1, &host(), &HostNamespaces::default()).unwrap_err().to_string()
     }
 
     #[test]
@@ -880,7 +992,7 @@ mod tests {
              - matchArgs:\n      - index: 0\n        operator: NotEqual\n        values: [\"0\", \"1000\"]\n      \
              matchActions:\n      - action: Signal\n        argSig: 19\n",
         );
-        let hooks = compile(&p, 4, &host()).unwrap();
+        let hooks = compile(&p, 4, &host(), &HostNamespaces::default()).unwrap();
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
         assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
@@ -950,7 +1062,7 @@ mod tests {
              selectors:\n    - matchArgs:\n      - index: 0\n        operator: Prefix\n        \
              values: [\"/usr/bin/curl\", \"/usr/bin/python3\"]\n",
         );
-        let h = &compile(&p, 2, &host()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(
             (hook.sites.as_slice(), h.at_exec, h.function.as_str()),
@@ -969,14 +1081,14 @@ mod tests {
             "  - call: fd_install\n    syscall: false\n    args:\n    - index: 0\n      type: int\n    - index: 1\n      \
              type: file\n",
         );
-        let h = &compile(&p, 2, &host()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites.len(), 5, "{:?}", hook.sites);
         assert!(hook.skip_failed);
         assert_eq!(h.args, [(Shown::Int(IntType::S32), None), (Shown::File, None)]);
         // A syscall's body: the syscall's entry.
         let p = policy("  - call: __sys_setuid\n    syscall: false\n    args:\n    - index: 0\n      type: uint32\n");
-        let h = &compile(&p, 2, &host()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!((hook.sites.as_slice(), h.function.as_str()), ([Site::Enter(105)].as_slice(), "__sys_setuid"));
         // The return probed: the exit, the value last, matchReturnArgs on it.
@@ -985,7 +1097,7 @@ mod tests {
              returnArg:\n      type: int\n    selectors:\n    - matchReturnArgs:\n      - operator: LessThan\n        \
              values: [\"0\"]\n",
         );
-        let h = &compile(&p, 2, &host()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites, [Site::Exit(257)]);
         assert_eq!(hook.args[1], ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
@@ -1002,19 +1114,19 @@ mod tests {
              selectors:\n    - matchArgs:\n      - index: 0\n        operator: Equal\n        values: [\"/etc/shadow\"]\n      \
              matchActions:\n      - action: Override\n        argError: -1\n",
         );
-        let h = &compile(&p, 3, &matrix()).unwrap()[0];
+        let h = &compile(&p, 3, &matrix(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Kprobe { function, hook } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
         assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "kprobe (bpf_override_return)"));
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }]);
         assert_eq!(hook.selectors[0].actions.override_error, Some(-1));
         // Debian's kernels: no bpf_override_return, so the LSM hook overrides.
         let debian = KernelHooks { override_return: false, ..matrix() };
-        let h = &compile(&p, 3, &debian).unwrap()[0];
+        let h = &compile(&p, 3, &debian, &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("the LSM hook: {:?}", h.hook) };
         assert_eq!(hook.sites, [Site::Lsm(LsmHook::FileOpen)]);
         assert_eq!(h.attachment, "BPF LSM file_open (Override, which this kernel's kprobes cannot)");
         // The same policy here: Override cannot run on the equivalent hook.
-        let err = compile(&p, 3, &host()).unwrap_err().to_string();
+        let err = compile(&p, 3, &host(), &HostNamespaces::default()).unwrap_err().to_string();
         assert!(err.starts_with("spec.kprobes[0].selectors[0].matchActions[0].action: Override changes"), "{err}");
         let lsm = scry_policy::parse(
             "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n  lsmhooks:\n  \
@@ -1022,16 +1134,51 @@ mod tests {
              - action: Override\n        argError: -13\n",
         )
         .unwrap();
-        let h = &compile(&lsm, 3, &matrix()).unwrap()[0];
+        let h = &compile(&lsm, 3, &matrix(), &HostNamespaces::default()).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!((hook.sites.as_slice(), h.lsm), ([Site::Lsm(LsmHook::FileOpen)].as_slice(), true));
         assert_eq!(hook.selectors[0].actions.override_error, Some(-13));
         assert_eq!(
-            compile(&lsm, 3, &host()).unwrap_err().to_string(),
+            compile(&lsm, 3, &host(), &HostNamespaces::default()).unwrap_err().to_string(),
             "spec.lsmhooks[0]: this kernel runs no BPF LSM programs (no LSM)"
         );
         // The canonical tcp_connect policy keeps its cgroup hook where kprobes exist.
         let p = policy("  - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n");
-        assert!(matches!(compile(&p, 3, &matrix()).unwrap()[0].hook, EngineHook::Connect(_)));
+        assert!(matches!(
+            compile(&p, 3, &matrix(), &HostNamespaces::default()).unwrap()[0].hook,
+            EngineHook::Connect(_)
+        ));
+    }
+
+    #[test]
+    fn pid_namespace_and_capability_filters_compile_with_host_namespaces_resolved() {
+        let p = policy(
+            "  - call: sys_umask\n    syscall: true\n    selectors:\n    - matchPIDs:\n      - operator: NotIn\n        \
+             values: [\"1\"]\n        isNamespacePID: true\n      matchNamespaces:\n      - namespace: Net\n        \
+             operator: NotIn\n        values: [\"host_ns\", \"4026531999\"]\n      matchCapabilities:\n      \
+             - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\", \"CAP_NET_RAW\"]\n",
+        );
+        let mut namespaces = HostNamespaces::default();
+        namespaces.0[engine::NamespaceType::Net as usize] = 4026531840;
+        let h = &compile(&p, 1, &host(), &namespaces).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!() };
+        let s = &hook.selectors[0];
+        assert_eq!(s.pids, [engine::PidMatch { op: engine::BinaryOp::NotIn, pids: vec![1], namespace_pid: true }]);
+        assert_eq!(
+            s.namespaces,
+            [engine::NamespaceMatch {
+                ns: engine::NamespaceType::Net,
+                op: engine::BinaryOp::NotIn,
+                inodes: vec![4026531840, 4026531999]
+            }]
+        );
+        assert_eq!(s.capabilities[0].mask, 1 << 21 | 1 << 13);
+        assert_eq!(
+            error(
+                "  - call: sys_umask\n    syscall: true\n    selectors:\n    - matchPIDs:\n      - operator: In\n        \
+                 values: [\"1\"]\n        followForks: true\n"
+            ),
+            "spec.kprobes[0].selectors[0].matchPIDs[0].followForks: followForks is not supported by this engine yet"
+        );
     }
 }

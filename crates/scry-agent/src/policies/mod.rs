@@ -21,7 +21,7 @@ use scry_model::event::{
 use scry_model::status::{PolicyHookInfo, PolicyInfo};
 use scry_policy::{IntType, Mode};
 
-use self::compile::{CompiledHook, EngineHook, Shown};
+use self::compile::{CompiledHook, EngineHook, HostNamespaces, Shown};
 use crate::collector::{DecodedRing, spawn_collector};
 use crate::events::EventBus;
 use crate::pipeline::{Lineage, Pipeline, monotonic_ns};
@@ -64,7 +64,8 @@ impl PolicyManager {
                     return;
                 }
             };
-            let mut engine = Engine { source, policies: Vec::new(), next_id: 1, pipeline, bus, node };
+            let host_ns = HostNamespaces::of_this_process();
+            let mut engine = Engine { source, host_ns, policies: Vec::new(), next_id: 1, pipeline, bus, node };
             let ring = match DecodedRing::new(engine.source.ring(), "policy", decode) {
                 Ok(r) => r,
                 Err(e) => {
@@ -181,6 +182,7 @@ impl LoadedPolicy {
 
 struct Engine {
     source: PolicySource,
+    host_ns: HostNamespaces,
     policies: Vec<LoadedPolicy>,
     next_id: u32,
     pipeline: Arc<Pipeline>,
@@ -232,7 +234,7 @@ impl Engine {
             return Err(format!("metadata.name: a policy named {:?} is loaded; delete it first", policy.name));
         }
         let id = self.next_id;
-        let hooks = compile::compile(&policy, id, self.source.kernel()).map_err(|e| e.to_string())?;
+        let hooks = compile::compile(&policy, id, self.source.kernel(), &self.host_ns).map_err(|e| e.to_string())?;
         let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
         let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Site(*s)));
         let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));

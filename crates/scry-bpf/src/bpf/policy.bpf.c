@@ -253,6 +253,113 @@ static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u3
 	return op == BIN_IN ? in : !in;
 }
 
+static __always_inline int in_set(__u32 op, __u32 n, const __u32 *values, __u32 v)
+{
+	int i, in = 0;
+
+	for (i = 0; i < POLICY_SET_VALUES; i++) {
+		if (i >= n)
+			break;
+		if (values[i] == v)
+			in = 1;
+	}
+	return op == BIN_IN ? in : !in;
+}
+
+/* The task's id in its own PID namespace. */
+static __always_inline __u32 ns_pid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	__u32 nr = 0;
+
+	bpf_probe_read_kernel(&nr, sizeof(nr), __builtin_preserve_access_index(&pid->numbers[level & 31].nr));
+	return nr;
+}
+
+/* The inode of the task's namespace of type `ns`. */
+static __always_inline __u32 ns_inum(struct task_struct *task, __u32 ns)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct pid_namespace *pidns = NULL;
+	unsigned int level;
+	struct pid *pid;
+
+	switch (ns) {
+	case NS_UTS:
+		return BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	case NS_IPC:
+		return BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	case NS_MNT:
+		return BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	case NS_PID:
+		/* The namespace the task's pid is allocated in: its deepest level. */
+		pid = BPF_CORE_READ(task, thread_pid);
+		level = BPF_CORE_READ(pid, level);
+		bpf_probe_read_kernel(&pidns, sizeof(pidns), __builtin_preserve_access_index(&pid->numbers[level & 31].ns));
+		return BPF_CORE_READ(pidns, ns.inum);
+	case NS_PID_FOR_CHILDREN:
+		return BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	case NS_NET:
+		return BPF_CORE_READ(nsp, net_ns, ns.inum);
+	case NS_TIME:
+		return BPF_CORE_READ(nsp, time_ns, ns.inum);
+	case NS_TIME_FOR_CHILDREN:
+		return BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+	case NS_CGROUP:
+		return BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	default:
+		return BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	}
+}
+
+/* matchPIDs, matchNamespaces and matchCapabilities on the current task. */
+static __always_inline int task_matches(const struct selector *s)
+{
+	struct task_struct *task;
+	const struct cred *cred;
+	int i;
+
+	if (!s->npids && !s->nns && !s->ncaps)
+		return 1;
+	task = bpf_get_current_task_btf();
+	for (i = 0; i < POLICY_PID_FILTERS; i++) {
+		const struct pid_filter *f = &s->pids[i];
+
+		if (i >= s->npids)
+			break;
+		if (!in_set(f->op, f->n, f->pids, f->ns_pid ? ns_pid(task) : (__u32)BPF_CORE_READ(task, tgid)))
+			return 0;
+	}
+	for (i = 0; i < POLICY_NS_FILTERS; i++) {
+		const struct ns_filter *f = &s->ns[i];
+
+		if (i >= s->nns)
+			break;
+		if (!in_set(f->op, f->n, f->inums, ns_inum(task, f->ns)))
+			return 0;
+	}
+	cred = BPF_CORE_READ(task, cred);
+	for (i = 0; i < POLICY_CAP_FILTERS; i++) {
+		const struct cap_filter *f = &s->caps[i];
+		const kernel_cap_t *set;
+		__u64 caps = 0;
+
+		if (i >= s->ncaps)
+			break;
+		set = f->set == 0 ? __builtin_preserve_access_index(&cred->cap_effective)
+		    : f->set == 1 ? __builtin_preserve_access_index(&cred->cap_inheritable)
+				  : __builtin_preserve_access_index(&cred->cap_permitted);
+		/* 64 bits either way: u32[2] before 6.3, one u64 since. */
+		bpf_probe_read_kernel(&caps, sizeof(caps), set);
+		if (!f->ns_cap && BPF_CORE_READ(cred, user_ns, level) != 0)
+			caps = 0;
+		if (f->op == BIN_IN ? !(caps & f->mask) : (caps & f->mask))
+			return 0;
+	}
+	return 1;
+}
+
 static __always_inline int selector_matches(struct scratch *sc, const struct hook *h, const struct selector *s)
 {
 	int i;
@@ -263,7 +370,7 @@ static __always_inline int selector_matches(struct scratch *sc, const struct hoo
 		if (!arg_matches(sc, h, &s->args[i]))
 			return 0;
 	}
-	return in_binaries(s->bin_op, s->nbinaries, s->binaries, sc->call.e.binary);
+	return in_binaries(s->bin_op, s->nbinaries, s->binaries, sc->call.e.binary) && task_matches(s);
 }
 
 /* A hook without selectors posts every call. */

@@ -104,6 +104,56 @@ struct arg_match {
 	__u64 values[POLICY_VALUES];
 };
 
+#define POLICY_PID_FILTERS 2  /* matchPIDs entries per selector */
+#define POLICY_NS_FILTERS 10  /* matchNamespaces entries per selector */
+#define POLICY_CAP_FILTERS 3  /* matchCapabilities entries per selector */
+#define POLICY_SET_VALUES 4   /* values per matchPIDs / matchNamespaces entry */
+
+/* matchPIDs: the process's id (in its own PID namespace with ns_pid) in or
+ * not in `pids`. */
+struct pid_filter {
+	__u8 op; /* BIN_IN, BIN_NOT_IN */
+	__u8 ns_pid;
+	__u8 n;
+	__u8 pad;
+	__u32 pids[POLICY_SET_VALUES];
+};
+
+/* Namespace types of matchNamespaces. */
+enum ns_type {
+	NS_UTS = 0,
+	NS_IPC,
+	NS_MNT,
+	NS_PID,
+	NS_PID_FOR_CHILDREN,
+	NS_NET,
+	NS_TIME,
+	NS_TIME_FOR_CHILDREN,
+	NS_CGROUP,
+	NS_USER,
+};
+
+/* matchNamespaces: the process's namespace of `ns` (its inode) in or not
+ * in `inums`. */
+struct ns_filter {
+	__u8 ns; /* enum ns_type */
+	__u8 op;
+	__u8 n;
+	__u8 pad;
+	__u32 inums[POLICY_SET_VALUES];
+};
+
+/* matchCapabilities: In holds when the set has any of `mask`'s bits, NotIn
+ * when it has none. Without ns_cap, capabilities held only inside a user
+ * namespace (not the host's) do not count. */
+struct cap_filter {
+	__u8 set; /* 0 effective, 1 inheritable, 2 permitted */
+	__u8 op;
+	__u8 ns_cap;
+	__u8 pad[5];
+	__u64 mask;
+};
+
 /* rateLimit scopes: whose repeats a window suppresses. */
 enum rate_scope {
 	RATE_THREAD = 0,
@@ -122,6 +172,13 @@ struct selector {
 	__s32 error;      /* Override's return value */
 	__u32 binaries[POLICY_BINARIES]; /* ids in the binary_ids map */
 	struct arg_match args[POLICY_ARG_MATCHES];
+	__u8 npids;
+	__u8 nns;
+	__u8 ncaps;
+	__u8 pad2[5];
+	struct pid_filter pids[POLICY_PID_FILTERS];
+	struct ns_filter ns[POLICY_NS_FILTERS];
+	struct cap_filter caps[POLICY_CAP_FILTERS];
 };
 
 struct hook {
