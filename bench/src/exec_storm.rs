@@ -89,7 +89,10 @@ impl Counter {
                     Event::ProcessExit(_) => x.fetch_add(1, Ordering::Relaxed),
                     Event::LostEvents(n) => l.fetch_add(n.count, Ordering::Relaxed),
                     // The bench loads no policy.
-                    Event::ProcessKprobe(_) | Event::ProcessLsm(_) | Event::ProcessUprobe(_) => 0,
+                    Event::ProcessKprobe(_)
+                    | Event::ProcessLsm(_)
+                    | Event::ProcessUprobe(_)
+                    | Event::ProcessTracepoint(_) => 0,
                 };
             }
         });

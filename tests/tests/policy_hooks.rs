@@ -316,3 +316,41 @@ fn a_uprobe_on_a_function_of_this_binary_captures_its_arguments() {
     assert!(line.starts_with("🕵️ uprobe "), "{line}");
     assert!(line.ends_with(&format!("{me} scry_e2e_uprobe_target")), "{line}");
 }
+
+#[test]
+fn a_tracepoint_hook_reads_its_fields_by_position_in_the_format_file() {
+    let (_, agent) = setup();
+    // sched_process_exec: the four common fields, then filename (a
+    // __data_loc string) and pid.
+    let policy = "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: exec-tracepoint\nspec:\n  \
+                  tracepoints:\n  - subsystem: sched\n    event: sched_process_exec\n    args:\n    - index: 4\n      \
+                  type: string\n    - index: 5\n      type: int\n    selectors:\n    - matchArgs:\n      - index: 4\n        \
+                  operator: Postfix\n        values: [\"/perl\"]\n";
+    add(agent, policy);
+    let list = runtime().block_on(agent.client().policies()).unwrap();
+    let p = list.iter().find(|p| p.name == "exec-tracepoint").unwrap();
+    assert_eq!(
+        (p.hooks[0].hook.as_str(), p.hooks[0].attachment.as_str()),
+        ("tracepoint sched/sched_process_exec", "tracepoint")
+    );
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessTracepoint]);
+    let child = Command::new("/usr/bin/perl").args(["-e", "1"]).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let mine = |seen: &[EventEnvelope]| -> Vec<scry_model::event::ProcessTracepoint> {
+        seen.iter()
+            .filter_map(|e| match &e.event {
+                Event::ProcessTracepoint(t) if t.policy_name == "exec-tracepoint" && t.process.pid == Some(pid) => {
+                    Some(t.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    rt.block_on(events.until(WAIT, "perl's exec", |seen| !mine(seen).is_empty()));
+    let t = &mine(&events.seen)[0];
+    assert_eq!((t.subsys.as_str(), t.event.as_str()), ("sched", "sched_process_exec"));
+    assert_eq!(t.args[0].string_arg.as_deref(), Some("/usr/bin/perl"));
+    assert_eq!(t.args[1].int_arg, Some(pid as i32));
+}

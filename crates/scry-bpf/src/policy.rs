@@ -57,7 +57,23 @@ pub enum Site {
     Lsm(LsmHook),
     /// A user function's uprobe, by the id [`PolicySource::uprobe_site`] gave it.
     Uprobe(u32),
+    /// A tracepoint, by the id [`PolicySource::tracepoint_site`] gave it.
+    Tracepoint(u32),
 }
+
+/// Where a tracepoint hook's value is in the record (from tracefs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TracepointField {
+    pub offset: u16,
+    /// 1, 2, 4 or 8 bytes.
+    pub size: u8,
+    pub signed: bool,
+    /// A `__data_loc` field: the value is the address of its data.
+    pub data_loc: bool,
+}
+
+/// Tracepoint attachments at once over all policies.
+pub const MAX_TRACEPOINTS: u32 = 32;
 
 /// The BPF LSM hooks the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,6 +92,7 @@ const SITE_LSM: u32 = SITE_KPROBE + MAX_KPROBES;
 const SITE_UPROBE: u32 = SITE_LSM + 2;
 /// User functions hooked at once over all policies.
 pub const MAX_UPROBES: u32 = 64;
+const SITE_TRACEPOINT: u32 = SITE_UPROBE + MAX_UPROBES;
 
 impl Site {
     fn index(self) -> u32 {
@@ -87,6 +104,7 @@ impl Site {
             Site::Lsm(LsmHook::FileOpen) => SITE_LSM,
             Site::Lsm(LsmHook::BprmCheck) => SITE_LSM + 1,
             Site::Uprobe(id) => SITE_UPROBE + id,
+            Site::Tracepoint(id) => SITE_TRACEPOINT + id,
         }
     }
 
@@ -98,7 +116,8 @@ impl Site {
             i if i < SITE_LSM => Site::Kprobe(i - SITE_KPROBE),
             SITE_LSM => Site::Lsm(LsmHook::FileOpen),
             i if i == SITE_LSM + 1 => Site::Lsm(LsmHook::BprmCheck),
-            i => Site::Uprobe(i - SITE_UPROBE),
+            i if i < SITE_TRACEPOINT => Site::Uprobe(i - SITE_UPROBE),
+            i => Site::Tracepoint(i - SITE_TRACEPOINT),
         }
     }
 
@@ -383,6 +402,9 @@ pub struct PolicySource {
     /// User functions by uprobe site id, and their uprobes.
     uprobe_ids: HashMap<UserFunction, u32>,
     uprobe_links: HashMap<u32, Link>,
+    /// Tracepoint sites by id (subsystem, event), and their attachments.
+    tracepoints: HashMap<u32, (String, String)>,
+    tracepoint_links: HashMap<u32, Link>,
 }
 
 /// A user function: a binary or library and a symbol or offset in it.
@@ -547,7 +569,8 @@ impl PolicySource {
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             // Attached while a hook needs them.
-            let on_demand = ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_", "policy_uprobe"];
+            let on_demand =
+                ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_", "policy_uprobe", "policy_tracepoint"];
             if on_demand.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
@@ -571,6 +594,8 @@ impl PolicySource {
             lsm_links: HashMap::new(),
             uprobe_ids: HashMap::new(),
             uprobe_links: HashMap::new(),
+            tracepoints: HashMap::new(),
+            tracepoint_links: HashMap::new(),
         })
     }
 
@@ -585,6 +610,38 @@ impl PolicySource {
         })?;
         self.uprobe_ids.insert(function.clone(), id);
         Ok(Site::Uprobe(id))
+    }
+
+    /// A new site on tracepoint `subsystem`/`event` whose raw values are
+    /// `fields` (one hook's, in its argument order; attached once a hook is
+    /// installed there).
+    pub fn tracepoint_site(
+        &mut self,
+        subsystem: &str,
+        event: &str,
+        fields: &[TracepointField],
+    ) -> Result<Site, PolicyLoadError> {
+        limit("tracepoint fields", fields.len(), MAX_ARGS)?;
+        let id = (0..MAX_TRACEPOINTS).find(|id| !self.tracepoints.contains_key(id)).ok_or_else(|| {
+            PolicyLoadError::Limit(format!(
+                "{MAX_TRACEPOINTS} tracepoint hooks are installed; the engine takes no more"
+            ))
+        })?;
+        let mut table = types::tp_fields::default();
+        for (d, f) in table.f.iter_mut().zip(fields) {
+            if !matches!(f.size, 1 | 2 | 4 | 8) {
+                return Err(PolicyLoadError::Limit(format!("a tracepoint field of {} bytes", f.size)));
+            }
+            (d.offset, d.size) = (f.offset, f.size);
+            d.flags = u8::from(f.signed) | if f.data_loc { 2 } else { 0 };
+        }
+        self.skel
+            .maps
+            .tp_fields
+            .update(&id.to_ne_bytes(), bytes_of(&table), MapFlags::ANY)
+            .map_err(map_err("tp_fields"))?;
+        self.tracepoints.insert(id, (subsystem.to_owned(), event.to_owned()));
+        Ok(Site::Tracepoint(id))
     }
 
     /// The user function a uprobe site hooks.
@@ -809,6 +866,7 @@ impl PolicySource {
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_lsm = Vec::new();
         let mut want_uprobes = Vec::new();
+        let mut want_tracepoints = Vec::new();
         for h in self.installed.values() {
             let overrides = h.selectors.iter().any(|s| s.actions.override_error.is_some());
             for site in &h.sites {
@@ -816,6 +874,7 @@ impl PolicySource {
                     Site::Kprobe(id) => *want_kprobes.entry(*id).or_default() |= overrides,
                     Site::Lsm(hook) => want_lsm.push(*hook),
                     Site::Uprobe(id) => want_uprobes.push(*id),
+                    Site::Tracepoint(id) => want_tracepoints.push(*id),
                     _ => {}
                 }
             }
@@ -872,6 +931,19 @@ impl PolicySource {
                 PolicyLoadError::Load(format!("attaching a uprobe to {} {:?}: {e}", function.path, function.target))
             })?;
             self.uprobe_links.insert(*id, link);
+        }
+        self.tracepoint_links.retain(|id, _| want_tracepoints.contains(id));
+        for (id, (subsystem, event)) in &self.tracepoints {
+            if self.tracepoint_links.contains_key(id) || !want_tracepoints.contains(id) {
+                continue;
+            }
+            let opts = libbpf_rs::TracepointOpts { cookie: u64::from(SITE_TRACEPOINT + id), ..Default::default() };
+            let category = libbpf_rs::TracepointCategory::Custom(subsystem.clone());
+            let link = progs
+                .policy_tracepoint
+                .attach_tracepoint_with_opts(category, event, opts)
+                .map_err(|e| PolicyLoadError::Load(format!("attaching to the tracepoint {subsystem}/{event}: {e}")))?;
+            self.tracepoint_links.insert(*id, link);
         }
         self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
         for hook in want_lsm {
@@ -989,6 +1061,7 @@ impl PolicySource {
         let installed = &self.installed;
         self.kprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Kprobe(*id))));
         self.uprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Uprobe(*id))));
+        self.tracepoints.retain(|id, _| installed.values().any(|h| h.sites.contains(&Site::Tracepoint(*id))));
         Ok(())
     }
 

@@ -12,11 +12,21 @@ use std::time::{Duration, Instant};
 use scry_bpf::policy::{
     Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, CapabilityMatch, CapabilitySet, ConnectHook,
     ConnectSelector, Hook, IntOp, LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, PortOp,
-    RateLimit, RateScope, Selector, Site, StrOp, UserFunction, UserTarget, decode,
+    RateLimit, RateScope, Selector, Site, StrOp, TracepointField, UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
 const SIGKILL: u32 = 9;
+
+/// Notes for the kernel matrix (vmtests/payload.sh) that a test really ran
+/// a hook of `kind` on this kernel.
+fn exercised(kind: &str) {
+    use std::io::Write;
+    if let Some(path) = std::env::var_os("SCRY_VMTEST_EXERCISED") {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("the matrix's exercised file");
+        writeln!(f, "{kind}").unwrap();
+    }
+}
 
 fn require_root() {
     // SAFETY: geteuid has no preconditions.
@@ -144,6 +154,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     assert!(alive(&out), "{out:?}");
     let (victim, out) = py("0o077");
     assert!(killed(&out), "killed before print: {out:?}");
+    exercised("tp_btf");
     let got = records.of(&[other_mask, other_binary, victim], victim);
     assert_eq!(got.len(), 1, "{got:#?}");
     let r = &got[0];
@@ -253,6 +264,7 @@ fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
     assert!(killed(&out), "{out:?}");
     // Refused before the SYN: the listener has nothing to accept.
     assert_eq!(blocked.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    exercised("cgroup_sock_addr");
     let got = records.of(&[ok_pid, victim], victim);
     assert_eq!(got.len(), 1, "{got:#?}");
     let r = &got[0];
@@ -543,6 +555,7 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
     assert_eq!((got[0].site, got[0].policy_id, str_arg(&got[0], 0)), (bprm, 21, "/usr/bin/cat".to_owned()));
     assert_eq!((got[1].site, got[1].signal), (open, Some((SIGKILL, 0))));
     assert_eq!(str_arg(&got[1], 0), format!("{dir}/c.secret"));
+    exercised("kprobe");
     source.remove(20).unwrap();
     assert_eq!(cat(&format!("{dir}/c.secret")).stdout, b"classified\n", "removed");
 }
@@ -577,6 +590,7 @@ fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
     let got = records.of(&[pid], pid);
     assert_eq!((got.len(), got[0].site), (1, Site::Lsm(LsmHook::FileOpen)));
     assert_eq!(str_arg(&got[0], 0), format!("{dir}/d.secret"));
+    exercised("lsm");
     source.remove(30).unwrap();
     assert_eq!(cat(&format!("{dir}/d.secret")).stdout, b"classified\n", "removed");
 }
@@ -618,6 +632,7 @@ fn a_uprobe_captures_a_user_functions_arguments() {
     let got = records.of(&[me], me);
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!((got[0].site, got[0].args[0], str_arg(&got[0], 0)), (site, 42, "the answer".to_owned()));
+    exercised("uprobe");
     source.remove(40).unwrap();
     scry_policy_uprobe_target(42, c"removed".as_ptr());
     records.settle(Duration::from_millis(300));
@@ -682,4 +697,62 @@ fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
     let got = records.until(&[me, root, netns, unprivileged], |got| got.iter().any(|r| r.pid == unprivileged));
     let seen: Vec<(u32, u32)> = got.iter().map(|r| (r.pid, r.selector)).collect();
     assert_eq!(seen, [(me, 0), (netns, 1), (unprivileged, 2)], "root in the host's netns matches none");
+}
+
+#[test]
+fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
+    let source = load();
+    let dir = test_dir("tracepoint");
+    std::fs::write(format!("{dir}/e.txt"), "public\n").unwrap();
+    let field = |subsystem: &str, event: &str, name: &str| {
+        let fields = scry_bpf::tracefs::format(subsystem, event).unwrap();
+        let f = fields.into_iter().find(|f| f.name == name).unwrap();
+        let data_loc = f.is_data_loc();
+        TracepointField { offset: f.offset, size: if data_loc { 4 } else { f.size }, signed: f.signed, data_loc }
+    };
+    let post = Actions { post: true, ..Default::default() };
+    // A syscall tracepoint's pointer into the caller's memory.
+    let open = source
+        .tracepoint_site("syscalls", "sys_enter_openat", &[field("syscalls", "sys_enter_openat", "filename")])
+        .unwrap();
+    let opens = Hook {
+        policy_id: 60,
+        sites: vec![open],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::UserString }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec![format!("{dir}/")] }],
+            actions: post,
+            ..Default::default()
+        }],
+    };
+    // A __data_loc string in the record, and a signed integer.
+    let exec_fields = [field("sched", "sched_process_exec", "filename"), field("sched", "sched_process_exec", "pid")];
+    let exec = source.tracepoint_site("sched", "sched_process_exec", &exec_fields).unwrap();
+    let execs = Hook {
+        policy_id: 61,
+        sites: vec![exec],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::KernelString },
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::Int },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec!["/perl".into()] }],
+            actions: post,
+            ..Default::default()
+        }],
+    };
+    source.install(60, &opens).unwrap();
+    source.install(61, &execs).unwrap();
+    let records = Records::new(source);
+    let (reader, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/e.txt")]);
+    assert_eq!(out.stdout, b"public\n");
+    let (perl, out) = run_with_pid("/usr/bin/perl", &["-e", "print \"alive\\n\""]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[reader, perl], |got| got.iter().any(|r| r.pid == perl));
+    let seen: Vec<(u32, Site, String)> = got.iter().map(|r| (r.pid, r.site, str_arg(r, 0))).collect();
+    assert_eq!(seen, [(reader, open, format!("{dir}/e.txt")), (perl, exec, "/usr/bin/perl".to_owned())]);
+    assert_eq!(got[1].args[1], u64::from(perl), "the pid field");
+    exercised("tracepoint");
 }

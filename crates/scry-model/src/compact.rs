@@ -76,6 +76,15 @@ pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {
             let word = if u.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "🕵️ uprobe " };
             format!("{} {} {}", head(word, &u.process, &ev.node_name), quote(&u.path), u.symbol)
         }
+        Event::ProcessTracepoint(t) => {
+            let (word, what) = match (t.subsys.as_str(), t.event.as_str()) {
+                ("raw_syscalls", "sys_enter") => ("☎  syscall", String::new()),
+                _ => ("⁉️ tracepoint", format!("{} {}", t.subsys, t.event)),
+            };
+            let word = if t.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { word };
+            let line = head(word, &t.process, &ev.node_name);
+            if what.is_empty() { line } else { format!("{line} {what}") }
+        }
         Event::ProcessLsm(k) => {
             let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { "🔒 LSM    " };
             format!("{} {}", head(word, &k.process, &ev.node_name), k.function_name)

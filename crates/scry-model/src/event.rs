@@ -38,6 +38,8 @@ pub enum Event {
     ProcessLsm(ProcessKprobe),
     /// A TracingPolicy uprobe's selector matched.
     ProcessUprobe(ProcessUprobe),
+    /// A TracingPolicy tracepoint's selector matched.
+    ProcessTracepoint(ProcessTracepoint),
     /// Scry's notice that events were lost between the kernel and this stream.
     LostEvents(LostEvents),
 }
@@ -50,6 +52,7 @@ impl Event {
             Event::ProcessKprobe(_) => EventType::ProcessKprobe,
             Event::ProcessLsm(_) => EventType::ProcessLsm,
             Event::ProcessUprobe(_) => EventType::ProcessUprobe,
+            Event::ProcessTracepoint(_) => EventType::ProcessTracepoint,
             Event::LostEvents(_) => EventType::LostEvents,
         }
     }
@@ -61,6 +64,7 @@ impl Event {
             Event::ProcessExit(e) => Some(&e.process),
             Event::ProcessKprobe(e) | Event::ProcessLsm(e) => Some(&e.process),
             Event::ProcessUprobe(e) => Some(&e.process),
+            Event::ProcessTracepoint(e) => Some(&e.process),
             Event::LostEvents(_) => None,
         }
     }
@@ -75,16 +79,18 @@ pub enum EventType {
     ProcessKprobe,
     ProcessLsm,
     ProcessUprobe,
+    ProcessTracepoint,
     LostEvents,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::ProcessExec,
         EventType::ProcessExit,
         EventType::ProcessKprobe,
         EventType::ProcessLsm,
         EventType::ProcessUprobe,
+        EventType::ProcessTracepoint,
         EventType::LostEvents,
     ];
 
@@ -95,6 +101,7 @@ impl EventType {
             EventType::ProcessKprobe => "PROCESS_KPROBE",
             EventType::ProcessLsm => "PROCESS_LSM",
             EventType::ProcessUprobe => "PROCESS_UPROBE",
+            EventType::ProcessTracepoint => "PROCESS_TRACEPOINT",
             EventType::LostEvents => "LOST_EVENTS",
         }
     }
@@ -406,6 +413,28 @@ pub struct ProcessUprobe {
     pub ancestors: Vec<Arc<Process>>,
     /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, `KPROBE_ACTION_SIGNAL`.
     pub action: String,
+}
+
+/// Tetragon's `ProcessTracepoint`: a policy's tracepoint hook matched.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessTracepoint {
+    pub process: Arc<Process>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Arc<Process>>,
+    pub subsys: String,
+    pub event: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<KprobeArgument>,
+    pub policy_name: String,
+    /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, `KPROBE_ACTION_SIGNAL`.
+    pub action: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Arc<Process>>,
 }
 
 /// Tetragon's `ProcessKprobe`: a policy hook's selector matched.

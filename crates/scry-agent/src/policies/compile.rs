@@ -14,8 +14,9 @@
 
 use scry_bpf::policy::{
     self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
-    UserFunction, UserTarget,
+    TracepointField, UserFunction, UserTarget,
 };
+use scry_bpf::tracefs;
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, CapabilitySet, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Namespace,
     NamespaceValue, Policy, PolicyError, RateLimitScope, Scope, SetOp, Side, StrOp,
@@ -76,6 +77,8 @@ pub enum EngineHook {
     Kprobe { function: String, hook: EngineSiteHook },
     /// On user functions' uprobes (one site each, in this order).
     Uprobe { functions: Vec<UserFunction>, hook: EngineSiteHook },
+    /// On a tracepoint, its arguments at these places in the record.
+    Tracepoint { subsystem: String, event: String, fields: Vec<TracepointField>, hook: EngineSiteHook },
     /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
     Connect(ConnectHook),
 }
@@ -91,6 +94,7 @@ pub fn compile(
     policy_id: u32,
     kernel: &KernelHooks,
     host: &HostNamespaces,
+    tracefs: &Tracefs,
 ) -> Result<Vec<CompiledHook>, PolicyError> {
     if let Scope::Namespace(ns) = &policy.scope {
         return Err(unsupported(
@@ -101,7 +105,7 @@ pub fn compile(
     if policy.workloads.pods.is_some() || policy.workloads.containers.is_some() {
         return Err(unsupported("spec.podSelector", "pod and container scoping are not supported by this engine yet"));
     }
-    let ctx = Context { mode: policy.mode, policy_id, kernel, host };
+    let ctx = Context { mode: policy.mode, policy_id, kernel, host, tracefs };
     policy.hooks.iter().map(|h| compile_hook(h, &ctx)).collect()
 }
 
@@ -111,7 +115,11 @@ struct Context<'a> {
     policy_id: u32,
     kernel: &'a KernelHooks,
     host: &'a HostNamespaces,
+    tracefs: &'a Tracefs,
 }
+
+/// A tracepoint's record layout (`scry_bpf::tracefs::format` on the agent).
+pub type Tracefs = dyn Fn(&str, &str) -> Result<Vec<tracefs::Field>, String>;
 
 /// Whether Override can change the hooked call's return value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,8 +251,12 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
             };
             return compile_equivalent(h, &f.call, eq, ctx);
         }
-        HookPoint::Tracepoint(_) | HookPoint::RawTracepoint(_) => {
-            return Err(unsupported(&h.path, "tracepoint hooks are not supported by this engine yet"));
+        HookPoint::Tracepoint(t) => return compile_tracepoint(h, t, ctx),
+        HookPoint::RawTracepoint(_) => {
+            return Err(unsupported(
+                &format!("{}.raw", h.path),
+                "raw tracepoints are not supported by this engine yet",
+            ));
         }
         HookPoint::Uprobe(u) => return compile_uprobe(h, u, ctx),
         HookPoint::Lsm(hook) => return compile_lsm(h, hook, ctx),
@@ -357,6 +369,77 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         lsm: false,
         hook: EngineHook::Kprobe {
             function: function.to_owned(),
+            hook: EngineSiteHook {
+                policy_id: ctx.policy_id,
+                sites: Vec::new(),
+                args: specs,
+                skip_failed: false,
+                selectors,
+            },
+        },
+    })
+}
+
+/// A tracepoint: each argument is a field of its record, by position in
+/// its tracefs format (integers, pointers to strings, `__data_loc` strings).
+fn compile_tracepoint(h: &Hook, t: &scry_policy::Tracepoint, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    let name = format!("{}/{}", t.subsystem, t.event);
+    let fields = (ctx.tracefs)(&t.subsystem, &t.event).map_err(|e| unsupported(&format!("{}.event", h.path), e))?;
+    let mut specs = Vec::with_capacity(h.args.len());
+    let mut shown = Vec::with_capacity(h.args.len());
+    let mut places = Vec::with_capacity(h.args.len());
+    for (i, a) in h.args.iter().enumerate() {
+        let path = format!("{}.args[{i}]", h.path);
+        let f = fields.get(a.index as usize).ok_or_else(|| {
+            unsupported(
+                &format!("{path}.index"),
+                format!("{name} has {} fields (0-{})", fields.len(), fields.len() - 1),
+            )
+        })?;
+        let refuse = || {
+            unsupported(
+                &format!("{path}.type"),
+                format!(
+                    "field {} of {name} is `{} {}`: this engine reads integers, pointers to strings and __data_loc \
+                     strings there",
+                    a.index, f.ty, f.name
+                ),
+            )
+        };
+        let (kind, show, data_loc) = match a.ty {
+            ArgType::Int(ty) if !f.is_data_loc() && matches!(f.size, 1 | 2 | 4 | 8) => {
+                (ArgKind::Int, Shown::Int(ty), false)
+            }
+            ArgType::String | ArgType::DataLoc if f.is_data_loc() => (ArgKind::KernelString, Shown::String, true),
+            // Syscall tracepoints carry the caller's pointers.
+            ArgType::String if f.is_pointer() && f.size == 8 => {
+                let kind = if t.subsystem == "syscalls" { ArgKind::UserString } else { ArgKind::KernelString };
+                (kind, Shown::String, false)
+            }
+            _ => return Err(refuse()),
+        };
+        specs.push(ArgSpec { source: ArgSource::Register(i as u8), kind });
+        shown.push((show, a.label.clone()));
+        let size = if data_loc { 4 } else { f.size };
+        places.push(TracepointField { offset: f.offset, size, signed: f.signed, data_loc });
+    }
+    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a tracepoint"))?;
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("tracepoint {name}"),
+        attachment: "tracepoint".into(),
+        function: name,
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: false,
+        lsm: false,
+        hook: EngineHook::Tracepoint {
+            subsystem: t.subsystem.clone(),
+            event: t.event.clone(),
+            fields: places,
             hook: EngineSiteHook {
                 policy_id: ctx.policy_id,
                 sites: Vec::new(),
@@ -971,6 +1054,10 @@ mod tests {
         scry_policy::parse(&yaml).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    fn no_tracefs(_: &str, _: &str) -> Result<Vec<tracefs::Field>, String> {
+        Err("no tracefs in unit tests".into())
+    }
+
     /// This machine's kernel: no kprobes, no BPF LSM.
     fn host() -> KernelHooks {
         KernelHooks { kprobes: Err("no kprobes".into()), override_return: false, lsm: Err("no LSM".into()) }
@@ -982,7 +1069,7 @@ mod tests {
     }
 
     fn error(hook: &str) -> String {
-        compile(&policy(hook), 1, &host(), &HostNamespaces::default()).unwrap_err().to_string()
+        compile(&policy(hook), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string()
     }
 
     #[test]
@@ -992,7 +1079,7 @@ mod tests {
              - matchArgs:\n      - index: 0\n        operator: NotEqual\n        values: [\"0\", \"1000\"]\n      \
              matchActions:\n      - action: Signal\n        argSig: 19\n",
         );
-        let hooks = compile(&p, 4, &host(), &HostNamespaces::default()).unwrap();
+        let hooks = compile(&p, 4, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
         assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
@@ -1062,7 +1149,7 @@ mod tests {
              selectors:\n    - matchArgs:\n      - index: 0\n        operator: Prefix\n        \
              values: [\"/usr/bin/curl\", \"/usr/bin/python3\"]\n",
         );
-        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(
             (hook.sites.as_slice(), h.at_exec, h.function.as_str()),
@@ -1081,14 +1168,14 @@ mod tests {
             "  - call: fd_install\n    syscall: false\n    args:\n    - index: 0\n      type: int\n    - index: 1\n      \
              type: file\n",
         );
-        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites.len(), 5, "{:?}", hook.sites);
         assert!(hook.skip_failed);
         assert_eq!(h.args, [(Shown::Int(IntType::S32), None), (Shown::File, None)]);
         // A syscall's body: the syscall's entry.
         let p = policy("  - call: __sys_setuid\n    syscall: false\n    args:\n    - index: 0\n      type: uint32\n");
-        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!((hook.sites.as_slice(), h.function.as_str()), ([Site::Enter(105)].as_slice(), "__sys_setuid"));
         // The return probed: the exit, the value last, matchReturnArgs on it.
@@ -1097,7 +1184,7 @@ mod tests {
              returnArg:\n      type: int\n    selectors:\n    - matchReturnArgs:\n      - operator: LessThan\n        \
              values: [\"0\"]\n",
         );
-        let h = &compile(&p, 2, &host(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 2, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!(hook.sites, [Site::Exit(257)]);
         assert_eq!(hook.args[1], ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
@@ -1114,19 +1201,19 @@ mod tests {
              selectors:\n    - matchArgs:\n      - index: 0\n        operator: Equal\n        values: [\"/etc/shadow\"]\n      \
              matchActions:\n      - action: Override\n        argError: -1\n",
         );
-        let h = &compile(&p, 3, &matrix(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Kprobe { function, hook } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
         assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "kprobe (bpf_override_return)"));
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }]);
         assert_eq!(hook.selectors[0].actions.override_error, Some(-1));
         // Debian's kernels: no bpf_override_return, so the LSM hook overrides.
         let debian = KernelHooks { override_return: false, ..matrix() };
-        let h = &compile(&p, 3, &debian, &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&p, 3, &debian, &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("the LSM hook: {:?}", h.hook) };
         assert_eq!(hook.sites, [Site::Lsm(LsmHook::FileOpen)]);
         assert_eq!(h.attachment, "BPF LSM file_open (Override, which this kernel's kprobes cannot)");
         // The same policy here: Override cannot run on the equivalent hook.
-        let err = compile(&p, 3, &host(), &HostNamespaces::default()).unwrap_err().to_string();
+        let err = compile(&p, 3, &host(), &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string();
         assert!(err.starts_with("spec.kprobes[0].selectors[0].matchActions[0].action: Override changes"), "{err}");
         let lsm = scry_policy::parse(
             "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n  lsmhooks:\n  \
@@ -1134,18 +1221,18 @@ mod tests {
              - action: Override\n        argError: -13\n",
         )
         .unwrap();
-        let h = &compile(&lsm, 3, &matrix(), &HostNamespaces::default()).unwrap()[0];
+        let h = &compile(&lsm, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("a site hook") };
         assert_eq!((hook.sites.as_slice(), h.lsm), ([Site::Lsm(LsmHook::FileOpen)].as_slice(), true));
         assert_eq!(hook.selectors[0].actions.override_error, Some(-13));
         assert_eq!(
-            compile(&lsm, 3, &host(), &HostNamespaces::default()).unwrap_err().to_string(),
+            compile(&lsm, 3, &host(), &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string(),
             "spec.lsmhooks[0]: this kernel runs no BPF LSM programs (no LSM)"
         );
         // The canonical tcp_connect policy keeps its cgroup hook where kprobes exist.
         let p = policy("  - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n");
         assert!(matches!(
-            compile(&p, 3, &matrix(), &HostNamespaces::default()).unwrap()[0].hook,
+            compile(&p, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0].hook,
             EngineHook::Connect(_)
         ));
     }
@@ -1160,7 +1247,7 @@ mod tests {
         );
         let mut namespaces = HostNamespaces::default();
         namespaces.0[engine::NamespaceType::Net as usize] = 4026531840;
-        let h = &compile(&p, 1, &host(), &namespaces).unwrap()[0];
+        let h = &compile(&p, 1, &host(), &namespaces, &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!() };
         let s = &hook.selectors[0];
         assert_eq!(s.pids, [engine::PidMatch { op: engine::BinaryOp::NotIn, pids: vec![1], namespace_pid: true }]);

@@ -16,7 +16,8 @@ use std::thread::JoinHandle;
 use scry_bpf::policy::UserTarget;
 use scry_bpf::policy::{MAX_CONNECT_HOOKS, MAX_HOOKS, PolicyRecord, PolicySource, decode};
 use scry_model::event::{
-    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe, ProcessUprobe,
+    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe, ProcessTracepoint,
+    ProcessUprobe,
 };
 use scry_model::status::{PolicyHookInfo, PolicyInfo};
 use scry_policy::{IntType, Mode};
@@ -234,7 +235,8 @@ impl Engine {
             return Err(format!("metadata.name: a policy named {:?} is loaded; delete it first", policy.name));
         }
         let id = self.next_id;
-        let hooks = compile::compile(&policy, id, self.source.kernel(), &self.host_ns).map_err(|e| e.to_string())?;
+        let hooks = compile::compile(&policy, id, self.source.kernel(), &self.host_ns, &scry_bpf::tracefs::format)
+            .map_err(|e| e.to_string())?;
         let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
         let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Site(*s)));
         let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));
@@ -252,6 +254,14 @@ impl Engine {
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| {
                         let site = self.source.kprobe_site(function).map_err(|e| e.to_string())?;
+                        let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
+                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
+                    }),
+                EngineHook::Tracepoint { subsystem, event, fields, hook } => free_site
+                    .next()
+                    .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
+                    .and_then(|slot| {
+                        let site = self.source.tracepoint_site(subsystem, event, fields).map_err(|e| e.to_string())?;
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
                         self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
                     }),
@@ -414,6 +424,18 @@ impl Engine {
                     action: event.action,
                 })
             }
+            EngineHook::Tracepoint { subsystem, event: name, .. } => Event::ProcessTracepoint(ProcessTracepoint {
+                process: event.process,
+                parent: event.parent,
+                subsys: subsystem.clone(),
+                event: name.clone(),
+                args: event.args,
+                policy_name: event.policy_name,
+                action: event.action,
+                message: event.message,
+                tags: event.tags,
+                ancestors: event.ancestors,
+            }),
             _ if hook.lsm => Event::ProcessLsm(event),
             _ => Event::ProcessKprobe(event),
         };

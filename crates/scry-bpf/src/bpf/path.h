@@ -23,60 +23,85 @@ struct {
 	__type(value, struct path_buf);
 } path_scratch SEC(".maps");
 
+/* One walk's state, for the per-component callback. */
+struct path_walk_state {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	struct path_buf *pb;
+	__u32 pos;
+	bool trunc;
+};
+
+/* One step up: a name prepended, or a mount crossed. Returns 1 to stop. A
+ * bpf_loop callback, so the verifier checks one step, not PATH_DEPTH
+ * unrolled ones (which cost it ~100k instructions per walk in a program). */
+static long path_walk_step(__u32 i, void *data)
+{
+	struct path_walk_state *w = data;
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	__u32 pos = w->pos & (PATH_SIZE - 1);
+
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->trunc = false;
+		return 1;
+	}
+	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		/* Global root, or a detached tree: nothing above. */
+		if (dentry != mnt_root || mnt_parent == mnt) {
+			w->trunc = false;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->vfsmnt = (struct vfsmount *)__builtin_preserve_access_index(&mnt_parent->mnt);
+		return 0;
+	}
+	__u32 nlen = BPF_CORE_READ(dentry, d_name.len) & 255;
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+
+	if (pos < nlen + 1)
+		return 1;
+	pos -= nlen + 1;
+	pos &= PATH_SIZE - 1;
+	bpf_probe_read_kernel(&w->pb->buf[pos + 1], nlen, name);
+	w->pb->buf[pos] = '/';
+	w->pos = pos;
+	w->dentry = parent;
+	return 0;
+}
+
 /* Resolve @p relative to @root (the task's root, so a containerised process sees
  * its own paths, as d_path would) into pb->buf[pos, PATH_SIZE - 1). Returns pos;
- * sets *len and *trunc. bpf_d_path is not allowed from tracepoints, hence the walk.
- * The loop keeps every iteration's verifier state alike (pos masked at the top,
- * one exit flag) so that states prune and the verifier stays well under its limit. */
+ * sets *len and *trunc. bpf_d_path is not allowed from tracepoints, hence the walk. */
 static __always_inline __u32 path_walk(const struct path *p, const struct path *root, struct path_buf *pb,
 				       __u32 *len, bool *trunc)
 {
-	struct dentry *dentry = BPF_CORE_READ(p, dentry);
-	struct vfsmount *vfsmnt = BPF_CORE_READ(p, mnt);
-	struct dentry *root_dentry = BPF_CORE_READ(root, dentry);
-	struct vfsmount *root_mnt = BPF_CORE_READ(root, mnt);
-	__u32 pos = PATH_SIZE - 1;
-	int i;
+	struct path_walk_state w = {
+		.dentry = BPF_CORE_READ(p, dentry),
+		.vfsmnt = BPF_CORE_READ(p, mnt),
+		.root_dentry = BPF_CORE_READ(root, dentry),
+		.root_mnt = BPF_CORE_READ(root, mnt),
+		.pb = pb,
+		.pos = PATH_SIZE - 1,
+		.trunc = true, /* unless the walk reaches a root */
+	};
+	__u32 pos;
 
-	*trunc = true; /* unless the walk reaches a root */
-	for (i = 0; i < PATH_DEPTH; i++) {
-		pos &= PATH_SIZE - 1;
-		if (dentry == root_dentry && vfsmnt == root_mnt) {
-			*trunc = false;
-			break;
-		}
-		struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-
-		if (dentry == mnt_root || dentry == parent) {
-			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-			/* Global root, or a detached tree: nothing above. */
-			if (dentry != mnt_root || mnt_parent == mnt) {
-				*trunc = false;
-				break;
-			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			vfsmnt = (struct vfsmount *)__builtin_preserve_access_index(&mnt_parent->mnt);
-			continue;
-		}
-		__u32 nlen = BPF_CORE_READ(dentry, d_name.len) & 255;
-		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-
-		if (pos < nlen + 1)
-			break;
-		pos -= nlen + 1;
-		pos &= PATH_SIZE - 1;
-		bpf_probe_read_kernel(&pb->buf[pos + 1], nlen, name);
-		pb->buf[pos] = '/';
-		dentry = parent;
-	}
-	pos &= PATH_SIZE - 1;
+	bpf_loop(PATH_DEPTH, path_walk_step, &w, 0);
+	pos = w.pos & (PATH_SIZE - 1);
 	if (pos == PATH_SIZE - 1) {
 		pos = PATH_SIZE - 2;
 		pb->buf[pos] = '/';
 	}
+	*trunc = w.trunc;
 	*len = (PATH_SIZE - 1 - pos) & (PATH_SIZE - 1);
 	return pos;
 }

@@ -313,16 +313,70 @@ static __always_inline __u32 ns_inum(struct task_struct *task, __u32 ns)
 	}
 }
 
-/* matchPIDs, matchNamespaces and matchCapabilities on the current task. */
-static __always_inline int task_matches(const struct selector *s)
+/* One hook's evaluation, shared by the bpf_loop callbacks below: each is
+ * verified once, not once per selector, matchArgs entry or namespace (the
+ * inline loops cost the verifier hundreds of thousands of instructions per
+ * program). */
+struct hook_eval {
+	struct scratch *sc;
+	const struct hook *h;
+	const struct selector *s;
+	const __u64 *raw;
+	int ok;       /* the current filter list holds so far */
+	int matched;  /* the first matching selector, or -1 */
+	struct task_struct *task;
+};
+
+/* Each callback bounds its index itself, in 64 bits behind a barrier: the
+ * verifier does not know bpf_loop's count, and clang would compare a
+ * 32-bit copy the verifier cannot connect to the index it uses. */
+static long arg_match_cb(__u32 i, void *data)
 {
+	struct hook_eval *ev = data;
+
+	__u64 n = i;
+
+	barrier_var(n);
+	if (n >= POLICY_ARG_MATCHES)
+		return 1;
+	if (!arg_matches(ev->sc, ev->h, &ev->s->args[n])) {
+		ev->ok = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static long ns_cb(__u32 i, void *data)
+{
+	struct hook_eval *ev = data;
+	const struct ns_filter *f;
+
+	__u64 n = i;
+
+	barrier_var(n);
+	if (n >= POLICY_NS_FILTERS)
+		return 1;
+	f = &ev->s->ns[n];
+	if (!in_set(f->op, f->n, f->inums, ns_inum(ev->task, f->ns))) {
+		ev->ok = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* matchPIDs, matchNamespaces and matchCapabilities on the current task. */
+static __always_inline int task_matches(struct hook_eval *ev)
+{
+	const struct selector *s = ev->s;
 	struct task_struct *task;
 	const struct cred *cred;
 	int i;
 
 	if (!s->npids && !s->nns && !s->ncaps)
 		return 1;
+	/* A local: BPF_CORE_READ on `ev->task` would relocate hook_eval too. */
 	task = bpf_get_current_task_btf();
+	ev->task = task;
 	for (i = 0; i < POLICY_PID_FILTERS; i++) {
 		const struct pid_filter *f = &s->pids[i];
 
@@ -331,14 +385,10 @@ static __always_inline int task_matches(const struct selector *s)
 		if (!in_set(f->op, f->n, f->pids, f->ns_pid ? ns_pid(task) : (__u32)BPF_CORE_READ(task, tgid)))
 			return 0;
 	}
-	for (i = 0; i < POLICY_NS_FILTERS; i++) {
-		const struct ns_filter *f = &s->ns[i];
-
-		if (i >= s->nns)
-			break;
-		if (!in_set(f->op, f->n, f->inums, ns_inum(task, f->ns)))
-			return 0;
-	}
+	ev->ok = 1;
+	bpf_loop(s->nns, ns_cb, ev, 0);
+	if (!ev->ok)
+		return 0;
 	cred = BPF_CORE_READ(task, cred);
 	for (i = 0; i < POLICY_CAP_FILTERS; i++) {
 		const struct cap_filter *f = &s->caps[i];
@@ -360,17 +410,25 @@ static __always_inline int task_matches(const struct selector *s)
 	return 1;
 }
 
-static __always_inline int selector_matches(struct scratch *sc, const struct hook *h, const struct selector *s)
+/* Selector `j` of the hook: the first that matches stops the loop. */
+static long selector_cb(__u32 j, void *data)
 {
-	int i;
+	struct hook_eval *ev = data;
+	const struct selector *s;
 
-	for (i = 0; i < POLICY_ARG_MATCHES; i++) {
-		if (i >= s->nargs)
-			break;
-		if (!arg_matches(sc, h, &s->args[i]))
-			return 0;
-	}
-	return in_binaries(s->bin_op, s->nbinaries, s->binaries, sc->call.e.binary) && task_matches(s);
+	__u64 n = j;
+
+	barrier_var(n);
+	if (n >= POLICY_SELECTORS)
+		return 1;
+	s = &ev->h->selectors[n];
+	ev->s = s;
+	ev->ok = 1;
+	bpf_loop(s->nargs, arg_match_cb, ev, 0);
+	if (!ev->ok || !in_binaries(s->bin_op, s->nbinaries, s->binaries, ev->sc->call.e.binary) || !task_matches(ev))
+		return 0;
+	ev->matched = j;
+	return 1;
 }
 
 /* A hook without selectors posts every call. */
@@ -539,6 +597,20 @@ static __always_inline void read_string(struct scratch *sc, const struct hook *h
 	}
 }
 
+/* String slot `k` of the hook. */
+static long string_cb(__u32 k, void *data)
+{
+	struct hook_eval *ev = data;
+
+	__u64 n = k;
+
+	barrier_var(n);
+	if (n >= POLICY_STRS)
+		return 1;
+	read_string(ev->sc, ev->h, ev->h->str_arg[n], ev->raw);
+	return 0;
+}
+
 /* A site's call: its raw argument sources, for every hook there. */
 struct site_call {
 	struct scratch *sc;
@@ -555,6 +627,7 @@ static long hook_cb(__u32 i, void *data)
 	struct policy_call *c = &sc->sc->call;
 	__u32 idx = sc->list->hook[i & (POLICY_HOOKS_PER_SITE - 1)], j;
 	struct hook *h = bpf_map_lookup_elem(&hooks, &idx);
+	struct hook_eval ev = {};
 
 	if (!h || !h->enabled)
 		return 0;
@@ -563,26 +636,21 @@ static long hook_cb(__u32 i, void *data)
 	for (j = 0; j < POLICY_ARGS; j++)
 		c->e.args[j] = j < h->nargs ? sc->raw[h->args[j].source & (POLICY_SOURCES - 1)] : 0;
 	c->e.nstr = 0;
-	for (j = 0; j < POLICY_STRS; j++) {
-		if (h->str_arg[j] == STR_NONE)
-			break;
-		read_string(sc->sc, h, h->str_arg[j], sc->raw);
-		c->e.nstr = j + 1;
-	}
+	for (j = 0; j < POLICY_STRS; j++)
+		if (h->str_arg[j] != STR_NONE)
+			c->e.nstr = j + 1;
+	ev.sc = sc->sc;
+	ev.h = h;
+	ev.raw = sc->raw;
+	ev.matched = -1;
+	bpf_loop(c->e.nstr, string_cb, &ev, 0);
 	if (h->nselectors == 0) {
 		act(sc->sc, idx, h, 0, &post_every_call);
 		return 0;
 	}
-	for (j = 0; j < POLICY_SELECTORS; j++) {
-		const struct selector *s = &h->selectors[j];
-
-		if (j >= h->nselectors)
-			break;
-		if (selector_matches(sc->sc, h, s)) {
-			act(sc->sc, idx, h, j, s);
-			return 0;
-		}
-	}
+	bpf_loop(h->nselectors, selector_cb, &ev, 0);
+	if (ev.matched >= 0 && ev.matched < POLICY_SELECTORS)
+		act(sc->sc, idx, h, ev.matched, &h->selectors[ev.matched]);
 	return 0;
 }
 
@@ -771,6 +839,51 @@ static __always_inline long lsm_result(int v)
 	if (r > 0 || r < -4095)
 		return -1;
 	return r;
+}
+
+/* By tracepoint site id: where its hooks' values are in the record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, POLICY_TRACEPOINTS);
+	__type(key, __u32);
+	__type(value, struct tp_fields);
+} tp_fields SEC(".maps");
+
+/* Any tracepoint (Tetragon's `tracepoints`): each attachment's cookie is its
+ * site, whose fields user space read from tracefs. */
+SEC("tracepoint")
+int policy_tracepoint(void *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx), args[POLICY_ARGS] = {}, base = 0;
+	__u32 id = (__u32)site - SITE_TRACEPOINT, i;
+	const struct tp_fields *tf;
+	void *record = ctx;
+
+	if (site < SITE_TRACEPOINT || site >= SITE_TRACEPOINT + POLICY_TRACEPOINTS)
+		return 0;
+	tf = bpf_map_lookup_elem(&tp_fields, &id);
+	if (!tf)
+		return 0;
+	/* The record's address as a plain number: every value below is then a
+	 * scalar whatever its field, so the verifier's states merge (a ctx
+	 * pointer in some of them made it explore every combination). */
+	bpf_probe_read_kernel(&base, sizeof(base), &record);
+	for (i = 0; i < POLICY_ARGS; i++) {
+		struct tp_field f = tf->f[i];
+		__u32 n = f.size > 8 ? 8 : f.size, shift;
+		__u64 v = 0;
+
+		if (!n)
+			break;
+		bpf_probe_read_kernel(&v, n, (void *)(base + f.offset));
+		shift = (f.flags & TP_SIGNED) ? 64 - 8 * n : 0;
+		v = (__u64)((__s64)(v << shift) >> shift);
+		if (f.flags & TP_DATA_LOC)
+			v = base + (v & 0xffff);
+		args[i] = v;
+	}
+	run_function((__u32)site, args);
+	return 0;
 }
 
 /* BPF LSM hooks (loaded where BPF LSM runs): an Override's error is the

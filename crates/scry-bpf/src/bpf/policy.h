@@ -29,7 +29,26 @@
 #define SITE_LSM_BPRM_CHECK (SITE_LSM_FILE_OPEN + 1)
 #define SITE_UPROBE (SITE_LSM_BPRM_CHECK + 1)
 #define POLICY_UPROBES 64
-#define POLICY_SITES (SITE_UPROBE + POLICY_UPROBES)
+#define SITE_TRACEPOINT (SITE_UPROBE + POLICY_UPROBES)
+#define POLICY_TRACEPOINTS 32
+#define POLICY_SITES (SITE_TRACEPOINT + POLICY_TRACEPOINTS)
+
+/* Where a tracepoint site's raw values are in its record (from the
+ * tracepoint's tracefs format): size 0 ends the list. A __data_loc field
+ * holds its data's offset (low 16 bits): the value is then the data's
+ * address. */
+struct tp_field {
+	__u16 offset;
+	__u8 size; /* 1, 2, 4 or 8 */
+	__u8 flags; /* TP_SIGNED, TP_DATA_LOC */
+};
+
+#define TP_SIGNED 1
+#define TP_DATA_LOC 2
+
+struct tp_fields {
+	struct tp_field f[POLICY_ARGS];
+};
 
 #define POLICY_STRS 2             /* string and path arguments per hook */
 #define POLICY_STR_SIZE 4096      /* bytes kept of each (a power of two) */
