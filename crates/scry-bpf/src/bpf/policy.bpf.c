@@ -633,6 +633,22 @@ static long hook_cb(__u32 i, void *data)
 		return 0;
 	if (h->skip_failed && (__s64)sc->raw[SRC_RET] < 0)
 		return 0;
+	/* matchBinaries first, as Tetragon does: when no selector can match
+	 * this executable, the call costs no argument reads at all. */
+	if (h->nselectors) {
+		int any = 0;
+
+		for (j = 0; j < POLICY_SELECTORS; j++) {
+			const struct selector *s = &h->selectors[j];
+
+			if (j >= h->nselectors)
+				break;
+			if (in_binaries(s->bin_op, s->nbinaries, s->binaries, c->e.binary))
+				any = 1;
+		}
+		if (!any)
+			return 0;
+	}
 	for (j = 0; j < POLICY_ARGS; j++)
 		c->e.args[j] = j < h->nargs ? sc->raw[h->args[j].source & (POLICY_SOURCES - 1)] : 0;
 	c->e.nstr = 0;
