@@ -118,7 +118,10 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
     assert!(list.contains("no-umask (enabled, enforce): 1 events, 1 signals, 0 rate-limited\n"), "{list}");
     assert!(list.contains("watch-umask (enabled, monitor): 1 events, 0 signals, 0 rate-limited\n"), "{list}");
-    assert!(list.contains("  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"), "{list}");
+    assert!(
+        list.contains("  spec.kprobes[0]: kprobe sys_umask (syscall) → tracepoint syscalls/sys_enter_umask\n"),
+        "{list}"
+    );
 
     // Disabled: no kill; enabled again: kill; deleted: no kill.
     assert!(scry_policy(&agent, &["disable", "no-umask"]).status.success());

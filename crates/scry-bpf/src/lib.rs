@@ -6,6 +6,7 @@ pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod socket;
+pub mod syscalls;
 pub mod tracefs;
 pub mod usage;
 

@@ -1,6 +1,6 @@
 //! The TracingPolicy engine's kernel side: `policy.bpf.c` (one program per
-//! kind of site — a syscall's entry, its exit, exec — serving every hook
-//! there, plus exec/fork/exit programs that track each process's
+//! kind of site — a syscall's entry, its exit, exec, kprobes, uprobes,
+//! tracepoints, LSM hooks — serving every hook there, plus exec/fork/exit programs that track each process's
 //! executable, and cgroup connect programs), hooks installed as compiled
 //! selectors, and the records of hooks that acted.
 //!
@@ -373,9 +373,10 @@ enum StrMap {
 pub struct PolicySource {
     skel: PolicySkel<'static>,
     _links: Vec<Link>,
-    /// The sys_enter and sys_exit programs run on every syscall of the node:
-    /// each is attached only while a hook needs it.
-    sys_enter: Option<Link>,
+    /// Each hooked syscall's sys_enter_NAME tracepoint, by number.
+    sys_enter: HashMap<u32, Link>,
+    /// The sys_exit program runs on every syscall of the node: attached
+    /// only while a hook needs it.
     sys_exit: Option<Link>,
     /// The connect programs (connect4, connect6, sys_exit_connect), attached
     /// while a connect hook is installed.
@@ -579,7 +580,7 @@ impl PolicySource {
         Ok(PolicySource {
             skel,
             _links: links,
-            sys_enter: None,
+            sys_enter: HashMap::new(),
             sys_exit: None,
             connect: Vec::new(),
             cgroup_root: cgroup_root.to_owned(),
@@ -854,14 +855,16 @@ impl PolicySource {
     }
 
     /// Attaches each on-demand program while a hook needs it, and detaches
-    /// it when none does: sys_enter and sys_exit, each hooked function's
+    /// it when none does: each hooked syscall's sys_enter tracepoint, sys_exit,
+    /// each hooked function's
     /// kprobe (the overriding one when a hook there overrides), LSM hooks.
     fn attach_while_needed(&mut self) -> Result<(), PolicyLoadError> {
         fn attach_err(what: String) -> impl Fn(libbpf_rs::Error) -> PolicyLoadError {
             move |e| PolicyLoadError::Load(format!("attaching {what}: {e}"))
         }
         let sites = || self.installed.values().flat_map(|h| h.sites.iter());
-        let want_enter = sites().any(|s| matches!(s, Site::Enter(_)));
+        let want_enter: Vec<u32> =
+            sites().filter_map(|s| if let Site::Enter(nr) = s { Some(*nr) } else { None }).collect();
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_lsm = Vec::new();
@@ -880,12 +883,20 @@ impl PolicySource {
             }
         }
         let progs = &self.skel.progs;
-        match (want_enter, self.sys_enter.is_some()) {
-            (true, false) => {
-                self.sys_enter = Some(progs.policy_sys_enter.attach().map_err(attach_err("policy_sys_enter".into()))?)
+        self.sys_enter.retain(|nr, _| want_enter.contains(nr));
+        for nr in want_enter {
+            if self.sys_enter.contains_key(&nr) {
+                continue;
             }
-            (false, true) => self.sys_enter = None,
-            _ => {}
+            let name = crate::syscalls::name(nr)
+                .ok_or_else(|| PolicyLoadError::Limit(format!("syscall {nr} has no name this engine knows")))?;
+            let event = format!("sys_enter_{name}");
+            let opts = libbpf_rs::TracepointOpts { cookie: u64::from(nr), ..Default::default() };
+            let link = progs
+                .policy_sys_enter
+                .attach_tracepoint_with_opts(libbpf_rs::TracepointCategory::Syscalls, &event, opts)
+                .map_err(attach_err(format!("the tracepoint syscalls/{event}")))?;
+            self.sys_enter.insert(nr, link);
         }
         match (want_exit, self.sys_exit.is_some()) {
             (true, false) => {
@@ -959,10 +970,10 @@ impl PolicySource {
         Ok(())
     }
 
-    /// Whether a program runs on every syscall (some hook is installed on a
-    /// syscall's entry or exit).
+    /// Whether a program is attached to syscalls (some hook is installed on
+    /// a syscall's entry or exit).
     pub fn syscalls_hooked(&self) -> bool {
-        self.sys_enter.is_some() || self.sys_exit.is_some()
+        !self.sys_enter.is_empty() || self.sys_exit.is_some()
     }
 
     /// Writes `site`'s list of hooks from what is installed.

@@ -78,7 +78,7 @@ mod tests {
             hooks: vec![PolicyHookInfo {
                 path: "spec.kprobes[0]".into(),
                 hook: "kprobe sys_umask (syscall)".into(),
-                attachment: "tp_btf sys_enter, syscall 95".into(),
+                attachment: "tracepoint syscalls/sys_enter_umask".into(),
             }],
             events: 2,
             signals: 1,
@@ -86,7 +86,7 @@ mod tests {
         };
         assert_eq!(
             text(&[p]),
-            "no-umask (enabled, enforce): 2 events, 1 signals, 3 rate-limited\n  spec.kprobes[0]: kprobe sys_umask (syscall) → tp_btf sys_enter, syscall 95\n"
+            "no-umask (enabled, enforce): 2 events, 1 signals, 3 rate-limited\n  spec.kprobes[0]: kprobe sys_umask (syscall) → tracepoint syscalls/sys_enter_umask\n"
         );
     }
 }

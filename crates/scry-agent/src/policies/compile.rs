@@ -22,7 +22,7 @@ use scry_policy::{
     NamespaceValue, Policy, PolicyError, RateLimitScope, Scope, SetOp, Side, StrOp,
 };
 
-use super::syscalls;
+use scry_bpf::syscalls;
 
 /// How an event shows one captured argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -613,7 +613,7 @@ fn compile_syscall(
     let site = if ret.is_some() { Site::Exit(nr) } else { Site::Enter(nr) };
     let attachment = match site {
         Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
-        _ => format!("tp_btf sys_enter, syscall {nr}"),
+        _ => format!("tracepoint syscalls/sys_enter_{name}"),
     };
     Ok(CompiledHook {
         path: h.path.clone(),
@@ -1082,7 +1082,10 @@ mod tests {
         let hooks = compile(&p, 4, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
         assert_eq!(hooks.len(), 1);
         let h = &hooks[0];
-        assert_eq!((h.function.as_str(), h.attachment.as_str()), ("__x64_sys_setuid", "tp_btf sys_enter, syscall 105"));
+        assert_eq!(
+            (h.function.as_str(), h.attachment.as_str()),
+            ("__x64_sys_setuid", "tracepoint syscalls/sys_enter_setuid")
+        );
         let EngineHook::Site(hook) = &h.hook else { panic!("a syscall hook") };
         assert_eq!((hook.policy_id, hook.sites.as_slice()), (4, [Site::Enter(105)].as_slice()));
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }]);

@@ -5,7 +5,6 @@
 //! events on the event bus.
 
 pub mod compile;
-pub mod syscalls;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* TracingPolicy hooks, filtered and enforced in the kernel.
  *
- * Hooks run at sites: a syscall's entry (tp_btf sys_enter), its exit
- * (tp_btf sys_exit) and exec (tp_btf sched_process_exec). One program per
- * kind of site serves every policy: kernels without kprobes or fentry —
- * this project's own machines, hardened and serverless nodes — still run
- * them, and one attachment costs the same whatever the number of policies.
- * The enter and exit programs are attached only while a hook needs them; a
- * site without hooks costs one array lookup.
+ * Hooks run at sites: a syscall's entry (its syscalls/sys_enter_NAME
+ * tracepoint), its exit (tp_btf sys_exit), exec (tp_btf
+ * sched_process_exec), kprobes, uprobes, tracepoints and LSM hooks. One
+ * program per kind of site serves every policy: kernels without kprobes or
+ * fentry — this project's own machines, hardened and serverless nodes —
+ * still run the syscall, exec and tracepoint ones, and one attachment costs
+ * the same whatever the number of policies. Programs are attached only
+ * while a hook needs them.
  *
  * User space compiles each hook into the `hooks` array: where each argument
  * comes from (a syscall register, the return value, exec's linux_binprm)
@@ -719,16 +720,6 @@ static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long r
 	run_site(site, &call, current_binary());
 }
 
-/* tp_btf rather than raw_tp: `regs` is a typed pointer, so the arguments
- * are plain loads, not six helper calls, on every hooked syscall. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(policy_sys_enter, struct pt_regs *regs, long id)
-{
-	if ((__u64)id < POLICY_SYSCALLS)
-		run_syscall((__u32)id, regs, 0);
-	return 0;
-}
-
 SEC("tp_btf/sys_exit")
 int BPF_PROG(policy_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -794,6 +785,31 @@ static __always_inline int run_function(__u32 site, const __u64 *args)
 	call.raw[SRC_BPRM] = 0;
 	run_site(site, &call, current_binary());
 	return call.sc->call.override;
+}
+
+/* A hooked syscall's entry, through that syscall's own tracepoint
+ * (syscalls/sys_enter_NAME, the attachment's cookie its number): syscalls
+ * without hooks run no program at all, where raw_syscalls:sys_enter would
+ * run one on every syscall of the node. The record: the common fields, the
+ * number, then the six arguments as longs. */
+struct syscall_enter_record {
+	__u64 common;
+	__s64 nr;
+	__u64 args[POLICY_ARGS];
+};
+
+SEC("tracepoint")
+int policy_sys_enter(struct syscall_enter_record *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx), args[POLICY_ARGS];
+
+	/* Read, not loaded: a direct load of args[5] would make the kernel
+	 * refuse the attachment to syscalls with fewer arguments (their record
+	 * is shorter than the program's furthest context access). */
+	bpf_probe_read_kernel(args, sizeof(args), ctx->args);
+	if (site < POLICY_SYSCALLS)
+		run_function((__u32)site, args);
+	return 0;
 }
 
 static __always_inline int run_kprobe(struct pt_regs *ctx)

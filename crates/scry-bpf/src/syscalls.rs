@@ -1,7 +1,7 @@
 //! x86_64 syscall numbers by name, from the libc crate's table (the
 //! kernel's own numbering): a policy names a syscall (`sys_umask`,
-//! `__x64_sys_umask`) and the engine's one sys_enter program filters by
-//! number.
+//! `__x64_sys_umask`), the engine keys hooks by number and attaches to the
+//! syscall's own tracepoint by name.
 
 macro_rules! syscalls {
     ($($name:ident,)*) => {
@@ -15,6 +15,11 @@ pub fn number(call: &str) -> Option<u32> {
     let name = call.strip_prefix("__x64_").unwrap_or(call);
     let name = name.strip_prefix("sys_").unwrap_or(name);
     SYSCALLS.iter().find(|(n, _)| n.strip_prefix("SYS_") == Some(name)).map(|(_, nr)| *nr as u32)
+}
+
+/// The name of syscall `nr` (`umask`), as its tracepoints name it.
+pub fn name(nr: u32) -> Option<&'static str> {
+    SYSCALLS.iter().find(|(_, n)| *n == i64::from(nr)).and_then(|(name, _)| name.strip_prefix("SYS_"))
 }
 
 syscalls! {
@@ -78,5 +83,6 @@ mod tests {
         assert_eq!(super::number("__x64_sys_connect"), Some(42));
         assert_eq!(super::number("setuid"), Some(105));
         assert_eq!(super::number("sys_nope"), None);
+        assert_eq!((super::name(95), super::name(100_000)), (Some("umask"), None));
     }
 }
