@@ -154,7 +154,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     assert!(alive(&out), "{out:?}");
     let (victim, out) = py("0o077");
     assert!(killed(&out), "killed before print: {out:?}");
-    exercised("tp_btf");
+    exercised("tracepoint");
     let got = records.of(&[other_mask, other_binary, victim], victim);
     assert_eq!(got.len(), 1, "{got:#?}");
     let r = &got[0];
@@ -401,6 +401,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
     assert_eq!(got[0].site, Site::Exec);
     assert_eq!(str_arg(&got[0], 0), python());
     assert_ne!(got[0].binary, 0, "the caller is the listed shell");
+    exercised("tp_btf");
 }
 
 #[test]
