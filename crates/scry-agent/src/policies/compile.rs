@@ -285,27 +285,55 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
     })
 }
 
-/// The captured arguments of a kernel function or LSM hook, from its
-/// argument registers.
-fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
-    let mut specs = Vec::with_capacity(h.args.len());
+/// A syscall's argument of type `ty`: integers, user strings, descriptors.
+fn syscall_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
+    Some(match ty {
+        ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
+        ArgType::String => (ArgKind::UserString, Shown::String),
+        ArgType::Fd => (ArgKind::Fd, Shown::File),
+        _ => return None,
+    })
+}
+
+/// A user function's argument of type `ty`: integers and user strings.
+fn user_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
+    Some(match ty {
+        ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
+        ArgType::String => (ArgKind::UserString, Shown::String),
+        _ => return None,
+    })
+}
+
+/// The captured arguments of a call whose arguments are in registers
+/// (syscalls, kernel and user functions, LSM hooks), each made by `made`
+/// from its type, or `refusal` when it cannot be.
+fn register_args(
+    h: &Hook,
+    made: fn(ArgType) -> Option<(ArgKind, Shown)>,
+    refusal: &str,
+) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
+    let mut specs = Vec::with_capacity(h.args.len() + 1);
     let mut shown = Vec::with_capacity(h.args.len());
     for (i, a) in h.args.iter().enumerate() {
         let path = format!("{}.args[{i}]", h.path);
         if a.index > 5 {
-            return Err(unsupported(&format!("{path}.index"), "this engine reads a function's first 6 arguments"));
+            return Err(unsupported(&format!("{path}.index"), "this engine reads a call's first 6 arguments (0-5)"));
         }
-        let (kind, show) = kernel_arg(a.ty).ok_or_else(|| {
-            unsupported(
-                &format!("{path}.type"),
-                "on a kernel function this engine captures integer, string, filename, fd, file, path and \
-                 linux_binprm arguments",
-            )
-        })?;
+        let (kind, show) = made(a.ty).ok_or_else(|| unsupported(&format!("{path}.type"), refusal))?;
         specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
         shown.push((show, a.label.clone()));
     }
     Ok((specs, shown))
+}
+
+/// A kernel function's or LSM hook's captured arguments.
+fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
+    register_args(
+        h,
+        kernel_arg,
+        "on a kernel function this engine captures integer, string, filename, fd, file, path and linux_binprm \
+         arguments",
+    )
 }
 
 /// A kernel function through a kprobe (this kernel has them).
@@ -457,26 +485,8 @@ fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Resul
     if h.return_arg.is_some() {
         return Err(unsupported(&format!("{}.return", h.path), "uretprobes are not supported by this engine yet"));
     }
-    let mut specs = Vec::with_capacity(h.args.len());
-    let mut shown = Vec::with_capacity(h.args.len());
-    for (i, a) in h.args.iter().enumerate() {
-        let path = format!("{}.args[{i}]", h.path);
-        if a.index > 5 {
-            return Err(unsupported(&format!("{path}.index"), "this engine reads a function's first 6 arguments"));
-        }
-        let (kind, show) = match a.ty {
-            ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
-            ArgType::String => (ArgKind::UserString, Shown::String),
-            _ => {
-                return Err(unsupported(
-                    &format!("{path}.type"),
-                    "on a user function this engine captures integer and string arguments",
-                ));
-            }
-        };
-        specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
-        shown.push((show, a.label.clone()));
-    }
+    let (specs, shown) =
+        register_args(h, user_arg, "on a user function this engine captures integer and string arguments")?;
     let (selectors, signals) =
         selectors(h, &specs, ctx, Overridable::No("Override on a uprobe is not supported by this engine".into()))?;
     let functions: Vec<UserFunction> = match &u.target {
@@ -573,27 +583,8 @@ fn compile_syscall(
 ) -> Result<CompiledHook, PolicyError> {
     let nr = syscalls::number(name)
         .ok_or_else(|| unsupported(&format!("{}.call", h.path), format!("{call:?} is not an x86_64 syscall")))?;
-    let mut specs = Vec::with_capacity(h.args.len() + 1);
-    let mut shown = Vec::with_capacity(h.args.len());
-    for (i, a) in h.args.iter().enumerate() {
-        let path = format!("{}.args[{i}]", h.path);
-        if a.index > 5 {
-            return Err(unsupported(&format!("{path}.index"), "a syscall has 6 arguments (0-5)"));
-        }
-        let (kind, show) = match a.ty {
-            ArgType::Int(ty) => (ArgKind::Int, Shown::Int(ty)),
-            ArgType::String => (ArgKind::UserString, Shown::String),
-            ArgType::Fd => (ArgKind::Fd, Shown::File),
-            _ => {
-                return Err(unsupported(
-                    &format!("{path}.type"),
-                    "on a syscall hook this engine captures integer, string and fd arguments",
-                ));
-            }
-        };
-        specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
-        shown.push((show, a.label.clone()));
-    }
+    let (mut specs, shown) =
+        register_args(h, syscall_arg, "on a syscall hook this engine captures integer, string and fd arguments")?;
     let ret = match &h.return_arg {
         None => None,
         Some(r) => match r.ty {
