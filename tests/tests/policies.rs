@@ -186,6 +186,14 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     assert_eq!((k.action.as_str(), k.policy_name.as_str()), ("KPROBE_ACTION_SIGKILL", "egress-ports"));
     let sock = k.args[0].sock_arg.as_ref().expect("the socket");
     assert_eq!((sock.family.as_str(), sock.daddr.as_str(), sock.dport), ("AF_INET", "127.0.0.1", 4444));
+    // The engine's line in `scry status`: its records, no loss, and why
+    // kprobes are not used here.
+    let status = rt.block_on(agent.client().status()).unwrap();
+    let engine = status.sources.iter().find(|s| s.name == "policy").expect("the policy engine's source line");
+    assert!(engine.events >= 4, "{engine:?}");
+    assert_eq!((engine.kernel_lost, engine.decode_errors), (0, 0));
+    assert!(engine.fallbacks.iter().any(|f| f.kind == "kprobe"), "{engine:?}");
+    assert!(engine.maps.iter().any(|m| m.name.ends_with("task_binary")), "{engine:?}");
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
     assert!(
         list.contains("  spec.kprobes[0]: kprobe tcp_connect → cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)\n"),

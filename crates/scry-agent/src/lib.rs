@@ -284,6 +284,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 series_refused: flow_metrics.refused(),
             }
         };
+        let policy_source = policies.clone();
         let (bus, pipeline, stats, node, sockets, flows) = (
             bus.clone(),
             pipeline.clone(),
@@ -305,7 +306,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             btf: Some(facts.btf.clone()),
             uptime_seconds: started.elapsed().as_secs(),
             hooks: hooks.clone(),
-            sources: vec![stats.status(), sockets.source(), flows.source()],
+            sources: [stats.status(), sockets.source(), flows.source()]
+                .into_iter()
+                .chain(policy_source.as_ref().map(PolicyManager::source))
+                .collect(),
             stream: StreamStatus {
                 subscribers: bus.subscribers(),
                 queue_dropped: bus.dropped(),

@@ -651,6 +651,12 @@ impl PolicySource {
         self.uprobe_ids.iter().find(|(_, i)| **i == id).map(|(f, _)| f.clone())
     }
 
+    /// The engine's hash maps, for their fill in `scry status`.
+    pub fn maps(&self) -> [&dyn MapCore; 7] {
+        let m = &self.skel.maps;
+        [&m.task_binary, &m.binary_ids, &m.rate_last, &m.str_equal, &m.str_prefix, &m.str_postfix, &m.pending_signal]
+    }
+
     /// What this kernel lets the engine hook besides syscalls and exec.
     pub fn kernel(&self) -> &KernelHooks {
         &self.kernel

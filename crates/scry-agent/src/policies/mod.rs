@@ -7,9 +7,9 @@
 pub mod compile;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use scry_bpf::policy::UserTarget;
@@ -18,11 +18,11 @@ use scry_model::event::{
     Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe, ProcessTracepoint,
     ProcessUprobe,
 };
-use scry_model::status::{PolicyHookInfo, PolicyInfo};
+use scry_model::status::{Fallback, PolicyHookInfo, PolicyInfo, SourceStatus};
 use scry_policy::{IntType, Mode};
 
 use self::compile::{CompiledHook, EngineHook, HostNamespaces, Shown};
-use crate::collector::{DecodedRing, spawn_collector};
+use crate::collector::{DecodedRing, count_maps, spawn_collector};
 use crate::events::EventBus;
 use crate::pipeline::{Lineage, Pipeline, monotonic_ns};
 
@@ -43,6 +43,8 @@ enum Command {
 #[derive(Clone)]
 pub struct PolicyManager {
     tx: Sender<Command>,
+    /// The engine's line in `scry status`: records, losses, ring, maps.
+    source: Arc<Mutex<SourceStatus>>,
 }
 
 impl PolicyManager {
@@ -55,6 +57,8 @@ impl PolicyManager {
     ) -> Result<(PolicyManager, JoinHandle<()>), String> {
         let (tx, rx) = channel();
         let node: Arc<str> = node_name.into();
+        let source_status = Arc::new(Mutex::new(SourceStatus { name: "policy".into(), ..Default::default() }));
+        let status = source_status.clone();
         let handle = spawn_collector("policy-engine", move |ready| {
             let cgroup_root = scry_bpf::net::cgroup2_mount().unwrap_or_else(|| "/sys/fs/cgroup".into());
             let source = match PolicySource::load(RING_BYTES, &cgroup_root) {
@@ -73,10 +77,33 @@ impl PolicyManager {
                     return;
                 }
             };
+            {
+                let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+                let k = engine.source.kernel();
+                // The kinds hooks can use here; `scry policy list` names each hook's.
+                let mut kinds = vec!["tracepoint", "tp_btf", "cgroup", "uprobe"];
+                kinds.extend(k.kprobes.is_ok().then_some("kprobe"));
+                kinds.extend(k.lsm.is_ok().then_some("lsm"));
+                s.hook = kinds.join(", ");
+                s.fallbacks = [("kprobe", &k.kprobes), ("lsm", &k.lsm)]
+                    .into_iter()
+                    .filter_map(|(kind, r)| {
+                        r.as_ref().err().map(|why| Fallback {
+                            kind: kind.into(),
+                            reason: format!("{why}; well-known functions run through equivalent hooks"),
+                        })
+                    })
+                    .collect();
+            }
             let _ = ready.send(Ok(()));
-            engine.run(&ring, &rx, &stop);
+            engine.run(&ring, &rx, &stop, &status);
         })?;
-        Ok((PolicyManager { tx }, handle))
+        Ok((PolicyManager { tx, source: source_status }, handle))
+    }
+
+    /// The engine's line in `scry status`.
+    pub fn source(&self) -> SourceStatus {
+        self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
@@ -191,15 +218,34 @@ struct Engine {
 }
 
 impl Engine {
-    fn run(&mut self, ring: &DecodedRing<'_, PolicyRecord>, rx: &Receiver<Command>, stop: &AtomicBool) {
+    fn run(
+        &mut self,
+        ring: &DecodedRing<'_, PolicyRecord>,
+        rx: &Receiver<Command>,
+        stop: &AtomicBool,
+        status: &Mutex<SourceStatus>,
+    ) {
         // Records wait until the process collector has handled everything
         // up to them, so a process that exec'd just before has its binary.
         let mut pending: Vec<PolicyRecord> = Vec::new();
+        let (mut events, mut maps_counted) = (0u64, None);
         while !stop.load(Ordering::Relaxed) {
             for cmd in rx.try_iter() {
                 self.handle(cmd);
             }
-            pending.extend(ring.drain());
+            let drained = ring.drain();
+            events += drained.len() as u64;
+            pending.extend(drained);
+            {
+                let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+                s.events = events;
+                s.kernel_lost = self.source.counters().lost;
+                s.decode_errors = ring.decode_errors();
+                ring.fill().write(&mut s);
+                if let Some(maps) = count_maps(&mut maps_counted, &self.source.maps()) {
+                    s.maps = maps;
+                }
+            }
             let (drained, now) = (self.pipeline.drained_until(), monotonic_ns());
             let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
                 .into_iter()
