@@ -260,6 +260,9 @@ pub struct Selector {
     pub args: Vec<ArgMatch>,
     /// The process's executable (full path) in or not in these.
     pub binaries: Option<(BinaryOp, Vec<String>)>,
+    /// followChildren: a descendant (forked after the hook was installed)
+    /// of a process running a listed binary counts as running it.
+    pub follow_children: bool,
     /// matchPIDs, matchNamespaces, matchCapabilities: all must hold.
     pub pids: Vec<PidMatch>,
     pub namespaces: Vec<NamespaceMatch>,
@@ -393,6 +396,9 @@ pub struct PolicySource {
     /// Each slot's rate-limit count when its hook was installed (the
     /// kernel's counters are per slot and never reset).
     rate_baseline: HashMap<u32, u64>,
+    /// followChildren bits (64, Tetragon's limit) by (slot, selector), with
+    /// the binary ids whose follow_bits carry them.
+    follow: HashMap<(u32, usize), (u64, Vec<u32>)>,
     kernel: KernelHooks,
     /// Kernel functions by kprobe site id.
     kprobe_ids: HashMap<String, u32>,
@@ -589,6 +595,7 @@ impl PolicySource {
             installed: HashMap::new(),
             strings: HashMap::new(),
             rate_baseline: HashMap::new(),
+            follow: HashMap::new(),
             kernel,
             kprobe_ids: HashMap::new(),
             kprobe_links: HashMap::new(),
@@ -819,6 +826,9 @@ impl PolicySource {
             }
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
+            if sel.follow_children && sel.binaries.is_some() {
+                dst.follow_bit = self.follow_bit(slot, s, &bins.ids[..bins.n as usize])?;
+            }
             compile_task_filters(sel, dst)?;
             (dst.actions, dst.signal) = action_bits(&sel.actions);
             dst.error = sel.actions.override_error.unwrap_or(0);
@@ -834,6 +844,53 @@ impl PolicySource {
         let in_use: usize = self.strings.values().map(Vec::len).sum();
         limit("string values over all hooks", in_use + strings.len(), MAX_STRING_VALUES)?;
         Ok((out, strings))
+    }
+
+    /// The followChildren bit of selector `sel` of `slot`, set in the
+    /// follow_bits of `ids` (once: recompiling keeps it).
+    fn follow_bit(&mut self, slot: u32, sel: usize, ids: &[u32]) -> Result<u64, PolicyLoadError> {
+        if let Some((bit, _)) = self.follow.get(&(slot, sel)) {
+            return Ok(*bit);
+        }
+        let used = self.follow.values().fold(0u64, |m, (b, _)| m | b);
+        let bit = (0..64).map(|i| 1u64 << i).find(|b| used & b == 0).ok_or_else(|| {
+            PolicyLoadError::Limit("64 followChildren selectors are installed; the engine takes no more".into())
+        })?;
+        for id in ids {
+            self.update_follow_bits(*id, bit, true)?;
+        }
+        self.follow.insert((slot, sel), (bit, ids.to_vec()));
+        Ok(bit)
+    }
+
+    fn update_follow_bits(&self, id: u32, bit: u64, set: bool) -> Result<(), PolicyLoadError> {
+        let map = &self.skel.maps.follow_bits;
+        let key = id.to_ne_bytes();
+        let old = map
+            .lookup(&key, MapFlags::ANY)
+            .map_err(map_err("follow_bits"))?
+            .map_or(0, |v| v.get(..8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or_default())));
+        let new = if set { old | bit } else { old & !bit };
+        if new == 0 {
+            let _ = map.delete(&key);
+            Ok(())
+        } else {
+            map.update(&key, &new.to_ne_bytes(), MapFlags::ANY).map_err(map_err("follow_bits"))
+        }
+    }
+
+    /// Frees `slot`'s followChildren bits. Processes that carry them keep
+    /// them until they exit; a later selector given the bit starts from a
+    /// fresh ancestry only for processes forked after it.
+    fn forget_follow(&mut self, slot: u32) {
+        let gone: Vec<(u32, usize)> = self.follow.keys().filter(|(s, _)| *s == slot).copied().collect();
+        for key in gone {
+            if let Some((bit, ids)) = self.follow.remove(&key) {
+                for id in ids {
+                    let _ = self.update_follow_bits(id, bit, false);
+                }
+            }
+        }
     }
 
     fn string_map(&self, map: StrMap) -> &dyn MapCore {
@@ -1015,7 +1072,7 @@ impl PolicySource {
         }
         self.check_kernel(hook)?;
         self.uninstall(slot)?;
-        let (compiled, strings) = self.compile(slot, hook)?;
+        let (compiled, strings) = self.compile(slot, hook).inspect_err(|_| self.forget_follow(slot))?;
         if let Err(e) = self.write_strings(slot, strings) {
             self.forget_strings(slot);
             return Err(e);
@@ -1090,6 +1147,7 @@ impl PolicySource {
         let empty = types::hook::default();
         self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))?;
         self.forget_strings(slot);
+        self.forget_follow(slot);
         self.attach_while_needed()
     }
 

@@ -757,3 +757,37 @@ fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
     assert_eq!(got[1].args[1], u64::from(perl), "the pid field");
     exercised("tracepoint");
 }
+
+#[test]
+fn follow_children_matches_the_descendants_of_a_listed_binary() {
+    let source = load();
+    const SYS_GETPGID: u32 = 121;
+    let sh = std::fs::canonicalize("/bin/sh").unwrap().to_string_lossy().into_owned();
+    let hook = Hook {
+        policy_id: 70,
+        sites: vec![Site::Enter(SYS_GETPGID)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![888_888] }],
+            binaries: Some((BinaryOp::In, vec![sh])),
+            follow_children: true,
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(70, &hook).unwrap();
+    let records = Records::new(source);
+    let script = "import os\ntry:\n    os.getpgid(888888)\nexcept OSError:\n    pass\nprint(os.getpid(), flush=True)";
+    let pid_of = |out: Output| String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().unwrap();
+    // Python forked by this test: not a shell's descendant.
+    let direct = pid_of(Command::new("/usr/bin/python3").args(["-c", script]).output().unwrap());
+    // Python forked by a shell (not exec'd in its place): a descendant.
+    let quoted = script.replace('"', "\\\"");
+    let via_shell = pid_of(
+        Command::new("/bin/sh").args(["-c", &format!("/usr/bin/python3 -c \"{quoted}\"; true")]).output().unwrap(),
+    );
+    let got = records.until(&[direct, via_shell], |got| got.iter().any(|r| r.pid == via_shell));
+    assert_eq!(got.iter().map(|r| r.pid).collect::<Vec<_>>(), [via_shell], "{got:#?}");
+    source.remove(70).unwrap();
+}

@@ -741,13 +741,10 @@ fn actions(
     Ok((actions, written))
 }
 
+/// matchBinaries In / NotIn (followChildren is the caller's to read).
 fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::BinaryOp, Vec<String>)>, PolicyError> {
     match &s.binaries {
         None => Ok(None),
-        Some(b) if b.follow_children => Err(unsupported(
-            &format!("{path}.matchBinaries"),
-            "followChildren binary filters are not supported by this engine yet",
-        )),
         Some(b) => {
             let op = match b.op {
                 BinaryOp::In => engine::BinaryOp::In,
@@ -764,7 +761,6 @@ fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::Bin
     }
 }
 
-/// Filters this engine cannot evaluate yet, on any hook.
 /// Filters tcp_connect's cgroup hook does not evaluate.
 fn refuse_task_filters(path: &str, s: &scry_policy::Selector) -> Result<(), PolicyError> {
     let not_here = |field: &str| {
@@ -936,6 +932,12 @@ fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook,
             ));
         }
         signals.push(signal);
+        if s.binaries.as_ref().is_some_and(|b| b.follow_children) {
+            return Err(unsupported(
+                &format!("{path}.matchBinaries[0].followChildren"),
+                "followChildren is not supported on tcp_connect's equivalent hook yet",
+            ));
+        }
         selectors.push(engine::ConnectSelector { ports, binaries: binaries(&path, s)?, actions: acts });
     }
     Ok(CompiledHook {
@@ -1029,7 +1031,13 @@ fn selector(
         ));
     }
     let (actions, signal) = actions(path, &s.actions, mode, overridable)?;
-    let mut out = engine::Selector { args: matches, binaries: binaries(path, s)?, actions, ..Default::default() };
+    let mut out = engine::Selector {
+        args: matches,
+        binaries: binaries(path, s)?,
+        follow_children: s.binaries.as_ref().is_some_and(|b| b.follow_children),
+        actions,
+        ..Default::default()
+    };
     task_filters(path, s, host, &mut out)?;
     Ok((out, signal))
 }
@@ -1261,5 +1269,17 @@ mod tests {
             ),
             "spec.kprobes[0].selectors[0].matchPIDs[0].followForks: followForks is not supported by this engine yet"
         );
+    }
+
+    #[test]
+    fn follow_children_reaches_the_engine() {
+        let p = policy(
+            "  - call: sys_umask\n    syscall: true\n    selectors:\n    - matchBinaries:\n      - operator: In\n        \
+             values: [\"/usr/bin/dash\"]\n        followChildren: true\n",
+        );
+        let h = &compile(&p, 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
+        let EngineHook::Site(hook) = &h.hook else { panic!() };
+        assert!(hook.selectors[0].follow_children);
+        assert_eq!(hook.selectors[0].binaries, Some((engine::BinaryOp::In, vec!["/usr/bin/dash".to_owned()])));
     }
 }

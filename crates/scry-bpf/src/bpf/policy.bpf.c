@@ -83,6 +83,23 @@ struct {
 	__type(value, __u32);
 } binary_ids SEC(".maps");
 
+/* followChildren: by binary id, the bits of the selectors that follow its
+ * descendants; by process, the bits its ancestors gave it (set at fork, not
+ * retroactive, as Tetragon's). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} follow_bits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, __u64);
+} task_follow SEC(".maps");
+
 /* Each process's executable id, when policies name it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -252,6 +269,24 @@ static __always_inline int in_binaries(__u32 op, __u32 n, const __u32 *ids, __u3
 			in = 1;
 	}
 	return op == BIN_IN ? in : !in;
+}
+
+/* A selector's matchBinaries: the executable, or with followChildren an
+ * ancestor's, in (or not in) its list. */
+static __always_inline int binaries_match(const struct selector *s, __u32 binary)
+{
+	int in;
+
+	if (s->bin_op == BIN_NONE)
+		return 1;
+	in = in_binaries(BIN_IN, s->nbinaries, s->binaries, binary);
+	if (!in && s->follow_bit) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 *mask = bpf_map_lookup_elem(&task_follow, &tgid);
+
+		in = mask && (*mask & s->follow_bit);
+	}
+	return s->bin_op == BIN_IN ? in : !in;
 }
 
 static __always_inline int in_set(__u32 op, __u32 n, const __u32 *values, __u32 v)
@@ -426,7 +461,7 @@ static long selector_cb(__u32 j, void *data)
 	ev->s = s;
 	ev->ok = 1;
 	bpf_loop(s->nargs, arg_match_cb, ev, 0);
-	if (!ev->ok || !in_binaries(s->bin_op, s->nbinaries, s->binaries, ev->sc->call.e.binary) || !task_matches(ev))
+	if (!ev->ok || !binaries_match(s, ev->sc->call.e.binary) || !task_matches(ev))
 		return 0;
 	ev->matched = j;
 	return 1;
@@ -644,7 +679,7 @@ static long hook_cb(__u32 i, void *data)
 
 			if (j >= h->nselectors)
 				break;
-			if (in_binaries(s->bin_op, s->nbinaries, s->binaries, c->e.binary))
+			if (binaries_match(s, c->e.binary))
 				any = 1;
 		}
 		if (!any)
@@ -954,12 +989,23 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(policy_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, *id;
+	__u64 mask = 0, *inherited, *bits;
 
 	if (ptgid == ctgid)
 		return 0;
 	id = bpf_map_lookup_elem(&task_binary, &ptgid);
 	if (id)
 		bpf_map_update_elem(&task_binary, &ctgid, id, BPF_ANY);
+	/* The child follows what its parent follows, and the parent itself
+	 * when a followChildren selector lists its executable. */
+	inherited = bpf_map_lookup_elem(&task_follow, &ptgid);
+	if (inherited)
+		mask = *inherited;
+	bits = id ? bpf_map_lookup_elem(&follow_bits, id) : NULL;
+	if (bits)
+		mask |= *bits;
+	if (mask)
+		bpf_map_update_elem(&task_follow, &ctgid, &mask, BPF_ANY);
 	return 0;
 }
 
@@ -968,8 +1014,10 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 
-	if (task->pid == tgid)
+	if (task->pid == tgid) {
 		bpf_map_delete_elem(&task_binary, &tgid);
+		bpf_map_delete_elem(&task_follow, &tgid);
+	}
 	return 0;
 }
 

@@ -195,6 +195,9 @@ struct selector {
 	__u8 nns;
 	__u8 ncaps;
 	__u8 pad2[5];
+	/* matchBinaries followChildren: this selector's bit in the masks of
+	 * the listed binaries' descendants (task_follow); 0 without. */
+	__u64 follow_bit;
 	struct pid_filter pids[POLICY_PID_FILTERS];
 	struct ns_filter ns[POLICY_NS_FILTERS];
 	struct cap_filter caps[POLICY_CAP_FILTERS];
