@@ -277,6 +277,9 @@ pub struct PidMatch {
     pub op: BinaryOp,
     pub pids: Vec<u32>,
     pub namespace_pid: bool,
+    /// followForks: the listed processes' descendants (forked after the
+    /// hook was installed) count as them. Host PIDs only.
+    pub follow_forks: bool,
 }
 
 /// A namespace type of matchNamespaces.
@@ -361,6 +364,14 @@ pub struct PolicyCounters {
     pub lost: u64,
 }
 
+/// What a follow bit is for: a selector's matchBinaries, or its Nth
+/// matchPIDs entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Follow {
+    Children,
+    Forks(usize),
+}
+
 /// One string value's map and key.
 type StringEntry = (StrMap, Vec<u8>);
 
@@ -396,9 +407,10 @@ pub struct PolicySource {
     /// Each slot's rate-limit count when its hook was installed (the
     /// kernel's counters are per slot and never reset).
     rate_baseline: HashMap<u32, u64>,
-    /// followChildren bits (64, Tetragon's limit) by (slot, selector), with
-    /// the binary ids whose follow_bits carry them.
-    follow: HashMap<(u32, usize), (u64, Vec<u32>)>,
+    /// followChildren and followForks bits (64 in all) by (slot, selector,
+    /// filter), with the binary ids whose follow_bits carry them (or, for
+    /// followForks, the processes whose task_follow does).
+    follow: HashMap<(u32, usize, Follow), (u64, Vec<u32>)>,
     kernel: KernelHooks,
     /// Kernel functions by kprobe site id.
     kprobe_ids: HashMap<String, u32>,
@@ -827,9 +839,19 @@ impl PolicySource {
             let bins = self.compile_binaries(&sel.binaries)?;
             (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
             if sel.follow_children && sel.binaries.is_some() {
-                dst.follow_bit = self.follow_bit(slot, s, &bins.ids[..bins.n as usize])?;
+                dst.follow_bit = self.follow_bit((slot, s, Follow::Children), &bins.ids[..bins.n as usize])?;
             }
             compile_task_filters(sel, dst)?;
+            for (k, p) in sel.pids.iter().enumerate() {
+                if p.follow_forks {
+                    if p.namespace_pid {
+                        return Err(PolicyLoadError::Limit(
+                            "followForks with namespace PIDs (the engine follows host PIDs)".into(),
+                        ));
+                    }
+                    dst.pids[k].follow_bit = self.follow_bit((slot, s, Follow::Forks(k)), &p.pids)?;
+                }
+            }
             (dst.actions, dst.signal) = action_bits(&sel.actions);
             dst.error = sel.actions.override_error.unwrap_or(0);
             if let Some(rate) = sel.actions.rate_limit {
@@ -846,10 +868,11 @@ impl PolicySource {
         Ok((out, strings))
     }
 
-    /// The followChildren bit of selector `sel` of `slot`, set in the
-    /// follow_bits of `ids` (once: recompiling keeps it).
-    fn follow_bit(&mut self, slot: u32, sel: usize, ids: &[u32]) -> Result<u64, PolicyLoadError> {
-        if let Some((bit, _)) = self.follow.get(&(slot, sel)) {
+    /// The follow bit of `key`'s filter, set in the follow_bits of binary
+    /// `ids` (followChildren) or the task_follow of process `ids`
+    /// (followForks); once: recompiling keeps it.
+    fn follow_bit(&mut self, key: (u32, usize, Follow), ids: &[u32]) -> Result<u64, PolicyLoadError> {
+        if let Some((bit, _)) = self.follow.get(&key) {
             return Ok(*bit);
         }
         let used = self.follow.values().fold(0u64, |m, (b, _)| m | b);
@@ -857,14 +880,17 @@ impl PolicySource {
             PolicyLoadError::Limit("64 followChildren selectors are installed; the engine takes no more".into())
         })?;
         for id in ids {
-            self.update_follow_bits(*id, bit, true)?;
+            self.update_follow_bits(key.2, *id, bit, true)?;
         }
-        self.follow.insert((slot, sel), (bit, ids.to_vec()));
+        self.follow.insert(key, (bit, ids.to_vec()));
         Ok(bit)
     }
 
-    fn update_follow_bits(&self, id: u32, bit: u64, set: bool) -> Result<(), PolicyLoadError> {
-        let map = &self.skel.maps.follow_bits;
+    fn update_follow_bits(&self, what: Follow, id: u32, bit: u64, set: bool) -> Result<(), PolicyLoadError> {
+        let map = match what {
+            Follow::Children => &self.skel.maps.follow_bits,
+            Follow::Forks(_) => &self.skel.maps.task_follow,
+        };
         let key = id.to_ne_bytes();
         let old = map
             .lookup(&key, MapFlags::ANY)
@@ -883,11 +909,11 @@ impl PolicySource {
     /// them until they exit; a later selector given the bit starts from a
     /// fresh ancestry only for processes forked after it.
     fn forget_follow(&mut self, slot: u32) {
-        let gone: Vec<(u32, usize)> = self.follow.keys().filter(|(s, _)| *s == slot).copied().collect();
+        let gone: Vec<(u32, usize, Follow)> = self.follow.keys().filter(|(s, _, _)| *s == slot).copied().collect();
         for key in gone {
             if let Some((bit, ids)) = self.follow.remove(&key) {
                 for id in ids {
-                    let _ = self.update_follow_bits(id, bit, false);
+                    let _ = self.update_follow_bits(key.2, id, bit, false);
                 }
             }
         }

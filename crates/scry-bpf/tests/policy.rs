@@ -656,7 +656,7 @@ fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
         selectors: vec![
             Selector {
                 args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![777_777] }],
-                pids: vec![PidMatch { op: BinaryOp::In, pids: vec![me], namespace_pid: false }],
+                pids: vec![PidMatch { op: BinaryOp::In, pids: vec![me], namespace_pid: false, follow_forks: false }],
                 actions: post,
                 ..Default::default()
             },
@@ -790,4 +790,41 @@ fn follow_children_matches_the_descendants_of_a_listed_binary() {
     let got = records.until(&[direct, via_shell], |got| got.iter().any(|r| r.pid == via_shell));
     assert_eq!(got.iter().map(|r| r.pid).collect::<Vec<_>>(), [via_shell], "{got:#?}");
     source.remove(70).unwrap();
+}
+
+#[test]
+fn follow_forks_matches_a_listed_process_and_its_descendants() {
+    let source = load();
+    const SYS_GETPGID: u32 = 121;
+    let script = "import os\ntry:\n    os.getpgid(999999)\nexcept OSError:\n    pass\nprint(os.getpid(), flush=True)";
+    // A shell that waits for its turn, then runs python twice.
+    let mut shell = Command::new("/bin/sh")
+        .args(["-c", &format!("read go; /usr/bin/python3 -c \"{}\"; true", script.replace('"', "\\\""))])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hook = Hook {
+        policy_id: 80,
+        sites: vec![Site::Enter(SYS_GETPGID)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![999_999] }],
+            pids: vec![PidMatch { op: BinaryOp::In, pids: vec![shell.id()], namespace_pid: false, follow_forks: true }],
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(80, &hook).unwrap();
+    let records = Records::new(source);
+    let outsider = Command::new("/usr/bin/python3").args(["-c", script]).output().unwrap();
+    let outsider: u32 = String::from_utf8_lossy(&outsider.stdout).trim().parse().unwrap();
+    use std::io::Write;
+    shell.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = shell.wait_with_output().unwrap();
+    let child: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let got = records.until(&[outsider, child], |got| got.iter().any(|r| r.pid == child));
+    assert_eq!(got.iter().map(|r| r.pid).collect::<Vec<_>>(), [child], "the shell's child, not the outsider");
+    source.remove(80).unwrap();
 }

@@ -805,13 +805,18 @@ fn task_filters(
         ));
     }
     for (i, p) in s.pids.iter().enumerate() {
-        if p.follow_forks {
+        if p.follow_forks && p.namespace_pids {
             return Err(unsupported(
                 &format!("{path}.matchPIDs[{i}].followForks"),
-                "followForks is not supported by this engine yet",
+                "followForks with isNamespacePID is not supported by this engine (it follows host PIDs)",
             ));
         }
-        out.pids.push(engine::PidMatch { op: op(p.op), pids: p.pids.clone(), namespace_pid: p.namespace_pids });
+        out.pids.push(engine::PidMatch {
+            op: op(p.op),
+            pids: p.pids.clone(),
+            namespace_pid: p.namespace_pids,
+            follow_forks: p.follow_forks,
+        });
     }
     out.namespaces = s
         .namespaces
@@ -1252,7 +1257,10 @@ mod tests {
         let h = &compile(&p, 1, &host(), &namespaces, &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!() };
         let s = &hook.selectors[0];
-        assert_eq!(s.pids, [engine::PidMatch { op: engine::BinaryOp::NotIn, pids: vec![1], namespace_pid: true }]);
+        assert_eq!(
+            s.pids,
+            [engine::PidMatch { op: engine::BinaryOp::NotIn, pids: vec![1], namespace_pid: true, follow_forks: false }]
+        );
         assert_eq!(
             s.namespaces,
             [engine::NamespaceMatch {
@@ -1265,9 +1273,10 @@ mod tests {
         assert_eq!(
             error(
                 "  - call: sys_umask\n    syscall: true\n    selectors:\n    - matchPIDs:\n      - operator: In\n        \
-                 values: [\"1\"]\n        followForks: true\n"
+                 values: [\"1\"]\n        followForks: true\n        isNamespacePID: true\n"
             ),
-            "spec.kprobes[0].selectors[0].matchPIDs[0].followForks: followForks is not supported by this engine yet"
+            "spec.kprobes[0].selectors[0].matchPIDs[0].followForks: followForks with isNamespacePID is not supported by \
+             this engine (it follows host PIDs)"
         );
     }
 

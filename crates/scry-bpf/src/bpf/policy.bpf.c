@@ -85,7 +85,8 @@ struct {
 
 /* followChildren: by binary id, the bits of the selectors that follow its
  * descendants; by process, the bits its ancestors gave it (set at fork, not
- * retroactive, as Tetragon's). */
+ * retroactive, as Tetragon's) — and matchPIDs followForks bits, which user
+ * space sets on the listed processes themselves. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -418,7 +419,15 @@ static __always_inline int task_matches(struct hook_eval *ev)
 
 		if (i >= s->npids)
 			break;
-		if (!in_set(f->op, f->n, f->pids, f->ns_pid ? ns_pid(task) : (__u32)BPF_CORE_READ(task, tgid)))
+		__u32 tgid = BPF_CORE_READ(task, tgid);
+		int in = in_set(BIN_IN, f->n, f->pids, f->ns_pid ? ns_pid(task) : tgid);
+
+		if (!in && f->follow_bit) {
+			__u64 *mask = bpf_map_lookup_elem(&task_follow, &tgid);
+
+			in = mask && (*mask & f->follow_bit);
+		}
+		if (f->op == BIN_IN ? !in : in)
 			return 0;
 	}
 	ev->ok = 1;

@@ -129,12 +129,15 @@ struct arg_match {
 #define POLICY_SET_VALUES 4   /* values per matchPIDs / matchNamespaces entry */
 
 /* matchPIDs: the process's id (in its own PID namespace with ns_pid) in or
- * not in `pids`. */
+ * not in `pids`, or with followForks a descendant of one of them. */
 struct pid_filter {
 	__u8 op; /* BIN_IN, BIN_NOT_IN */
 	__u8 ns_pid;
 	__u8 n;
-	__u8 pad;
+	__u8 pad[5];
+	/* followForks: this filter's bit in the masks of the listed
+	 * processes and their descendants (task_follow); 0 without. */
+	__u64 follow_bit;
 	__u32 pids[POLICY_SET_VALUES];
 };
 
