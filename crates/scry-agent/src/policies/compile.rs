@@ -285,14 +285,9 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
     })
 }
 
-/// A syscall's argument of type `ty`: integers, user strings, descriptors.
+/// A syscall's argument of type `ty`: a user function's, or a descriptor.
 fn syscall_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
-    Some(match ty {
-        ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
-        ArgType::String => (ArgKind::UserString, Shown::String),
-        ArgType::Fd => (ArgKind::Fd, Shown::File),
-        _ => return None,
-    })
+    user_arg(ty).or((ty == ArgType::Fd).then_some((ArgKind::Fd, Shown::File)))
 }
 
 /// A user function's argument of type `ty`: integers and user strings.

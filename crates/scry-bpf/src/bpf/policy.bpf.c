@@ -361,6 +361,7 @@ struct hook_eval {
 	const __u64 *raw;
 	int ok;       /* the current filter list holds so far */
 	int matched;  /* the first matching selector, or -1 */
+	__u32 binaries_ok; /* bit j: selector j's matchBinaries holds */
 	struct task_struct *task;
 };
 
@@ -470,7 +471,7 @@ static long selector_cb(__u32 j, void *data)
 	ev->s = s;
 	ev->ok = 1;
 	bpf_loop(s->nargs, arg_match_cb, ev, 0);
-	if (!ev->ok || !binaries_match(s, ev->sc->call.e.binary) || !task_matches(ev))
+	if (!ev->ok || !(ev->binaries_ok & (1 << n)) || !task_matches(ev))
 		return 0;
 	ev->matched = j;
 	return 1;
@@ -680,20 +681,14 @@ static long hook_cb(__u32 i, void *data)
 		return 0;
 	/* matchBinaries first, as Tetragon does: when no selector can match
 	 * this executable, the call costs no argument reads at all. */
-	if (h->nselectors) {
-		int any = 0;
-
-		for (j = 0; j < POLICY_SELECTORS; j++) {
-			const struct selector *s = &h->selectors[j];
-
-			if (j >= h->nselectors)
-				break;
-			if (binaries_match(s, c->e.binary))
-				any = 1;
-		}
-		if (!any)
-			return 0;
+	for (j = 0; j < POLICY_SELECTORS; j++) {
+		if (j >= h->nselectors)
+			break;
+		if (binaries_match(&h->selectors[j], c->e.binary))
+			ev.binaries_ok |= 1 << j;
 	}
+	if (h->nselectors && !ev.binaries_ok)
+		return 0;
 	for (j = 0; j < POLICY_ARGS; j++)
 		c->e.args[j] = j < h->nargs ? sc->raw[h->args[j].source & (POLICY_SOURCES - 1)] : 0;
 	c->e.nstr = 0;
