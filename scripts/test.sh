@@ -10,6 +10,17 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 scripts/setup.sh
+# A one-off build (CI's clean clone) gains nothing from incremental
+# compilation's caches, which take gigabytes of disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+# A linker whose output file cannot grow dies of SIGBUS ("Bus error"), which
+# names nothing: check the room first.
+need_gib=6
+avail_kib=$(df --output=avail -k . | tail -1)
+if ((avail_kib < need_gib * 1024 * 1024)); then
+  echo "scripts/test.sh: $((avail_kib / 1024)) MiB free on $(df --output=target . | tail -1); a build and the tests need about ${need_gib} GiB" >&2
+  exit 1
+fi
 # The end-to-end tests run the real `scry` binary.
 cargo build --workspace --bins
 cargo test --workspace

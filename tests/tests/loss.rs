@@ -50,12 +50,27 @@ fn ring_buffer_overflow_is_counted_and_announced() {
         // ring again meanwhile: the notices must catch up with the count.
         let mut lost = kernel_lost;
         for _ in 0..20 {
-            events
-                .until(Duration::from_secs(10), "notices adding up to the kernel count", |seen| {
-                    lost_counts(seen, "ring_buffer") >= lost
-                })
-                .await;
-            lost = agent.client().status().await.unwrap().sources[0].kernel_lost;
+            // Waits in steps, so that a stall can be told apart from a miscount:
+            // on failure the agent's own counters are in the message.
+            for _ in 0..10 {
+                if lost_counts(&events.seen, "ring_buffer") >= lost {
+                    break;
+                }
+                events.collect_for(Duration::from_secs(1)).await;
+            }
+            let now = agent.client().status().await.unwrap();
+            assert!(
+                lost_counts(&events.seen, "ring_buffer") >= lost,
+                "notices add up to {} of {lost} kernel losses after 10 s; {} events seen, the last at {:?}; now: \
+                 kernel lost {}, events {}, stream {:?}",
+                lost_counts(&events.seen, "ring_buffer"),
+                events.seen.len(),
+                events.seen.last().map(|e| e.time),
+                now.sources[0].kernel_lost,
+                now.sources[0].events,
+                now.stream,
+            );
+            lost = now.sources[0].kernel_lost;
             if lost_counts(&events.seen, "ring_buffer") == lost {
                 break;
             }

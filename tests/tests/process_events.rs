@@ -24,6 +24,14 @@ fn all() -> EventFilter {
     EventFilter::default()
 }
 
+/// Copies a program with `cp`: a copy written by this process would leave its
+/// write descriptor open in any child another test forks meanwhile, and
+/// running the copy then fails with ETXTBSY ("Text file busy").
+fn copy_executable(from: &str, to: &std::path::Path) {
+    let status = Command::new("cp").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp {from} {}: {status}", to.display());
+}
+
 #[test]
 fn exit_code_argv_cwd_uid_and_parent() {
     let rt = runtime();
@@ -86,7 +94,7 @@ fn binary_copied_to_a_temp_dir_and_run_by_path() {
         let mut events = Events::subscribe(agent(), all()).await;
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("my-true");
-        std::fs::copy("/usr/bin/true", &bin).unwrap();
+        copy_executable("/usr/bin/true", &bin);
         let mut child = Command::new(&bin).args(["a b", "c"]).current_dir("/").spawn().unwrap();
         let pid = child.id();
         assert!(child.wait().unwrap().success());
@@ -285,7 +293,7 @@ fn host_process_gets_its_cgroup_and_unit() {
 fn cli_json_has_tetragon_field_names_and_compact_lines_match() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("scry-cli-probe");
-    std::fs::copy("/usr/bin/false", &bin).unwrap();
+    copy_executable("/usr/bin/false", &bin);
     let bin_real = real(bin.to_str().unwrap());
     let socket = agent().socket.to_str().unwrap().to_owned();
     let regex = "scry-cli-probe$";
