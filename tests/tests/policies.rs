@@ -194,9 +194,55 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
     assert_eq!((engine.kernel_lost, engine.decode_errors), (0, 0));
     assert!(engine.fallbacks.iter().any(|f| f.kind == "kprobe"), "{engine:?}");
     assert!(engine.maps.iter().any(|m| m.name.ends_with("task_binary")), "{engine:?}");
+    // security_socket_connect, refusing one UDP destination with EPERM:
+    // the socket and the address it was given, by their own operators.
+    let udp_policy = "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: no-udp-4445\nspec:\n  \
+                      kprobes:\n  - call: security_socket_connect\n    syscall: false\n    args:\n    - index: 0\n      \
+                      type: socket\n    - index: 1\n      type: sockaddr\n    selectors:\n    - matchArgs:\n      \
+                      - index: 0\n        operator: Protocol\n        values: [IPPROTO_UDP]\n      - index: 1\n        \
+                      operator: SPort\n        values: [\"4445\"]\n      - index: 1\n        operator: SAddr\n        \
+                      values: [\"127.0.0.0/8\"]\n      matchActions:\n      - action: Override\n        argError: -1\n";
+    let file = dir.path().join("udp.yaml");
+    std::fs::write(&file, udp_policy).unwrap();
+    let added = scry_policy(&agent, &["add", file.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let udp_connect = |port: u16| {
+        let script = format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ntry:\n    s.connect(('127.0.0.1', \
+             {port}))\n    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)"
+        );
+        Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap()
+    };
+    assert_eq!(udp_connect(4446).stdout, b"connected\n");
+    assert_eq!(udp_connect(4445).stdout, b"refused 1\n", "EPERM");
+    rt.block_on(events.until(Duration::from_secs(10), "the refused UDP connect", |seen| {
+        seen.iter().any(|e| matches!(&e.event, Event::ProcessKprobe(k) if k.function_name == "security_socket_connect"))
+    }));
+    let (k, compact) = events
+        .seen
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::ProcessKprobe(k) if k.function_name == "security_socket_connect" => {
+                Some((k, scry_model::compact::format(e, false)))
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((k.action.as_str(), k.policy_name.as_str()), ("KPROBE_ACTION_OVERRIDE", "no-udp-4445"));
+    let sock = k.args[0].sock_arg.as_ref().expect("the socket");
+    assert_eq!(
+        (sock.family.as_str(), sock.sock_type.as_str(), sock.protocol.as_str(), sock.state.as_str()),
+        ("AF_INET", "SOCK_DGRAM", "IPPROTO_UDP", "TCP_CLOSE")
+    );
+    let to = k.args[1].sockaddr_arg.as_ref().expect("the address");
+    assert_eq!((to.family.as_str(), to.addr.as_str(), to.port), ("AF_INET", "127.0.0.1", 4445));
+    assert!(compact.starts_with("🔌 connect") && compact.ends_with(" udp -> 127.0.0.1:4445"), "{compact}");
     let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
     assert!(
-        list.contains("  spec.kprobes[0]: kprobe tcp_connect → cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)\n"),
+        list.contains(
+            "  spec.kprobes[0]: kprobe tcp_connect → cgroup connect4/connect6 (refuses before the SYN: a signal or \
+             Override refuses the connection with EPERM; the signal follows when connect() returns)\n"
+        ),
         "{list}"
     );
 }

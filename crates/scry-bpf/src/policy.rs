@@ -59,6 +59,12 @@ pub enum Site {
     Uprobe(u32),
     /// A tracepoint, by the id [`PolicySource::tracepoint_site`] gave it.
     Tracepoint(u32),
+    /// connect() of a TCP socket (IPv4 or IPv6) before anything is sent,
+    /// from cgroup connect4/connect6: what tcp_connect sees.
+    TcpConnect,
+    /// connect() of any IPv4 or IPv6 socket, from the same hooks: what
+    /// security_socket_connect sees.
+    SocketConnect,
 }
 
 /// Where a tracepoint hook's value is in the record (from tracefs).
@@ -93,6 +99,7 @@ const SITE_UPROBE: u32 = SITE_LSM + 2;
 /// User functions hooked at once over all policies.
 pub const MAX_UPROBES: u32 = 64;
 const SITE_TRACEPOINT: u32 = SITE_UPROBE + MAX_UPROBES;
+const SITE_TCP_CONNECT: u32 = SITE_TRACEPOINT + MAX_TRACEPOINTS;
 
 impl Site {
     fn index(self) -> u32 {
@@ -105,6 +112,8 @@ impl Site {
             Site::Lsm(LsmHook::BprmCheck) => SITE_LSM + 1,
             Site::Uprobe(id) => SITE_UPROBE + id,
             Site::Tracepoint(id) => SITE_TRACEPOINT + id,
+            Site::TcpConnect => SITE_TCP_CONNECT,
+            Site::SocketConnect => SITE_TCP_CONNECT + 1,
         }
     }
 
@@ -117,7 +126,9 @@ impl Site {
             SITE_LSM => Site::Lsm(LsmHook::FileOpen),
             i if i == SITE_LSM + 1 => Site::Lsm(LsmHook::BprmCheck),
             i if i < SITE_TRACEPOINT => Site::Uprobe(i - SITE_UPROBE),
-            i => Site::Tracepoint(i - SITE_TRACEPOINT),
+            i if i < SITE_TCP_CONNECT => Site::Tracepoint(i - SITE_TRACEPOINT),
+            SITE_TCP_CONNECT => Site::TcpConnect,
+            _ => Site::SocketConnect,
         }
     }
 
@@ -171,6 +182,44 @@ pub enum ArgKind {
     KernelString,
     /// A `struct filename *`: its name.
     Filename,
+    /// A `struct sock *`: family, type, protocol, state, addresses, ports.
+    Sock,
+    /// A `struct socket *`: its sock.
+    Socket,
+    /// A `struct sockaddr *` in kernel memory: family, address, port.
+    SockAddr,
+    /// A `struct sockaddr *` in the calling process's memory.
+    UserSockAddr,
+    /// What a connect site knows of its connect().
+    Connect(ConnectView),
+}
+
+impl ArgKind {
+    /// A socket or address (compared with the socket operators).
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            ArgKind::Sock | ArgKind::Socket | ArgKind::SockAddr | ArgKind::UserSockAddr | ArgKind::Connect(_)
+        )
+    }
+
+    /// A string or a path (compared with the string operators).
+    pub fn is_string(self) -> bool {
+        self != ArgKind::Int && !self.is_socket()
+    }
+}
+
+/// What a connect site knows of the connect() it runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectView {
+    /// The socket as tcp_connect sees it: the destination set, state
+    /// TCP_SYN_SENT, the source as bound (the kernel picks it later).
+    Connecting = 0,
+    /// The socket before it connects (security_socket_connect's first argument).
+    Socket,
+    /// The address it connects to (security_socket_connect's second), as
+    /// a sockaddr: family, address and port.
+    Address,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,12 +258,47 @@ pub enum ArgMatch {
     Int { index: u8, op: IntOp, values: Vec<u64> },
     /// Any number of values, each within the operator's length limit.
     Str { index: u8, op: StrOp, values: Vec<String> },
+    /// SPort/DPort (negated: NotSPort/NotDPort) on a socket or address:
+    /// 1 to [`MAX_PORT_RANGES`] inclusive ranges.
+    Port { index: u8, side: Side, negated: bool, ranges: Vec<(u16, u16)> },
+    /// SPortPriv/DPortPriv: below 1024 (negated: not).
+    PrivilegedPort { index: u8, side: Side, negated: bool },
+    /// SAddr/DAddr: in one of any number of CIDRs (address, prefix length).
+    Addr { index: u8, side: Side, negated: bool, cidrs: Vec<(std::net::IpAddr, u8)> },
+    /// Protocol, Family, State: equal to one of 1 to [`MAX_VALUES`] values.
+    Field { index: u8, field: SockField, values: Vec<u64> },
 }
+
+/// Which end of a socket a port or address operator compares (an
+/// address argument's own is its source side, as Tetragon's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+/// The socket fields Protocol, Family and State compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockField {
+    Protocol,
+    Family,
+    State,
+}
+
+/// Port ranges per Port match.
+pub const MAX_PORT_RANGES: usize = 8;
+/// Socket and address arguments per hook.
+pub const MAX_SOCKET_ARGS: usize = 2;
 
 impl ArgMatch {
     fn index(&self) -> u8 {
         match self {
-            ArgMatch::Int { index, .. } | ArgMatch::Str { index, .. } => *index,
+            ArgMatch::Int { index, .. }
+            | ArgMatch::Str { index, .. }
+            | ArgMatch::Port { index, .. }
+            | ArgMatch::PrivilegedPort { index, .. }
+            | ArgMatch::Addr { index, .. }
+            | ArgMatch::Field { index, .. } => *index,
         }
     }
 }
@@ -375,12 +459,13 @@ enum Follow {
 /// One string value's map and key.
 type StringEntry = (StrMap, Vec<u8>);
 
-/// Which string map a value lives in.
+/// Which map a string or address value lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StrMap {
     Equal,
     Prefix,
     Postfix,
+    Addr,
 }
 
 /// The loaded engine. Dropping it detaches every hook.
@@ -393,11 +478,10 @@ pub struct PolicySource {
     /// only while a hook needs it.
     sys_exit: Option<Link>,
     /// The connect programs (connect4, connect6, sys_exit_connect), attached
-    /// while a connect hook is installed.
+    /// while a hook is installed on a connect site.
     connect: Vec<Link>,
     /// The root cgroup v2 the connect programs attach to.
     cgroup_root: std::path::PathBuf,
-    connect_installed: HashMap<u32, ConnectHook>,
     /// Executable paths policies name, by id (ids from 1).
     binaries: HashMap<String, u32>,
     /// Installed hooks by slot, for rebuilding a site's list.
@@ -516,6 +600,24 @@ fn string_key(op: StrOp, set: u32, value: &str) -> Result<StringEntry, PolicyLoa
     })
 }
 
+/// The map key of one CIDR in `set`: IPv4 as IPv4-mapped IPv6.
+fn addr_key(set: u32, ip: std::net::IpAddr, bits: u8) -> Result<StringEntry, PolicyLoadError> {
+    let (addr, bits) = match ip {
+        std::net::IpAddr::V4(v4) if bits <= 32 => (v4.to_ipv6_mapped(), 96 + u32::from(bits)),
+        std::net::IpAddr::V6(v6) if bits <= 128 => (v6, u32::from(bits)),
+        _ => return Err(PolicyLoadError::Limit(format!("CIDR {ip}/{bits}"))),
+    };
+    let key = types::addr_key { prefixlen: 32 + bits, set, addr: addr.octets() };
+    Ok((StrMap::Addr, bytes_of(&key).to_vec()))
+}
+
+/// Ranges into the kernel's values: two per value, each (low, high) as u16s.
+fn port_values(ranges: &[(u16, u16)], dst: &mut [u64; MAX_VALUES]) {
+    for (i, (low, high)) in ranges.iter().enumerate() {
+        dst[i / 2] |= (u64::from(*low) | u64::from(*high) << 16) << (32 * (i % 2));
+    }
+}
+
 const STR_NONE: u8 = 0xff;
 
 fn set_op(op: BinaryOp) -> u8 {
@@ -602,7 +704,6 @@ impl PolicySource {
             sys_exit: None,
             connect: Vec::new(),
             cgroup_root: cgroup_root.to_owned(),
-            connect_installed: HashMap::new(),
             binaries: HashMap::new(),
             installed: HashMap::new(),
             strings: HashMap::new(),
@@ -671,9 +772,18 @@ impl PolicySource {
     }
 
     /// The engine's hash maps, for their fill in `scry status`.
-    pub fn maps(&self) -> [&dyn MapCore; 7] {
+    pub fn maps(&self) -> [&dyn MapCore; 8] {
         let m = &self.skel.maps;
-        [&m.task_binary, &m.binary_ids, &m.rate_last, &m.str_equal, &m.str_prefix, &m.str_postfix, &m.pending_signal]
+        [
+            &m.task_binary,
+            &m.binary_ids,
+            &m.rate_last,
+            &m.str_equal,
+            &m.str_prefix,
+            &m.str_postfix,
+            &m.addr_lpm,
+            &m.pending_signal,
+        ]
     }
 
     /// What this kernel lets the engine hook besides syscalls and exec.
@@ -767,9 +877,10 @@ impl PolicySource {
             nargs: hook.args.len() as u32,
             skip_failed: u32::from(hook.skip_failed),
             str_arg: [STR_NONE; MAX_STRING_ARGS],
+            sock_arg: [STR_NONE; MAX_SOCKET_ARGS],
             ..Default::default()
         };
-        let mut nstr = 0;
+        let (mut nstr, mut nsock) = (0, 0);
         for (i, (dst, a)) in out.args.iter_mut().zip(&hook.args).enumerate() {
             dst.source = match a.source {
                 ArgSource::Register(r) if r < 6 => r,
@@ -786,13 +897,26 @@ impl PolicySource {
                 ArgKind::Path => 5,
                 ArgKind::KernelString => 6,
                 ArgKind::Filename => 7,
+                ArgKind::Sock => 8,
+                ArgKind::Socket => 9,
+                ArgKind::SockAddr => 10,
+                ArgKind::UserSockAddr => 11,
+                ArgKind::Connect(view) => {
+                    dst.source = view as u8;
+                    12
+                }
             };
-            dst.str = STR_NONE;
-            if a.kind != ArgKind::Int {
+            dst.slot = STR_NONE;
+            if a.kind.is_string() {
                 limit("string and path arguments", nstr + 1, MAX_STRING_ARGS)?;
-                dst.str = nstr as u8;
+                dst.slot = nstr as u8;
                 out.str_arg[nstr] = i as u8;
                 nstr += 1;
+            } else if a.kind.is_socket() {
+                limit("socket and address arguments", nsock + 1, MAX_SOCKET_ARGS)?;
+                dst.slot = nsock as u8;
+                out.sock_arg[nsock] = i as u8;
+                nsock += 1;
             }
         }
         let mut strings = Vec::new();
@@ -820,9 +944,10 @@ impl PolicySource {
                         dst.values[..values.len()].copy_from_slice(values);
                     }
                     ArgMatch::Str { op, values, .. } => {
-                        if spec.kind == ArgKind::Int {
+                        if !spec.kind.is_string() {
                             return Err(PolicyLoadError::Limit(format!(
-                                "string matchArgs on integer argument {index}"
+                                "string matchArgs on argument {index} ({:?})",
+                                spec.kind
                             )));
                         }
                         dst.op = *op as u8;
@@ -832,6 +957,43 @@ impl PolicySource {
                         }
                         for v in values {
                             strings.push(string_key(*op, dst.set, v)?);
+                        }
+                    }
+                    socket => {
+                        if !spec.kind.is_socket() {
+                            return Err(PolicyLoadError::Limit(format!(
+                                "socket matchArgs on argument {index} ({:?})",
+                                spec.kind
+                            )));
+                        }
+                        let side_op = |side: &Side, negated: &bool, source: u8| {
+                            source + if *side == Side::Destination { 4 } else { 0 } + u8::from(*negated)
+                        };
+                        match socket {
+                            ArgMatch::Port { side, negated, ranges, .. } => {
+                                limit("port ranges", ranges.len(), MAX_PORT_RANGES)?;
+                                if ranges.is_empty() {
+                                    return Err(PolicyLoadError::Limit("a port match without ports".into()));
+                                }
+                                dst.op = side_op(side, negated, 12);
+                                dst.nvalues = ranges.len() as u8;
+                                port_values(ranges, &mut dst.values);
+                            }
+                            ArgMatch::PrivilegedPort { side, negated, .. } => dst.op = side_op(side, negated, 14),
+                            ArgMatch::Addr { side, negated, cidrs, .. } => {
+                                dst.op = 20 + if *side == Side::Destination { 2 } else { 0 } + u8::from(*negated);
+                                dst.set = slot * 32 + (s * MAX_ARG_MATCHES + m) as u32 + 1;
+                                for (ip, bits) in cidrs {
+                                    strings.push(addr_key(dst.set, *ip, *bits)?);
+                                }
+                            }
+                            ArgMatch::Field { field, values, .. } => {
+                                limit("values", values.len(), MAX_VALUES)?;
+                                dst.op = 24 + *field as u8;
+                                dst.nvalues = values.len() as u8;
+                                dst.values[..values.len()].copy_from_slice(values);
+                            }
+                            ArgMatch::Int { .. } | ArgMatch::Str { .. } => unreachable!("matched above"),
                         }
                     }
                 }
@@ -924,6 +1086,7 @@ impl PolicySource {
             StrMap::Equal => &self.skel.maps.str_equal,
             StrMap::Prefix => &self.skel.maps.str_prefix,
             StrMap::Postfix => &self.skel.maps.str_postfix,
+            StrMap::Addr => &self.skel.maps.addr_lpm,
         }
     }
 
@@ -955,6 +1118,7 @@ impl PolicySource {
         let want_enter: Vec<u32> =
             sites().filter_map(|s| if let Site::Enter(nr) = s { Some(*nr) } else { None }).collect();
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
+        let want_connect = sites().any(|s| matches!(s, Site::TcpConnect | Site::SocketConnect));
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_lsm = Vec::new();
         let mut want_uprobes = Vec::new();
@@ -1044,6 +1208,22 @@ impl PolicySource {
                 .attach_tracepoint_with_opts(category, event, opts)
                 .map_err(|e| PolicyLoadError::Load(format!("attaching to the tracepoint {subsystem}/{event}: {e}")))?;
             self.tracepoint_links.insert(*id, link);
+        }
+        match (want_connect, self.connect.is_empty()) {
+            (true, true) => {
+                let cgroup = std::fs::File::open(&self.cgroup_root).map_err(|e| {
+                    PolicyLoadError::Load(format!("opening the cgroup {}: {e}", self.cgroup_root.display()))
+                })?;
+                use std::os::fd::AsRawFd;
+                let fd = cgroup.as_raw_fd();
+                self.connect = vec![
+                    progs.policy_connect4.attach_cgroup(fd).map_err(attach_err("policy_connect4".into()))?,
+                    progs.policy_connect6.attach_cgroup(fd).map_err(attach_err("policy_connect6".into()))?,
+                    progs.policy_connect_exit.attach().map_err(attach_err("policy_connect_exit".into()))?,
+                ];
+            }
+            (false, false) => self.connect.clear(),
+            _ => {}
         }
         self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
         for hook in want_lsm {
@@ -1143,6 +1323,15 @@ impl PolicySource {
                         return Err(PolicyLoadError::Load(format!("this kernel runs no BPF LSM programs ({why})")));
                     }
                 }
+                Site::TcpConnect | Site::SocketConnect => {
+                    let other = hook.selectors.iter().filter_map(|s| s.actions.override_error).find(|e| *e != -1);
+                    if let Some(error) = other {
+                        return Err(PolicyLoadError::Load(format!(
+                            "Override with error {error} on connect: its cgroup hook refuses a connect with EPERM \
+                             (-1) only"
+                        )));
+                    }
+                }
                 _ if overrides => {
                     return Err(PolicyLoadError::Load(format!(
                         "Override needs a kprobe or an LSM hook; {site:?} cannot change a return value"
@@ -1196,130 +1385,6 @@ impl PolicySource {
     }
 }
 
-/// DPort / NotDPort.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PortOp {
-    In,
-    NotIn,
-}
-
-/// A tcp_connect selector: the destination port, the executable, actions.
-/// One that signals also refuses the connection before anything is sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectSelector {
-    pub ports: Option<(PortOp, Vec<u16>)>,
-    pub binaries: Option<(BinaryOp, Vec<String>)>,
-    pub actions: Actions,
-}
-
-/// A hook on TCP connects (Tetragon's `tcp_connect`), through cgroup
-/// connect4/connect6: tried in order, the first matching selector acts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectHook {
-    pub policy_id: u32,
-    pub selectors: Vec<ConnectSelector>,
-}
-
-/// Connect hooks over all policies.
-pub const MAX_CONNECT_HOOKS: u32 = 16;
-/// DPort values per selector.
-pub const MAX_PORTS: usize = 8;
-
-impl PolicySource {
-    fn compile_connect(&mut self, hook: &ConnectHook) -> Result<types::connect_hook, PolicyLoadError> {
-        limit("selectors", hook.selectors.len(), MAX_SELECTORS)?;
-        let mut out = types::connect_hook {
-            policy_id: hook.policy_id,
-            enabled: 1,
-            nselectors: hook.selectors.len() as u32,
-            ..Default::default()
-        };
-        for (dst, sel) in out.selectors.iter_mut().zip(&hook.selectors) {
-            if let Some((op, ports)) = &sel.ports {
-                limit("ports", ports.len(), MAX_PORTS)?;
-                dst.port_op = match op {
-                    PortOp::In => 1,
-                    PortOp::NotIn => 2,
-                };
-                dst.nports = ports.len() as u32;
-                dst.ports[..ports.len()].copy_from_slice(ports);
-            }
-            let bins = self.compile_binaries(&sel.binaries)?;
-            (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
-            (dst.actions, dst.signal) = action_bits(&sel.actions);
-        }
-        Ok(out)
-    }
-
-    fn attach_connect_while_needed(&mut self) -> Result<(), PolicyLoadError> {
-        match (self.connect_installed.is_empty(), self.connect.is_empty()) {
-            (false, true) => {
-                let cgroup = std::fs::File::open(&self.cgroup_root).map_err(|e| {
-                    PolicyLoadError::Load(format!("opening the cgroup {}: {e}", self.cgroup_root.display()))
-                })?;
-                use std::os::fd::AsRawFd;
-                let progs = &self.skel.progs;
-                let attach = |what: &str, r: Result<Link, libbpf_rs::Error>| {
-                    r.map_err(|e| PolicyLoadError::Load(format!("attaching {what}: {e}")))
-                };
-                self.connect = vec![
-                    attach("policy_connect4", progs.policy_connect4.attach_cgroup(cgroup.as_raw_fd()))?,
-                    attach("policy_connect6", progs.policy_connect6.attach_cgroup(cgroup.as_raw_fd()))?,
-                    attach("policy_connect_exit", progs.policy_connect_exit.attach())?,
-                ];
-            }
-            (true, false) => self.connect.clear(),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Installs a connect hook in `slot` (below [`MAX_CONNECT_HOOKS`]).
-    pub fn install_connect(&mut self, slot: u32, hook: &ConnectHook) -> Result<(), PolicyLoadError> {
-        if slot >= MAX_CONNECT_HOOKS {
-            return Err(PolicyLoadError::Limit(format!(
-                "connect hook slot {slot}; the engine has {MAX_CONNECT_HOOKS}"
-            )));
-        }
-        let compiled = self.compile_connect(hook)?;
-        self.skel
-            .maps
-            .connect_hooks
-            .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
-            .map_err(map_err("connect_hooks"))?;
-        self.connect_installed.insert(slot, hook.clone());
-        if let Err(e) = self.attach_connect_while_needed() {
-            self.remove_connect(slot)?;
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    pub fn remove_connect(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
-        if self.connect_installed.remove(&slot).is_none() {
-            return Ok(());
-        }
-        let empty = types::connect_hook::default();
-        self.skel
-            .maps
-            .connect_hooks
-            .update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY)
-            .map_err(map_err("connect_hooks"))?;
-        self.attach_connect_while_needed()
-    }
-
-    pub fn set_connect_enabled(&mut self, slot: u32, enabled: bool) -> Result<(), PolicyLoadError> {
-        let Some(hook) = self.connect_installed.get(&slot).cloned() else { return Ok(()) };
-        let mut compiled = self.compile_connect(&hook)?;
-        compiled.enabled = u32::from(enabled);
-        self.skel
-            .maps
-            .connect_hooks
-            .update(&slot.to_ne_bytes(), bytes_of(&compiled), MapFlags::ANY)
-            .map_err(map_err("connect_hooks"))
-    }
-}
-
 /// A string or path argument as the kernel read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrArg {
@@ -1336,12 +1401,14 @@ pub struct PolicyRecord {
     pub tid: u32,
     pub hook: u32,
     pub policy_id: u32,
-    /// Where the hook ran (connect hooks: connect's entry).
+    /// Where the hook ran.
     pub site: Site,
     pub selector: u32,
     pub post: bool,
     /// The signal sent, and bpf_send_signal's result (0 on success).
     pub signal: Option<(u32, i32)>,
+    /// Override: the call returned an error instead (or a connect was refused).
+    pub overridden: bool,
     /// The process's executable id when a policy names it.
     pub binary: u32,
     /// Raw values by hook argument.
@@ -1350,8 +1417,24 @@ pub struct PolicyRecord {
     pub ret: i64,
     /// The string and path arguments, in argument order.
     pub strings: Vec<StrArg>,
-    /// A connect hook's record: where the socket was connecting.
-    pub connect: Option<std::net::SocketAddr>,
+    /// The socket and address arguments, in argument order.
+    pub sockets: Vec<SockTuple>,
+}
+
+/// A socket or address argument as the kernel read it. An address
+/// (sockaddr) fills the source side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockTuple {
+    /// AF_INET, AF_INET6, …
+    pub family: u16,
+    /// SOCK_STREAM, …
+    pub sock_type: u16,
+    /// IPPROTO_TCP, …
+    pub protocol: u16,
+    /// TCP_ESTABLISHED, … (the kernel's numbering)
+    pub state: u8,
+    pub source: Option<std::net::SocketAddr>,
+    pub destination: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1382,12 +1465,21 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
         selector: e.selector,
         post: e.actions & 1 != 0,
         signal: (e.actions & 2 != 0).then_some((e.signal, e.signal_error)),
+        overridden: e.actions & 4 != 0,
         binary: e.binary,
         args: e.args,
         ret: e.ret,
         strings,
-        connect: (e.connect != 0)
-            .then(|| crate::ip_of(e.family, &e.daddr).map(|ip| std::net::SocketAddr::new(ip, e.dport)))
-            .flatten(),
+        sockets: e.sock[..usize::from(e.nsock).min(MAX_SOCKET_ARGS)]
+            .iter()
+            .map(|t| SockTuple {
+                family: t.family,
+                sock_type: t.r#type,
+                protocol: t.protocol,
+                state: t.state,
+                source: crate::ip_of(t.family, &t.saddr).map(|ip| std::net::SocketAddr::new(ip, t.sport)),
+                destination: crate::ip_of(t.family, &t.daddr).map(|ip| std::net::SocketAddr::new(ip, t.dport)),
+            })
+            .collect(),
     })
 }

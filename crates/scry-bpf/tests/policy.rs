@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
-    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, CapabilityMatch, CapabilitySet, ConnectHook,
-    ConnectSelector, Hook, IntOp, LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, PortOp,
-    RateLimit, RateScope, Selector, Site, StrOp, TracepointField, UserFunction, UserTarget, decode,
+    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, CapabilityMatch, CapabilitySet, ConnectView, Hook, IntOp,
+    LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, RateLimit, RateScope, Selector, Side,
+    Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -232,48 +232,229 @@ fn limits_are_refused_with_what_was_exceeded() {
     assert_eq!(err, "hook slot 300; the engine has 256");
 }
 
-/// Python connecting to 127.0.0.1:`port`; prints "connected" on success.
-fn python_connect(port: u16) -> (u32, Output) {
+/// Python connecting a TCP socket to `host`:`port`; prints "connected", or
+/// "refused" and the errno.
+fn python_connect(host: &str, port: u16) -> (u32, Output) {
     let script = format!(
-        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('connected', flush=True)\n\
+        "import socket\ntry:\n    socket.create_connection(('{host}', {port}), timeout=2)\n    print('connected', flush=True)\n\
          except OSError as e:\n    print('refused', e.errno, flush=True)"
     );
     run_with_pid("/usr/bin/python3", &["-c", &script])
 }
 
+/// Python connecting a UDP socket (of `family`, "AF_INET" or "AF_INET6") to
+/// `host`:`port`; prints as [`python_connect`].
+fn python_udp_connect(family: &str, host: &str, port: u16) -> (u32, Output) {
+    let script = format!(
+        "import socket\ns = socket.socket(socket.{family}, socket.SOCK_DGRAM)\ntry:\n    s.connect(('{host}', {port}))\n\
+         \x20   print('connected', flush=True)\nexcept OSError as e:\n    print('refused', e.errno, flush=True)"
+    );
+    run_with_pid("/usr/bin/python3", &["-c", &script])
+}
+
+fn sock_addr(s: &str) -> std::net::SocketAddr {
+    s.parse().unwrap()
+}
+
 #[test]
-fn a_connect_hook_kills_before_any_packet_leaves_and_spares_allowed_ports() {
+fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_leaves() {
     let source = load();
     let blocked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     blocked.set_nonblocking(true).unwrap();
     let (blocked_port, allowed_port) = (blocked.local_addr().unwrap().port(), allowed.local_addr().unwrap().port());
-    let hook = ConnectHook {
+    let hook = Hook {
         policy_id: 9,
-        selectors: vec![ConnectSelector {
-            ports: Some((PortOp::NotIn, vec![80, 443, allowed_port])),
-            binaries: Some((BinaryOp::In, vec![python()])),
-            actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
-        }],
+        sites: vec![Site::TcpConnect],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(ConnectView::Connecting) }],
+        skip_failed: false,
+        selectors: vec![
+            Selector {
+                args: vec![
+                    ArgMatch::Addr {
+                        index: 0,
+                        side: Side::Destination,
+                        negated: false,
+                        cidrs: vec![("127.0.0.2".parse().unwrap(), 32)],
+                    },
+                    ArgMatch::Field { index: 0, field: SockField::Protocol, values: vec![6] },
+                ],
+                actions: Actions { post: true, ..Default::default() },
+                ..Default::default()
+            },
+            Selector {
+                args: vec![ArgMatch::Port {
+                    index: 0,
+                    side: Side::Destination,
+                    negated: true,
+                    ranges: vec![(80, 80), (443, 443), (allowed_port, allowed_port)],
+                }],
+                binaries: Some((BinaryOp::In, vec![python()])),
+                actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
+                ..Default::default()
+            },
+        ],
     };
-    source.install_connect(2, &hook).unwrap();
+    source.install(2, &hook).unwrap();
     let records = Records::new(source);
-    let (ok_pid, out) = python_connect(allowed_port);
+    let (ok_pid, out) = python_connect("127.0.0.1", allowed_port);
     assert_eq!(out.stdout, b"connected\n", "{out:?}");
-    let (victim, out) = python_connect(blocked_port);
+    // Posted, not killed: the first selector matches (nobody listens there).
+    let (posted, out) = python_connect("127.0.0.2", allowed_port);
+    assert_eq!(out.stdout, b"refused 111\n", "{out:?}");
+    let (victim, out) = python_connect("127.0.0.1", blocked_port);
     assert!(killed(&out), "{out:?}");
     // Refused before the SYN: the listener has nothing to accept.
     assert_eq!(blocked.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     exercised("cgroup_sock_addr");
-    let got = records.of(&[ok_pid, victim], victim);
-    assert_eq!(got.len(), 1, "{got:#?}");
+    let got = records.of(&[ok_pid, posted, victim], victim);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let tcp = |to: &str| SockTuple {
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        state: 2,
+        source: Some(sock_addr("0.0.0.0:0")),
+        destination: Some(sock_addr(to)),
+    };
     let r = &got[0];
-    assert_eq!((r.pid, r.hook, r.policy_id, r.site), (victim, 2, 9, Site::Enter(42)));
-    assert_eq!(r.connect, Some(std::net::SocketAddr::from(([127, 0, 0, 1], blocked_port))));
-    assert_eq!(r.signal, Some((SIGKILL, 0)));
-    source.remove_connect(2).unwrap();
-    let (_, out) = python_connect(blocked_port);
+    assert_eq!((r.pid, r.hook, r.policy_id, r.site, r.selector, r.signal), (posted, 2, 9, Site::TcpConnect, 0, None));
+    assert_eq!(r.sockets, vec![tcp(&format!("127.0.0.2:{allowed_port}"))]);
+    let r = &got[1];
+    assert_eq!((r.pid, r.selector, r.signal), (victim, 1, Some((SIGKILL, 0))));
+    assert_eq!(r.sockets, vec![tcp(&format!("127.0.0.1:{blocked_port}"))]);
+    source.remove(2).unwrap();
+    let (_, out) = python_connect("127.0.0.1", blocked_port);
     assert_eq!(out.stdout, b"connected\n", "removed: {out:?}");
+}
+
+#[test]
+fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
+    let source = load();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = listener.local_addr().unwrap().port();
+    let loopback = vec![("127.0.0.0".parse().unwrap(), 8), ("::1".parse().unwrap(), 128)];
+    let hook = Hook {
+        policy_id: 10,
+        sites: vec![Site::SocketConnect],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(ConnectView::Socket) },
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::Connect(ConnectView::Address) },
+            ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Int },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Field { index: 0, field: SockField::Protocol, values: vec![17] },
+                ArgMatch::Port { index: 1, side: Side::Source, negated: false, ranges: vec![(port, port)] },
+                ArgMatch::Addr { index: 1, side: Side::Source, negated: false, cidrs: loopback },
+            ],
+            actions: Actions { post: true, override_error: Some(-1), ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(3, &hook).unwrap();
+    // The same connects at the syscall, their address read from the caller.
+    let syscall = Hook {
+        policy_id: 11,
+        sites: vec![Site::Enter(42)],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int },
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::UserSockAddr },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Port { index: 1, side: Side::Source, negated: false, ranges: vec![(port, port)] }],
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(4, &syscall).unwrap();
+    let records = Records::new(source);
+    let (v4, out) = python_udp_connect("AF_INET", "127.0.0.1", port);
+    assert_eq!(out.stdout, b"refused 1\n", "{out:?}");
+    let (v6, out) = python_udp_connect("AF_INET6", "::1", port);
+    assert_eq!(out.stdout, b"refused 1\n", "{out:?}");
+    // TCP is not refused.
+    let (tcp, out) = python_connect("127.0.0.1", tcp_port);
+    assert_eq!(out.stdout, b"connected\n", "{out:?}");
+    let got = records.until(&[v4, v6, tcp], |got| got.iter().filter(|r| r.pid == v6).count() >= 2);
+    let hooked: Vec<_> = got.iter().filter(|r| r.policy_id == 10).collect();
+    assert_eq!(hooked.len(), 2, "{got:#?}");
+    // What the kernel read, unset fields as zeros.
+    let unset = |family| Some(sock_addr(if family == 2 { "0.0.0.0:0" } else { "[::]:0" }));
+    let address = |family, to: &str| SockTuple {
+        family,
+        source: Some(sock_addr(to)),
+        destination: unset(family),
+        ..Default::default()
+    };
+    let socket = |family| SockTuple {
+        family,
+        sock_type: 2,
+        protocol: 17,
+        state: 7,
+        source: unset(family),
+        destination: unset(family),
+    };
+    let r = hooked[0];
+    assert_eq!((r.pid, r.site, r.args[2]), (v4, Site::SocketConnect, 16));
+    assert_eq!(r.sockets, vec![socket(2), address(2, &format!("127.0.0.1:{port}"))]);
+    let r = hooked[1];
+    assert_eq!((r.pid, r.args[2]), (v6, 28));
+    assert_eq!(r.sockets, vec![socket(10), address(10, &format!("[::1]:{port}"))]);
+    let at_syscall: Vec<_> = got.iter().filter(|r| r.policy_id == 11).map(|r| (r.pid, r.sockets.clone())).collect();
+    assert_eq!(
+        at_syscall,
+        vec![(v4, vec![address(2, &format!("127.0.0.1:{port}"))]), (v6, vec![address(10, &format!("[::1]:{port}"))])]
+    );
+    source.remove(3).unwrap();
+    source.remove(4).unwrap();
+    let (_, out) = python_udp_connect("AF_INET", "127.0.0.1", port);
+    assert_eq!(out.stdout, b"connected\n", "removed: {out:?}");
+}
+
+#[test]
+fn a_kernel_socket_argument_is_read_where_kprobes_run() {
+    let source = load();
+    if source.kernel().kprobes.is_err() {
+        // This machine's own kernel: the refusal is the kprobe test's.
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let site = source.kprobe_site("tcp_connect").unwrap();
+    let hook = Hook {
+        policy_id: 12,
+        sites: vec![site],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Sock }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Port { index: 0, side: Side::Destination, negated: false, ranges: vec![(port, port)] },
+                ArgMatch::PrivilegedPort { index: 0, side: Side::Source, negated: true },
+                ArgMatch::Field { index: 0, field: SockField::State, values: vec![2] },
+            ],
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(5, &hook).unwrap();
+    let records = Records::new(source);
+    let (pid, out) = python_connect("127.0.0.1", port);
+    assert_eq!(out.stdout, b"connected\n", "{out:?}");
+    let got = records.of(&[pid], pid);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let t = got[0].sockets[0];
+    assert_eq!((t.family, t.sock_type, t.protocol, t.state), (2, 1, 6, 2), "{t:?}");
+    assert_eq!(t.destination, Some(sock_addr(&format!("127.0.0.1:{port}"))));
+    // The kernel chose the source port before tcp_connect.
+    let from = t.source.unwrap();
+    assert_eq!(from.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    assert!(from.port() >= 1024, "{t:?}");
+    exercised("kprobe");
+    source.remove(5).unwrap();
 }
 
 /// A fresh directory for one test's files, by its canonical path.

@@ -51,17 +51,30 @@ fn kprobe(k: &ProcessKprobe, node: &str) -> String {
         "setuid" => ("🔑 setuid ", number(0)),
         "security_bprm_check" => ("🚀 exec   ", text(0)),
         "tcp_connect" => {
-            let tuple = arg(0).and_then(|a| a.sock_arg.as_ref()).map(|s| {
-                let at = |addr: &str, port: u32| if port == 0 { addr.to_owned() } else { format!("{addr}:{port}") };
-                format!("tcp {} -> {}", at(&s.saddr, s.sport), at(&s.daddr, s.dport))
-            });
+            let tuple = arg(0)
+                .and_then(|a| a.sock_arg.as_ref())
+                .map(|s| connection(&s.protocol, (&s.saddr, s.sport), (&s.daddr, s.dport)));
             ("🔌 connect", tuple.unwrap_or_default())
+        }
+        "security_socket_connect" => {
+            let protocol = arg(0).and_then(|a| a.sock_arg.as_ref()).map_or("", |s| &s.protocol);
+            let to = arg(1).and_then(|a| a.sockaddr_arg.as_ref());
+            let from = arg(0).and_then(|a| a.sock_arg.as_ref()).map_or(("", 0), |s| (&s.saddr, s.sport));
+            ("🔌 connect", to.map(|to| connection(protocol, from, (&to.addr, to.port))).unwrap_or_default())
         }
         _ => ("❓ syscall", k.function_name.clone()),
     };
     let word = if k.action == "KPROBE_ACTION_SIGKILL" { "💥 killed " } else { word };
     let line = head(word, &k.process, node);
     if details.trim().is_empty() { line } else { format!("{line} {}", details.trim()) }
+}
+
+/// `tcp A:P -> B:Q`: the protocol's short name, the source when known.
+fn connection(protocol: &str, from: (&str, u32), to: (&str, u32)) -> String {
+    let at = |(addr, port): (&str, u32)| if port == 0 { addr.to_owned() } else { format!("{addr}:{port}") };
+    let protocol = protocol.strip_prefix("IPPROTO_").unwrap_or(protocol).to_ascii_lowercase();
+    let unknown = from.1 == 0 && matches!(from.0, "" | "0.0.0.0" | "::");
+    if unknown { format!("{protocol} -> {}", at(to)) } else { format!("{protocol} {} -> {}", at(from), at(to)) }
 }
 
 pub fn format(ev: &EventEnvelope, timestamps: bool) -> String {

@@ -486,6 +486,8 @@ pub struct KprobeArgument {
     pub linux_binprm_arg: Option<KprobePath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sock_arg: Option<KprobeSock>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockaddr_arg: Option<KprobeSockaddr>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
 }
@@ -540,6 +542,20 @@ pub struct KprobeSock {
     pub sport: u32,
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub dport: u32,
+    /// `TCP_SYN_SENT`
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+}
+
+/// Tetragon's `KprobeSockaddr`: an address a call was given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeSockaddr {
+    /// `AF_INET`, `AF_INET6`
+    pub family: String,
+    pub addr: String,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub port: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ pub mod compact;
 pub mod event;
 pub mod filter;
 pub mod flow;
+pub mod socket_names;
 pub mod status;
 pub mod tables;
 

@@ -7,34 +7,7 @@ use crate::policy::{FileType, Namespace};
 /// `CAP_*` by number: the names events print.
 pub(crate) use scry_model::caps::NAMES as CAPABILITIES;
 
-pub(crate) const PROTOCOLS: &[(&str, u8)] = &[
-    ("IPPROTO_ICMP", 1),
-    ("IPPROTO_TCP", 6),
-    ("IPPROTO_UDP", 17),
-    ("IPPROTO_ICMPV6", 58),
-    ("IPPROTO_SCTP", 132),
-    ("IPPROTO_UDPLITE", 136),
-    ("IPPROTO_RAW", 255),
-];
-
-pub(crate) const FAMILIES: &[(&str, u16)] = &[("AF_UNIX", 1), ("AF_INET", 2), ("AF_INET6", 10)];
-
-/// include/net/tcp_states.h.
-pub(crate) const TCP_STATES: &[(&str, u8)] = &[
-    ("TCP_ESTABLISHED", 1),
-    ("TCP_SYN_SENT", 2),
-    ("TCP_SYN_RECV", 3),
-    ("TCP_FIN_WAIT1", 4),
-    ("TCP_FIN_WAIT2", 5),
-    ("TCP_TIME_WAIT", 6),
-    ("TCP_CLOSE", 7),
-    ("TCP_CLOSE_WAIT", 8),
-    ("TCP_LAST_ACK", 9),
-    ("TCP_LISTEN", 10),
-    ("TCP_CLOSING", 11),
-    ("TCP_NEW_SYN_RECV", 12),
-    ("TCP_BOUND_INACTIVE", 13),
-];
+pub(crate) use scry_model::socket_names::{FAMILIES, PROTOCOLS, TCP_STATES};
 
 pub(crate) const FILE_TYPES: &[(&str, FileType)] = &[
     ("reg", FileType::Regular),

@@ -225,8 +225,10 @@ pub enum ArgType {
     Dentry,
     /// `struct linux_binprm *`: the file being executed, symlinks resolved.
     LinuxBinprm,
-    /// `struct sock *` / `struct socket *`.
+    /// `struct sock *`.
     Sock,
+    /// `struct socket *` (shown and compared as its sock).
+    Socket,
     /// `struct sk_buff *`.
     Skb,
     /// `struct sockaddr *`.
@@ -258,6 +260,7 @@ impl ArgType {
             ArgType::Dentry => "dentry",
             ArgType::LinuxBinprm => "linux_binprm",
             ArgType::Sock => "sock",
+            ArgType::Socket => "socket",
             ArgType::Skb => "skb",
             ArgType::Sockaddr => "sockaddr",
             ArgType::Cred => "cred",

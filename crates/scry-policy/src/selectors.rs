@@ -301,7 +301,7 @@ fn operators_for(ty: ArgType) -> &'static [Operator] {
         | ArgType::Dentry
         | ArgType::LinuxBinprm => STRING_OPERATORS,
         ArgType::File | ArgType::Path => FILE_OPERATORS,
-        ArgType::Sock => SOCK_OPERATORS,
+        ArgType::Sock | ArgType::Socket => SOCK_OPERATORS,
         ArgType::Skb => SKB_OPERATORS,
         ArgType::Sockaddr => SOCKADDR_OPERATORS,
         ArgType::Cred | ArgType::KernelCap | ArgType::CapSet(_) | ArgType::Capability => CAPABILITY_OPERATORS,

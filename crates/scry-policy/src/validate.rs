@@ -458,7 +458,7 @@ const TYPES: &[(&str, TypeName)] = {
         ("dentry", P(T::Dentry)),
         ("linux_binprm", P(T::LinuxBinprm)),
         ("sock", P(T::Sock)),
-        ("socket", P(T::Sock)),
+        ("socket", P(T::Socket)),
         ("skb", P(T::Skb)),
         ("sockaddr", P(T::Sockaddr)),
         ("cred", P(T::Cred)),

@@ -13,7 +13,7 @@
 //! Post, NoPost, Sigkill and Signal; enforce and monitor modes.
 
 use scry_bpf::policy::{
-    self as engine, ArgKind, ArgSource, ArgSpec, ConnectHook, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
+    self as engine, ArgKind, ArgSource, ArgSpec, ConnectView, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
     TracepointField, UserFunction, UserTarget,
 };
 use scry_bpf::tracefs;
@@ -36,6 +36,10 @@ pub enum Shown {
     Path,
     /// `linux_binprm_arg { path }`.
     Binprm,
+    /// `sock_arg`.
+    Sock,
+    /// `sockaddr_arg`.
+    SockAddr,
 }
 
 /// How an event shows one argument, and its label.
@@ -79,8 +83,6 @@ pub enum EngineHook {
     Uprobe { functions: Vec<UserFunction>, hook: EngineSiteHook },
     /// On a tracepoint, its arguments at these places in the record.
     Tracepoint { subsystem: String, event: String, fields: Vec<TracepointField>, hook: EngineSiteHook },
-    /// `tcp_connect` with a `sock` argument, through cgroup connect4/6.
-    Connect(ConnectHook),
 }
 
 fn unsupported(path: &str, reason: impl Into<String>) -> PolicyError {
@@ -125,6 +127,8 @@ pub type Tracefs = dyn Fn(&str, &str) -> Result<Vec<tracefs::Field>, String>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Overridable {
     Yes,
+    /// Only to refuse the call with EPERM (a cgroup hook's verdict).
+    Refuse(&'static str),
     /// No, and why not.
     No(String),
 }
@@ -153,6 +157,9 @@ struct Equivalent {
     attachment: &'static str,
     params: Vec<(Param, ArgSpec)>,
     at_exec: bool,
+    /// A connect site: Override refuses the connection with EPERM, and
+    /// what it cannot see is refused by path.
+    connect: bool,
 }
 
 /// What a function's argument is, for the types a policy may declare.
@@ -161,6 +168,8 @@ enum Param {
     Int,
     File,
     Binprm,
+    Sock,
+    Sockaddr,
 }
 
 impl Param {
@@ -169,6 +178,8 @@ impl Param {
             (Param::Int, ArgType::Int(t)) => Some(Shown::Int(t)),
             (Param::File, ArgType::File) => Some(Shown::File),
             (Param::Binprm, ArgType::LinuxBinprm) => Some(Shown::Binprm),
+            (Param::Sock, ArgType::Sock | ArgType::Socket) => Some(Shown::Sock),
+            (Param::Sockaddr, ArgType::Sockaddr) => Some(Shown::SockAddr),
             _ => None,
         }
     }
@@ -178,6 +189,8 @@ impl Param {
             Param::Int => "an integer type",
             Param::File => "file",
             Param::Binprm => "linux_binprm",
+            Param::Sock => "sock (or socket)",
+            Param::Sockaddr => "sockaddr",
         }
     }
 }
@@ -191,7 +204,33 @@ fn open_exits() -> Vec<Site> {
 
 fn equivalent(function: &str) -> Option<Equivalent> {
     let returned = |kind| ArgSpec { source: ArgSource::Return, kind };
+    let seen = |view| ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(view) };
     Some(match function {
+        // Every connect() of a TCP socket, before the SYN.
+        "tcp_connect" => Equivalent {
+            sites: vec![Site::TcpConnect],
+            skip_failed: false,
+            attachment: "cgroup connect4/connect6 (refuses before the SYN: a signal or Override refuses the \
+                         connection with EPERM; the signal follows when connect() returns)",
+            params: vec![(Param::Sock, seen(ConnectView::Connecting))],
+            at_exec: false,
+            connect: true,
+        },
+        // Every connect() of an IPv4 or IPv6 socket, before anything is sent.
+        "security_socket_connect" => Equivalent {
+            sites: vec![Site::SocketConnect],
+            skip_failed: false,
+            attachment: "cgroup connect4/connect6 (IPv4 and IPv6 sockets; refuses before anything is sent: a \
+                         signal or Override refuses the connection with EPERM; the signal follows when connect() \
+                         returns)",
+            params: vec![
+                (Param::Sock, seen(ConnectView::Socket)),
+                (Param::Sockaddr, seen(ConnectView::Address)),
+                (Param::Int, ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Int }),
+            ],
+            at_exec: false,
+            connect: true,
+        },
         // Every exec that succeeds, before the new program runs.
         "security_bprm_check" => Equivalent {
             sites: vec![Site::Exec],
@@ -200,6 +239,7 @@ fn equivalent(function: &str) -> Option<Equivalent> {
                          before its first instruction; matchBinaries is the caller's)",
             params: vec![(Param::Binprm, ArgSpec { source: ArgSource::Bprm, kind: ArgKind::Bprm })],
             at_exec: true,
+            connect: false,
         },
         // A file opened by path, before the process sees the descriptor.
         "security_file_open" => Equivalent {
@@ -209,6 +249,7 @@ fn equivalent(function: &str) -> Option<Equivalent> {
                          syscall; a signal lands before the process sees the descriptor)",
             params: vec![(Param::File, returned(ArgKind::Fd))],
             at_exec: false,
+            connect: false,
         },
         "fd_install" => Equivalent {
             sites: open_exits(),
@@ -217,6 +258,7 @@ fn equivalent(function: &str) -> Option<Equivalent> {
                          files opened by a syscall)",
             params: vec![(Param::Int, returned(ArgKind::Int)), (Param::File, returned(ArgKind::Fd))],
             at_exec: false,
+            connect: false,
         },
         _ => return None,
     })
@@ -227,8 +269,8 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
         HookPoint::Kprobe(f) if f.syscall => f,
         // Network prevention stays on the cgroup hook even where kprobes
         // exist: it refuses the connection before any packet leaves.
-        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if f.call == "tcp_connect" => {
-            return compile_connect(h, ctx.mode, ctx.policy_id);
+        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if let Some(eq) = equivalent(&f.call).filter(|eq| eq.connect) => {
+            return compile_equivalent(h, &f.call, eq, ctx);
         }
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) if ctx.kernel.kprobes.is_ok() => {
             return compile_kprobe(h, &f.call, ctx);
@@ -243,8 +285,9 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
                     &format!("{}.call", h.path),
                     format!(
                         "{:?} is a kernel function: this kernel attaches neither kprobes nor fentry, and this \
-                         engine has no equivalent hook for it (equivalents: tcp_connect, security_bprm_check, \
-                         security_file_open, fd_install, __sys_* syscall bodies; syscall hooks: `syscall: true`)",
+                         engine has no equivalent hook for it (equivalents: tcp_connect, security_socket_connect, \
+                         security_bprm_check, security_file_open, fd_install, __sys_* syscall bodies; syscall \
+                         hooks: `syscall: true`)",
                         f.call
                     ),
                 ));
@@ -281,13 +324,21 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
         ArgType::File => (ArgKind::File, Shown::File),
         ArgType::Path => (ArgKind::Path, Shown::Path),
         ArgType::LinuxBinprm => (ArgKind::Bprm, Shown::Binprm),
+        ArgType::Sock => (ArgKind::Sock, Shown::Sock),
+        ArgType::Socket => (ArgKind::Socket, Shown::Sock),
+        ArgType::Sockaddr => (ArgKind::SockAddr, Shown::SockAddr),
         _ => return None,
     })
 }
 
-/// A syscall's argument of type `ty`: a user function's, or a descriptor.
+/// A syscall's argument of type `ty`: a user function's, a descriptor, or
+/// an address in the caller's memory.
 fn syscall_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
-    user_arg(ty).or((ty == ArgType::Fd).then_some((ArgKind::Fd, Shown::File)))
+    user_arg(ty).or(match ty {
+        ArgType::Fd => Some((ArgKind::Fd, Shown::File)),
+        ArgType::Sockaddr => Some((ArgKind::UserSockAddr, Shown::SockAddr)),
+        _ => None,
+    })
 }
 
 /// A user function's argument of type `ty`: integers and user strings.
@@ -326,8 +377,8 @@ fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
     register_args(
         h,
         kernel_arg,
-        "on a kernel function this engine captures integer, string, filename, fd, file, path and linux_binprm \
-         arguments",
+        "on a kernel function this engine captures integer, string, filename, fd, file, path, linux_binprm, sock, \
+         socket and sockaddr arguments",
     )
 }
 
@@ -648,7 +699,15 @@ fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -
         specs.push(*spec);
         shown.push((show, a.label.clone()));
     }
-    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("an equivalent hook"))?;
+    let overridable = if eq.connect {
+        Overridable::Refuse("a connect's cgroup hook refuses it with EPERM only: argError must be -1")
+    } else {
+        ctx.not_overridable("an equivalent hook")
+    };
+    if eq.connect {
+        connect_sees(h, call)?;
+    }
+    let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("kprobe {call}"),
@@ -725,6 +784,10 @@ fn actions(
             Action::Signal(sig) => actions.signal = Some(*sig),
             Action::Override(error) => match overridable {
                 Overridable::Yes => actions.override_error = Some(*error),
+                Overridable::Refuse(_) if *error == -1 => actions.override_error = Some(-1),
+                Overridable::Refuse(why) => {
+                    return Err(unsupported(&format!("{path}.matchActions[{i}].argError"), *why));
+                }
                 Overridable::No(why) => return Err(unsupported(&format!("{path}.matchActions[{i}].action"), why)),
             },
         }
@@ -754,26 +817,6 @@ fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::Bin
             Ok(Some((op, b.paths.clone())))
         }
     }
-}
-
-/// Filters tcp_connect's cgroup hook does not evaluate.
-fn refuse_task_filters(path: &str, s: &scry_policy::Selector) -> Result<(), PolicyError> {
-    let not_here = |field: &str| {
-        unsupported(
-            &format!("{path}.{field}"),
-            format!("{field} is not supported on tcp_connect's equivalent hook yet"),
-        )
-    };
-    if !s.pids.is_empty() {
-        return Err(not_here("matchPIDs"));
-    }
-    if !s.namespaces.is_empty() {
-        return Err(not_here("matchNamespaces"));
-    }
-    if !s.capabilities.is_empty() {
-        return Err(not_here("matchCapabilities"));
-    }
-    Ok(())
 }
 
 /// matchPIDs, matchNamespaces and matchCapabilities into `out`.
@@ -881,79 +924,37 @@ impl HostNamespaces {
     }
 }
 
-/// `tcp_connect(struct sock *)`: the connect() of a TCP socket, seen by
-/// cgroup connect4/connect6 before the kernel sends anything; DPort and
-/// NotDPort on the socket argument, matchBinaries, actions.
-fn compile_connect(h: &Hook, mode: Mode, policy_id: u32) -> Result<CompiledHook, PolicyError> {
-    if h.return_arg.is_some() {
-        return Err(unsupported(&format!("{}.return", h.path), "return probes are not supported by this engine yet"));
-    }
-    for (i, a) in h.args.iter().enumerate() {
-        if a.ty != ArgType::Sock || a.index != 0 {
-            return Err(unsupported(
-                &format!("{}.args[{i}]", h.path),
-                "tcp_connect's equivalent hook captures its socket (index 0, type sock) only",
-            ));
-        }
-    }
-    let mut selectors = Vec::with_capacity(h.selectors.len());
-    let mut signals = Vec::with_capacity(h.selectors.len());
+/// What a connect site cannot see, refused by path: tcp_connect's source
+/// (the kernel picks it after the cgroup hook), and other families than
+/// IPv4 and IPv6 (cgroup connect4/connect6 see no others).
+fn connect_sees(h: &Hook, call: &str) -> Result<(), PolicyError> {
     for (i, s) in h.selectors.iter().enumerate() {
-        let path = format!("{}.selectors[{i}]", h.path);
-        refuse_task_filters(&path, s)?;
-        let mut ports = None;
         for (k, m) in s.args.iter().enumerate() {
-            let at = format!("{path}.matchArgs[{k}]");
-            let ArgFilter::Port { side: Side::Destination, negated, ranges } = &m.filter else {
+            let at = format!("{}.selectors[{i}].matchArgs[{k}]", h.path);
+            let source = match &m.filter {
+                ArgFilter::Port { side, .. }
+                | ArgFilter::PrivilegedPort { side, .. }
+                | ArgFilter::Addr { side, .. } => *side == Side::Source,
+                _ => false,
+            };
+            if call == "tcp_connect" && source {
                 return Err(unsupported(
                     &format!("{at}.operator"),
-                    "on tcp_connect this engine evaluates DPort and NotDPort only (the source port is not chosen yet)",
-                ));
-            };
-            let list: Vec<u16> = ranges.iter().flat_map(|r| r.low..=r.high).take(engine::MAX_PORTS + 1).collect();
-            if list.len() > engine::MAX_PORTS || ports.is_some() {
-                return Err(unsupported(
-                    &format!("{at}.values"),
-                    format!("this engine compares at most {} destination ports per selector", engine::MAX_PORTS),
+                    "on tcp_connect's equivalent hook the source port and address are not chosen yet (the kernel \
+                     picks them after its cgroup hook): SAddr, SPort and SPortPriv cannot be evaluated",
                 ));
             }
-            ports = Some((if *negated { engine::PortOp::NotIn } else { engine::PortOp::In }, list));
+            if let ArgFilter::Family(families) = &m.filter
+                && let Some(j) = families.iter().position(|f| !matches!(f, 2 | 10))
+            {
+                return Err(unsupported(
+                    &format!("{at}.values[{j}]"),
+                    format!("{call}'s equivalent hook sees IPv4 and IPv6 sockets only (AF_INET, AF_INET6)"),
+                ));
+            }
         }
-        let refused = Overridable::No(
-            "Override is not supported on tcp_connect's equivalent hook (its cgroup \
-                                       hook refuses the connection with Sigkill or Signal)"
-                .into(),
-        );
-        let (acts, signal) = actions(&path, &s.actions, mode, &refused)?;
-        if acts.rate_limit.is_some() {
-            return Err(unsupported(
-                &format!("{path}.matchActions"),
-                "rateLimit is not supported on tcp_connect's equivalent hook yet",
-            ));
-        }
-        signals.push(signal);
-        if s.binaries.as_ref().is_some_and(|b| b.follow_children) {
-            return Err(unsupported(
-                &format!("{path}.matchBinaries[0].followChildren"),
-                "followChildren is not supported on tcp_connect's equivalent hook yet",
-            ));
-        }
-        selectors.push(engine::ConnectSelector { ports, binaries: binaries(&path, s)?, actions: acts });
     }
-    Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: "kprobe tcp_connect".into(),
-        attachment: "cgroup connect4/connect6 (refuses before the SYN) + sys_exit_connect (signals)".into(),
-        function: "tcp_connect".into(),
-        args: Vec::new(),
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
-        signals,
-        at_exec: false,
-        lsm: false,
-        hook: EngineHook::Connect(ConnectHook { policy_id, selectors }),
-    })
+    Ok(())
 }
 
 fn value(v: &IntValue) -> u64 {
@@ -978,7 +979,7 @@ fn arg_match(at: &str, index: usize, filter: &ArgFilter, spec: &ArgSpec) -> Resu
             };
             Ok(engine::ArgMatch::Int { index, op, values: values.iter().map(value).collect() })
         }
-        (ArgFilter::Str { op, values }, kind) if kind != ArgKind::Int => {
+        (ArgFilter::Str { op, values }, kind) if kind.is_string() => {
             let (op, max) = match op {
                 StrOp::Equal => (engine::StrOp::Equal, engine::MAX_EQUAL),
                 StrOp::NotEqual => (engine::StrOp::NotEqual, engine::MAX_EQUAL),
@@ -995,10 +996,62 @@ fn arg_match(at: &str, index: usize, filter: &ArgFilter, spec: &ArgSpec) -> Resu
             }
             Ok(engine::ArgMatch::Str { index, op, values: values.clone() })
         }
+        (filter, kind) if kind.is_socket() => socket_match(at, index, filter),
         _ => Err(unsupported(
             &format!("{at}.operator"),
-            "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers, and Equal, NotEqual, Prefix, \
-             NotPrefix, Postfix and NotPostfix on strings, files and descriptors are supported by this engine yet",
+            "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers, Equal, NotEqual, Prefix, NotPrefix, \
+             Postfix and NotPostfix on strings, files and descriptors, and the port, address, Protocol, Family and \
+             State operators on sockets and addresses are supported by this engine yet",
+        )),
+    }
+}
+
+/// A port, address, Protocol, Family or State filter on a socket or address.
+fn socket_match(at: &str, index: u8, filter: &ArgFilter) -> Result<engine::ArgMatch, PolicyError> {
+    let side = |s: &Side| match s {
+        Side::Source => engine::Side::Source,
+        Side::Destination => engine::Side::Destination,
+    };
+    let field = |field, values: Vec<u64>| {
+        if values.len() > engine::MAX_VALUES {
+            return Err(unsupported(
+                &format!("{at}.values"),
+                format!("{} values; this engine compares at most {}", values.len(), engine::MAX_VALUES),
+            ));
+        }
+        Ok(engine::ArgMatch::Field { index, field, values })
+    };
+    match filter {
+        ArgFilter::Port { side: s, negated, ranges } => {
+            if ranges.len() > engine::MAX_PORT_RANGES {
+                return Err(unsupported(
+                    &format!("{at}.values"),
+                    format!(
+                        "{} ports or ranges; this engine compares at most {}",
+                        ranges.len(),
+                        engine::MAX_PORT_RANGES
+                    ),
+                ));
+            }
+            let ranges = ranges.iter().map(|r| (r.low, r.high)).collect();
+            Ok(engine::ArgMatch::Port { index, side: side(s), negated: *negated, ranges })
+        }
+        ArgFilter::PrivilegedPort { side: s, negated } => {
+            Ok(engine::ArgMatch::PrivilegedPort { index, side: side(s), negated: *negated })
+        }
+        ArgFilter::Addr { side: s, negated, networks } => Ok(engine::ArgMatch::Addr {
+            index,
+            side: side(s),
+            negated: *negated,
+            cidrs: networks.iter().map(|n| (n.addr(), n.prefix_len())).collect(),
+        }),
+        ArgFilter::Protocol(v) => field(engine::SockField::Protocol, v.iter().map(|p| u64::from(*p)).collect()),
+        ArgFilter::Family(v) => field(engine::SockField::Family, v.iter().map(|p| u64::from(*p)).collect()),
+        ArgFilter::State(v) => field(engine::SockField::State, v.iter().map(|p| u64::from(*p)).collect()),
+        _ => Err(unsupported(
+            &format!("{at}.operator"),
+            "on sockets and addresses this engine evaluates SAddr, DAddr, SPort, DPort, SPortPriv, DPortPriv (and \
+             their Not forms), Protocol, Family and State",
         )),
     }
 }
@@ -1072,6 +1125,74 @@ mod tests {
     }
 
     #[test]
+    fn connect_hooks_compile_to_the_cgroup_sites_with_what_they_can_see() {
+        // The canonical tcp_connect policy with its loopback selector.
+        let canonical = "  - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n    \
+                         selectors:\n    - matchArgs:\n      - index: 0\n        operator: DAddr\n        values: \
+                         [\"127.0.0.0/8\", \"::1/128\"]\n      matchActions:\n      - action: NoPost\n    - matchArgs:\n      \
+                         - index: 0\n        operator: NotDPort\n        values: [\"80\", \"443\"]\n      matchActions:\n      \
+                         - action: Sigkill\n";
+        let hooks = compile(&policy(canonical), 2, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.sites, vec![Site::TcpConnect]);
+        assert_eq!(
+            h.args,
+            vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(ConnectView::Connecting) }]
+        );
+        assert_eq!(
+            h.selectors[0].args,
+            vec![engine::ArgMatch::Addr {
+                index: 0,
+                side: engine::Side::Destination,
+                negated: false,
+                cidrs: vec![("127.0.0.0".parse().unwrap(), 8), ("::1".parse().unwrap(), 128)],
+            }]
+        );
+        assert!(!h.selectors[0].actions.post);
+        assert_eq!(
+            h.selectors[1].args,
+            vec![engine::ArgMatch::Port {
+                index: 0,
+                side: engine::Side::Destination,
+                negated: true,
+                ranges: vec![(80, 80), (443, 443)],
+            }]
+        );
+        assert_eq!(h.selectors[1].actions.signal, Some(9));
+        let socket = "  - call: security_socket_connect\n    syscall: false\n    args:\n    - index: 0\n      type: \
+                      socket\n    - index: 1\n      type: sockaddr\n    selectors:\n    - matchArgs:\n      - index: 1\n        \
+                      operator: SAddr\n        values: [\"10.0.0.0/8\"]\n      matchActions:\n      - action: Override\n        \
+                      argError: -1\n";
+        let hooks = compile(&policy(socket), 3, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(
+            (h.sites.as_slice(), h.selectors[0].actions.override_error),
+            ([Site::SocketConnect].as_slice(), Some(-1))
+        );
+        assert_eq!(h.args[1].kind, ArgKind::Connect(ConnectView::Address));
+        // What the cgroup hooks cannot see or do, by path.
+        assert_eq!(
+            error(&canonical.replace("operator: DAddr", "operator: SAddr")),
+            "spec.kprobes[0].selectors[0].matchArgs[0].operator: on tcp_connect's equivalent hook the source port and \
+             address are not chosen yet (the kernel picks them after its cgroup hook): SAddr, SPort and SPortPriv \
+             cannot be evaluated"
+        );
+        assert_eq!(
+            error(&socket.replace("argError: -1", "argError: -13")),
+            "spec.kprobes[0].selectors[0].matchActions[0].argError: a connect's cgroup hook refuses it with EPERM \
+             only: argError must be -1"
+        );
+        assert_eq!(
+            error(&socket.replace(
+                "operator: SAddr\n        values: [\"10.0.0.0/8\"]",
+                "operator: Family\n        values: [AF_UNIX]"
+            )),
+            "spec.kprobes[0].selectors[0].matchArgs[0].values[0]: security_socket_connect's equivalent hook sees IPv4 \
+             and IPv6 sockets only (AF_INET, AF_INET6)"
+        );
+    }
+
+    #[test]
     fn a_syscall_hook_compiles_to_the_engine() {
         let p = policy(
             "  - call: sys_setuid\n    syscall: true\n    args:\n    - index: 0\n      type: uint32\n    selectors:\n    \
@@ -1099,8 +1220,9 @@ mod tests {
         assert_eq!(
             error("  - call: tcp_sendmsg\n    syscall: false\n"),
             "spec.kprobes[0].call: \"tcp_sendmsg\" is a kernel function: this kernel attaches neither kprobes nor \
-             fentry, and this engine has no equivalent hook for it (equivalents: tcp_connect, security_bprm_check, \
-             security_file_open, fd_install, __sys_* syscall bodies; syscall hooks: `syscall: true`)"
+             fentry, and this engine has no equivalent hook for it (equivalents: tcp_connect, \
+             security_socket_connect, security_bprm_check, security_file_open, fd_install, __sys_* syscall bodies; \
+             syscall hooks: `syscall: true`)"
         );
         assert_eq!(
             error(
@@ -1235,7 +1357,7 @@ mod tests {
         let p = policy("  - call: tcp_connect\n    syscall: false\n    args:\n    - index: 0\n      type: sock\n");
         assert!(matches!(
             compile(&p, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0].hook,
-            EngineHook::Connect(_)
+            EngineHook::Site(EngineSiteHook { ref sites, .. }) if sites == &[Site::TcpConnect]
         ));
     }
 

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use scry_bpf::policy::UserTarget;
-use scry_bpf::policy::{MAX_CONNECT_HOOKS, MAX_HOOKS, PolicyRecord, PolicySource, decode};
+use scry_bpf::policy::{MAX_HOOKS, PolicyRecord, PolicySource, SockTuple, decode};
 use scry_model::event::{
-    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, Process, ProcessKprobe, ProcessTracepoint,
-    ProcessUprobe,
+    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, KprobeSockaddr, Process, ProcessKprobe,
+    ProcessTracepoint, ProcessUprobe,
 };
+use scry_model::socket_names as names;
 use scry_model::status::{Fallback, PolicyHookInfo, PolicyInfo, SourceStatus};
 use scry_policy::{IntType, Mode};
 
@@ -155,21 +156,13 @@ impl PolicyManager {
     }
 }
 
-/// Where a hook lives in the engine: site and connect hooks have slots of
-/// their own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Site(u32),
-    Connect(u32),
-}
-
 struct LoadedPolicy {
     id: u32,
     name: String,
     mode: Mode,
     enabled: bool,
     /// Each hook with its engine slot.
-    hooks: Vec<(Slot, CompiledHook)>,
+    hooks: Vec<(u32, CompiledHook)>,
     events: u64,
     signals: u64,
 }
@@ -195,14 +188,7 @@ impl LoadedPolicy {
                 .collect(),
             events: self.events,
             signals: self.signals,
-            rate_limited: self
-                .hooks
-                .iter()
-                .map(|(slot, _)| match slot {
-                    Slot::Site(s) => source.rate_limited(*s),
-                    Slot::Connect(_) => 0,
-                })
-                .sum(),
+            rate_limited: self.hooks.iter().map(|(slot, _)| source.rate_limited(*slot)).sum(),
         }
     }
 }
@@ -282,25 +268,22 @@ impl Engine {
         let id = self.next_id;
         let hooks = compile::compile(&policy, id, self.source.kernel(), &self.host_ns, &scry_bpf::tracefs::format)
             .map_err(|e| e.to_string())?;
-        let used: Vec<Slot> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
-        let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(&Slot::Site(*s)));
-        let mut free_connect = (0..MAX_CONNECT_HOOKS).filter(|s| !used.contains(&Slot::Connect(*s)));
-        let mut installed: Vec<(Slot, CompiledHook)> = Vec::with_capacity(hooks.len());
+        let used: Vec<u32> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
+        let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(s));
+        let mut installed: Vec<(u32, CompiledHook)> = Vec::with_capacity(hooks.len());
         for hook in hooks {
             let done = match &hook.hook {
                 EngineHook::Site(h) => free_site
                     .next()
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
-                    .and_then(|slot| {
-                        self.source.install(slot, h).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
-                    }),
+                    .and_then(|slot| self.source.install(slot, h).map(|()| slot).map_err(|e| e.to_string())),
                 EngineHook::Kprobe { function, hook } => free_site
                     .next()
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| {
                         let site = self.source.kprobe_site(function).map_err(|e| e.to_string())?;
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
-                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
+                        self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())
                     }),
                 EngineHook::Tracepoint { subsystem, event, fields, hook } => free_site
                     .next()
@@ -308,7 +291,7 @@ impl Engine {
                     .and_then(|slot| {
                         let site = self.source.tracepoint_site(subsystem, event, fields).map_err(|e| e.to_string())?;
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
-                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())
+                        self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())
                     }),
                 EngineHook::Uprobe { functions, hook } => free_site
                     .next()
@@ -320,16 +303,8 @@ impl Engine {
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(|e| e.to_string())?;
                         let hook = scry_bpf::policy::Hook { sites, ..hook.clone() };
-                        self.source.install(slot, &hook).map(|()| Slot::Site(slot)).map_err(|e| e.to_string())?;
-                        Ok(Slot::Site(slot))
-                    }),
-                EngineHook::Connect(h) => free_connect
-                    .next()
-                    .ok_or(format!(
-                        "the engine's {MAX_CONNECT_HOOKS} connect hook slots are taken; delete a policy first"
-                    ))
-                    .and_then(|slot| {
-                        self.source.install_connect(slot, h).map(|()| Slot::Connect(slot)).map_err(|e| e.to_string())
+                        self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())?;
+                        Ok(slot)
                     }),
             };
             match done {
@@ -337,7 +312,7 @@ impl Engine {
                 Err(e) => {
                     // Whole or nothing.
                     for (slot, _) in &installed {
-                        let _ = self.remove_slot(*slot);
+                        let _ = self.source.remove(*slot);
                     }
                     return Err(format!("{}: {e}", hook.path));
                 }
@@ -362,18 +337,11 @@ impl Engine {
         self.policies.iter().position(|p| p.name == name).ok_or_else(|| format!("no policy named {name:?} is loaded"))
     }
 
-    fn remove_slot(&mut self, slot: Slot) -> Result<(), scry_bpf::policy::PolicyLoadError> {
-        match slot {
-            Slot::Site(s) => self.source.remove(s),
-            Slot::Connect(s) => self.source.remove_connect(s),
-        }
-    }
-
     fn delete(&mut self, name: &str) -> Result<(), String> {
         let at = self.find(name)?;
         let policy = self.policies.remove(at);
         for (slot, hook) in &policy.hooks {
-            self.remove_slot(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
+            self.source.remove(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
         }
         Ok(())
     }
@@ -381,11 +349,7 @@ impl Engine {
     fn set_enabled(&mut self, name: &str, enabled: bool) -> Result<PolicyInfo, String> {
         let at = self.find(name)?;
         for (slot, hook) in &self.policies[at].hooks {
-            let done = match *slot {
-                Slot::Site(s) => self.source.set_enabled(s, enabled),
-                Slot::Connect(s) => self.source.set_connect_enabled(s, enabled),
-            };
-            done.map_err(|e| format!("{}: {e}", hook.path))?;
+            self.source.set_enabled(*slot, enabled).map_err(|e| format!("{}: {e}", hook.path))?;
         }
         self.policies[at].enabled = enabled;
         Ok(self.policies[at].info(&self.source))
@@ -393,8 +357,7 @@ impl Engine {
 
     fn publish(&mut self, r: &PolicyRecord) {
         let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
-        let slot = if r.connect.is_some() { Slot::Connect(r.hook) } else { Slot::Site(r.hook) };
-        let Some((_, hook)) = policy.hooks.iter().find(|(s, _)| *s == slot) else { return };
+        let Some((_, hook)) = policy.hooks.iter().find(|(s, _)| *s == r.hook) else { return };
         // At exec the hook ran for the caller, as security_bprm_check does.
         let lineage =
             if hook.at_exec { self.pipeline.exec_caller(r.pid, r.ktime) } else { self.pipeline.lineage(r.pid) };
@@ -408,25 +371,10 @@ impl Engine {
         let action = match intended {
             Some(9) => "KPROBE_ACTION_SIGKILL",
             Some(_) => "KPROBE_ACTION_SIGNAL",
+            None if r.overridden => "KPROBE_ACTION_OVERRIDE",
             None => "KPROBE_ACTION_POST",
         };
-        let (args, return_value) = match r.connect {
-            Some(to) => (
-                vec![KprobeArgument {
-                    sock_arg: Some(KprobeSock {
-                        family: if to.is_ipv4() { "AF_INET" } else { "AF_INET6" }.into(),
-                        sock_type: "SOCK_STREAM".into(),
-                        protocol: "IPPROTO_TCP".into(),
-                        daddr: to.ip().to_string(),
-                        dport: u32::from(to.port()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }],
-                None,
-            ),
-            None => arguments(hook, r),
-        };
+        let (args, return_value) = arguments(hook, r);
         let event = ProcessKprobe {
             process,
             parent,
@@ -492,6 +440,7 @@ impl Engine {
 /// in the record's order), and its return value when probed.
 fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Option<Box<KprobeArgument>>) {
     let mut strings = r.strings.iter();
+    let mut sockets = r.sockets.iter();
     let args = hook
         .args
         .iter()
@@ -507,12 +456,39 @@ fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Opt
                 Shown::File => KprobeArgument { file_arg: path(text()), label, ..Default::default() },
                 Shown::Path => KprobeArgument { path_arg: path(text()), label, ..Default::default() },
                 Shown::Binprm => KprobeArgument { linux_binprm_arg: path(text()), label, ..Default::default() },
+                Shown::Sock => KprobeArgument { sock_arg: sockets.next().map(sock_arg), label, ..Default::default() },
+                Shown::SockAddr => {
+                    KprobeArgument { sockaddr_arg: sockets.next().map(sockaddr_arg), label, ..Default::default() }
+                }
             }
         })
         .collect();
     let ret =
         hook.ret.as_ref().map(|(ty, label)| Box::new(integer(r.ret as u64, *ty, label.clone().unwrap_or_default())));
     (args, ret)
+}
+
+/// Tetragon's `sock_arg`: names for the numbers, addresses as text.
+fn sock_arg(t: &SockTuple) -> KprobeSock {
+    KprobeSock {
+        family: names::name(names::FAMILIES, t.family),
+        sock_type: names::name(names::SOCK_TYPES, t.sock_type),
+        protocol: names::protocol(t.protocol),
+        saddr: t.source.map(|a| a.ip().to_string()).unwrap_or_default(),
+        daddr: t.destination.map(|a| a.ip().to_string()).unwrap_or_default(),
+        sport: t.source.map_or(0, |a| u32::from(a.port())),
+        dport: t.destination.map_or(0, |a| u32::from(a.port())),
+        state: names::name(names::TCP_STATES, t.state),
+    }
+}
+
+/// Tetragon's `sockaddr_arg`: an address's family, address and port.
+fn sockaddr_arg(t: &SockTuple) -> KprobeSockaddr {
+    KprobeSockaddr {
+        family: names::name(names::FAMILIES, t.family),
+        addr: t.source.map(|a| a.ip().to_string()).unwrap_or_default(),
+        port: t.source.map_or(0, |a| u32::from(a.port())),
+    }
 }
 
 /// A raw register value as the integer type the policy declared.

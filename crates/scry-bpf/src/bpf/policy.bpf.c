@@ -32,6 +32,10 @@
 #define SOURCE_STATS PSTAT_COUNT
 #include "source.h"
 
+/* Address families are macros, not in vmlinux.h. */
+#define AF_INET 2
+#define AF_INET6 10
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct policy_event _policy_event = {};
@@ -132,11 +136,15 @@ struct policy_call {
 	char tail[POLICY_STRS][POLICY_POSTFIX_SIZE]; /* each string's end, reversed */
 	__u32 override; /* a selector asked the function to return `error` */
 	__s32 error;
+	__u32 deny; /* connect sites: a selector refused the connect */
 };
 
 struct scratch {
 	struct policy_call call;
+	/* Connect sites: what they know, by SITE_SOCK_*. */
+	struct sock_tuple site_sock[SITE_SOCKS];
 	union {
+		struct addr_key addr;
 		struct binary_key binary;
 		struct str_key equal;
 		struct prefix_key prefix;
@@ -155,14 +163,15 @@ struct {
 } scratch_map SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, POLICY_CONNECT_HOOKS);
-	__type(key, __u32);
-	__type(value, struct connect_hook);
-} connect_hooks SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, __u8);
+} addr_lpm SEC(".maps");
 
-/* Signals a connect hook decided on, sent when the thread's connect()
- * returns: cgroup programs may not send signals, tracepoints may. */
+/* Signals a connect site's hook decided on, sent when the thread's
+ * connect() returns: cgroup programs may not send signals, tracepoints may. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -240,13 +249,95 @@ static __always_inline int str_in_set(struct scratch *sc, const struct arg_match
 	}
 }
 
+/* Whether `port` is in one of the match's ranges. */
+static __always_inline int port_in_ranges(const struct arg_match *m, __u16 port)
+{
+	int i;
+
+	for (i = 0; i < POLICY_PORT_RANGES; i++) {
+		__u32 r;
+
+		if (i >= m->nvalues)
+			break;
+		r = m->values[i / 2] >> (32 * (i % 2));
+		if (port >= (__u16)r && port <= (__u16)(r >> 16))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether the tuple's source or destination address is in the match's
+ * CIDRs: one LPM lookup. */
+static __always_inline int addr_in_set(struct scratch *sc, const struct arg_match *m, const struct sock_tuple *t,
+				       int dest)
+{
+	struct addr_key *k = &sc->key.addr;
+	const __u8 *a = dest ? t->daddr : t->saddr;
+
+	k->prefixlen = 32 + 128;
+	k->set = m->set;
+	if (t->family == AF_INET) {
+		__builtin_memset(k->addr, 0, 10);
+		k->addr[10] = 0xff;
+		k->addr[11] = 0xff;
+		__builtin_memcpy(&k->addr[12], a, 4);
+	} else {
+		__builtin_memcpy(k->addr, a, 16);
+	}
+	return bpf_map_lookup_elem(&addr_lpm, k) != NULL;
+}
+
+static __always_inline int sock_matches(struct scratch *sc, const struct arg_match *m, __u32 slot)
+{
+	const struct sock_tuple *t = &sc->call.e.sock[slot & (POLICY_SOCKS - 1)];
+	int i;
+
+	switch (m->op) {
+	case OP_SPORT:
+		return port_in_ranges(m, t->sport);
+	case OP_NOT_SPORT:
+		return !port_in_ranges(m, t->sport);
+	case OP_SPORT_PRIV:
+		return t->sport < 1024;
+	case OP_NOT_SPORT_PRIV:
+		return t->sport >= 1024;
+	case OP_DPORT:
+		return port_in_ranges(m, t->dport);
+	case OP_NOT_DPORT:
+		return !port_in_ranges(m, t->dport);
+	case OP_DPORT_PRIV:
+		return t->dport < 1024;
+	case OP_NOT_DPORT_PRIV:
+		return t->dport >= 1024;
+	case OP_SADDR:
+		return addr_in_set(sc, m, t, 0);
+	case OP_NOT_SADDR:
+		return !addr_in_set(sc, m, t, 0);
+	case OP_DADDR:
+		return addr_in_set(sc, m, t, 1);
+	case OP_NOT_DADDR:
+		return !addr_in_set(sc, m, t, 1);
+	}
+	for (i = 0; i < POLICY_VALUES; i++) {
+		__u64 v = m->op == OP_PROTOCOL ? t->protocol : m->op == OP_FAMILY ? t->family : t->state;
+
+		if (i >= m->nvalues)
+			break;
+		if (v == m->values[i])
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int arg_matches(struct scratch *sc, const struct hook *h, const struct arg_match *m)
 {
 	__u32 idx = m->index < POLICY_ARGS ? m->index : 0, k;
 
 	if (m->op < OP_STR_EQUAL)
 		return int_matches(m, sc->call.e.args[idx]);
-	k = h->args[idx].str & (POLICY_STRS - 1);
+	if (m->op > OP_NOT_POSTFIX)
+		return sock_matches(sc, m, h->args[idx].slot);
+	k = h->args[idx].slot & (POLICY_STRS - 1);
 	switch (m->op) {
 	case OP_STR_EQUAL:
 	case OP_PREFIX:
@@ -497,9 +588,22 @@ static __always_inline int rate_limited(struct scratch *sc, __u32 idx, const str
 		k->scope_id = c->e.tid;
 	else if (s->rate_scope == RATE_PROCESS)
 		k->scope_id = c->e.pid;
-	for (j = 0; j < POLICY_ARGS; j++)
-		if (h->args[j].kind == ARG_INT)
+	for (j = 0; j < POLICY_ARGS; j++) {
+		const struct arg_spec *a = &h->args[j];
+
+		if (a->kind == ARG_INT) {
 			k->args[j] = c->e.args[j];
+		} else if (a->kind >= ARG_SOCK) {
+			/* A socket as its ports and a fold of its addresses. */
+			const struct sock_tuple *t = &c->e.sock[a->slot & (POLICY_SOCKS - 1)];
+			__u32 fold = 0;
+			int b;
+
+			for (b = 0; b < 16; b += 4)
+				fold ^= *(__u32 *)&t->saddr[b] ^ *(__u32 *)&t->daddr[b];
+			k->args[j] = t->sport | (__u64)t->dport << 16 | (__u64)fold << 32;
+		}
+	}
 	for (j = 0; j < POLICY_STRS; j++) {
 		__u32 n = c->e.str_len[j] < RATE_STR_BYTES ? c->e.str_len[j] : RATE_STR_BYTES;
 
@@ -518,18 +622,27 @@ static __always_inline int rate_limited(struct scratch *sc, __u32 idx, const str
 	return 0;
 }
 
-/* Runs a matching selector's actions: the signal first, then the record. */
+/* Runs a matching selector's actions: the signal first, then the record.
+ * `deferred` (a constant: connect sites, whose cgroup programs may not send
+ * signals): the signal waits for the syscall's exit and the connect is
+ * refused. */
 static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook *h, __u32 sel,
-				const struct selector *s)
+				const struct selector *s, const bool deferred)
 {
 	struct policy_call *c = &sc->call;
 	__u32 len0 = c->e.str_len[0] & (POLICY_STR_SIZE - 1), len1 = 0, size;
 	__u32 actions = s->actions, signal = s->signal;
 
 	c->e.signal_error = 0;
-	if (actions & ACTION_SIGNAL)
+	if (deferred) {
+		if (actions & ACTION_SIGNAL)
+			bpf_map_update_elem(&pending_signal, &c->e.tid, &signal, BPF_ANY);
+		if (actions & (ACTION_SIGNAL | ACTION_OVERRIDE))
+			c->deny = 1;
+	} else if (actions & ACTION_SIGNAL) {
 		c->e.signal_error = bpf_send_signal(signal);
-	if (actions & ACTION_OVERRIDE) {
+	}
+	if (!deferred && (actions & ACTION_OVERRIDE)) {
 		c->override = 1;
 		c->error = s->error;
 	}
@@ -579,7 +692,7 @@ static __always_inline void read_string(struct scratch *sc, const struct hook *h
 {
 	struct policy_call *c = &sc->call;
 	const struct arg_spec *spec = &h->args[a < POLICY_ARGS ? a : 0];
-	__u32 k = spec->str & (POLICY_STRS - 1), zero = 0, len = 0, pos, i, n;
+	__u32 k = spec->slot & (POLICY_STRS - 1), zero = 0, len = 0, pos, i, n;
 	__u64 v = raw[spec->source & (POLICY_SOURCES - 1)];
 	struct file *f = NULL;
 	bool trunc = false;
@@ -657,6 +770,82 @@ static long string_cb(__u32 k, void *data)
 	return 0;
 }
 
+/* A struct sock's family, type, protocol, state, ports and addresses. */
+static __always_inline void sock_of(struct sock *sk, struct sock_tuple *t)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->type = BPF_CORE_READ(sk, sk_type);
+	t->protocol = BPF_CORE_READ(sk, sk_protocol);
+	t->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)t->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+/* A sockaddr's family, address and port (as the tuple's source side). */
+static __always_inline void sockaddr_of(const void *p, bool user, struct sock_tuple *t)
+{
+	struct sockaddr_in6 sa = {};
+
+	if (user)
+		bpf_probe_read_user(&sa, sizeof(sa), p);
+	else
+		bpf_probe_read_kernel(&sa, sizeof(sa), p);
+	t->family = sa.sin6_family;
+	t->sport = bpf_ntohs(sa.sin6_port);
+	if (t->family == AF_INET6)
+		__builtin_memcpy(t->saddr, &sa.sin6_addr, 16);
+	else if (t->family == AF_INET)
+		/* sockaddr_in's address is where sockaddr_in6's flowinfo is. */
+		__builtin_memcpy(t->saddr, &sa.sin6_flowinfo, 4);
+}
+
+/* Fills socket slot `k` from hook argument `a`. */
+static __always_inline void read_sock(struct scratch *sc, const struct hook *h, __u32 a, const __u64 *raw)
+{
+	const struct arg_spec *spec = &h->args[a < POLICY_ARGS ? a : 0];
+	struct sock_tuple *t = &sc->call.e.sock[spec->slot & (POLICY_SOCKS - 1)];
+	__u64 v = raw[spec->source & (POLICY_SOURCES - 1)];
+
+	__builtin_memset(t, 0, sizeof(*t));
+	switch (spec->kind) {
+	case ARG_SOCKET:
+		v = (__u64)BPF_CORE_READ((struct socket *)v, sk);
+		/* fall through */
+	case ARG_SOCK:
+		if (v)
+			sock_of((struct sock *)v, t);
+		break;
+	case ARG_SOCKADDR:
+	case ARG_USER_SOCKADDR:
+		sockaddr_of((const void *)v, spec->kind == ARG_USER_SOCKADDR, t);
+		break;
+	case ARG_SITE_SOCK:
+		__builtin_memcpy(t, &sc->site_sock[spec->source < SITE_SOCKS ? spec->source : 0], sizeof(*t));
+		break;
+	}
+}
+
+/* Socket slot `k` of the hook. */
+static long sock_cb(__u32 k, void *data)
+{
+	struct hook_eval *ev = data;
+
+	__u64 n = k;
+
+	barrier_var(n);
+	if (n >= POLICY_SOCKS)
+		return 1;
+	read_sock(ev->sc, ev->h, ev->h->sock_arg[n], ev->raw);
+	return 0;
+}
+
 /* A site's call: its raw argument sources, for every hook there. */
 struct site_call {
 	struct scratch *sc;
@@ -664,21 +853,20 @@ struct site_call {
 	__u64 raw[POLICY_SOURCES];
 };
 
-/* One hook against one call: a bpf_loop callback, so the verifier checks
- * it once rather than once per hook slot. The first matching selector
- * acts; without selectors, every call is posted. */
-static long hook_cb(__u32 i, void *data)
+/* One hook against one call, from a bpf_loop callback (below), so the
+ * verifier checks it once rather than once per hook slot. The first
+ * matching selector acts; without selectors, every call is posted. */
+static __always_inline void run_hook(__u32 i, struct site_call *sc, const bool deferred)
 {
-	struct site_call *sc = data;
 	struct policy_call *c = &sc->sc->call;
 	__u32 idx = sc->list->hook[i & (POLICY_HOOKS_PER_SITE - 1)], j;
 	struct hook *h = bpf_map_lookup_elem(&hooks, &idx);
 	struct hook_eval ev = {};
 
 	if (!h || !h->enabled)
-		return 0;
+		return;
 	if (h->skip_failed && (__s64)sc->raw[SRC_RET] < 0)
-		return 0;
+		return;
 	/* matchBinaries first, as Tetragon does: when no selector can match
 	 * this executable, the call costs no argument reads at all. */
 	for (j = 0; j < POLICY_SELECTORS; j++) {
@@ -688,31 +876,47 @@ static long hook_cb(__u32 i, void *data)
 			ev.binaries_ok |= 1 << j;
 	}
 	if (h->nselectors && !ev.binaries_ok)
-		return 0;
+		return;
 	for (j = 0; j < POLICY_ARGS; j++)
 		c->e.args[j] = j < h->nargs ? sc->raw[h->args[j].source & (POLICY_SOURCES - 1)] : 0;
 	c->e.nstr = 0;
 	for (j = 0; j < POLICY_STRS; j++)
 		if (h->str_arg[j] != STR_NONE)
 			c->e.nstr = j + 1;
+	c->e.nsock = 0;
+	for (j = 0; j < POLICY_SOCKS; j++)
+		if (h->sock_arg[j] != STR_NONE)
+			c->e.nsock = j + 1;
 	ev.sc = sc->sc;
 	ev.h = h;
 	ev.raw = sc->raw;
 	ev.matched = -1;
 	bpf_loop(c->e.nstr, string_cb, &ev, 0);
+	bpf_loop(c->e.nsock, sock_cb, &ev, 0);
 	if (h->nselectors == 0) {
-		act(sc->sc, idx, h, 0, &post_every_call);
-		return 0;
+		act(sc->sc, idx, h, 0, &post_every_call, deferred);
+		return;
 	}
 	bpf_loop(h->nselectors, selector_cb, &ev, 0);
 	if (ev.matched >= 0 && ev.matched < POLICY_SELECTORS)
-		act(sc->sc, idx, h, ev.matched, &h->selectors[ev.matched]);
+		act(sc->sc, idx, h, ev.matched, &h->selectors[ev.matched], deferred);
+}
+
+static long hook_cb(__u32 i, void *data)
+{
+	run_hook(i, data, false);
+	return 0;
+}
+
+static long hook_cb_deferred(__u32 i, void *data)
+{
+	run_hook(i, data, true);
 	return 0;
 }
 
 /* Runs the hooks of `site` on a call whose sources `raw` holds (filled
- * but for the header). */
-static __always_inline void run_site(__u32 site, struct site_call *call, __u32 binary)
+ * but for the header); `deferred` (a constant) for connect sites. */
+static __always_inline void run_site_as(__u32 site, struct site_call *call, __u32 binary, const bool deferred)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct policy_event *e = &call->sc->call.e;
@@ -722,9 +926,16 @@ static __always_inline void run_site(__u32 site, struct site_call *call, __u32 b
 	e->site = site;
 	e->binary = binary;
 	e->ret = (__s64)call->raw[SRC_RET];
-	e->connect = 0;
 	call->sc->call.override = 0;
-	bpf_loop(call->list->n, hook_cb, call, 0);
+	if (deferred)
+		bpf_loop(call->list->n, hook_cb_deferred, call, 0);
+	else
+		bpf_loop(call->list->n, hook_cb, call, 0);
+}
+
+static __always_inline void run_site(__u32 site, struct site_call *call, __u32 binary)
+{
+	run_site_as(site, call, binary, false);
 }
 
 static __always_inline __u32 current_binary(void)
@@ -1025,129 +1236,71 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 	return 0;
 }
 
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
-#define NR_CONNECT 42
-
-static __always_inline int port_matches(const struct connect_selector *s, __u16 port)
-{
-	int i, in = 0;
-
-	if (s->port_op == PORT_NONE)
-		return 1;
-	for (i = 0; i < POLICY_PORTS; i++) {
-		if (i >= s->nports)
-			break;
-		if (s->ports[i] == port)
-			in = 1;
-	}
-	return s->port_op == PORT_IN ? in : !in;
-}
-
-/* What one connect() is, for every hook: computed once, read by the
- * per-hook callback. */
-struct connect_call {
-	__u32 tgid;
-	__u32 tid;
-	__u32 binary;
-	__u16 family;
-	__u16 port;
-	__u8 daddr[16];
-	int allow;
-};
-
-static __always_inline void post_connect(__u32 idx, const struct connect_hook *h, __u32 sel,
-					 const struct connect_selector *s, const struct connect_call *c)
-{
-	struct policy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		count(PSTAT_LOST);
-		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ktime = bpf_ktime_get_ns();
-	e->pid = c->tgid;
-	e->tid = c->tid;
-	e->hook = idx;
-	e->policy_id = h->policy_id;
-	e->site = NR_CONNECT;
-	e->selector = sel;
-	e->actions = s->actions;
-	e->signal = s->signal;
-	e->binary = c->binary;
-	e->connect = 1;
-	e->family = c->family;
-	e->dport = c->port;
-	__builtin_memcpy(e->daddr, c->daddr, 16);
-	bpf_ringbuf_submit(e, wakeup_flag());
-	count(PSTAT_SENT);
-}
-
-/* One hook against one connect(): a bpf_loop callback, so the verifier
- * checks it once rather than once per hook slot. */
-static long connect_hook_cb(__u32 i, void *data)
-{
-	struct connect_call *c = data;
-	struct connect_hook *h = bpf_map_lookup_elem(&connect_hooks, &i);
-	__u32 j;
-
-	if (!h || !h->enabled)
-		return 0;
-	if (h->nselectors == 0) {
-		struct connect_selector post = { .actions = ACTION_POST };
-
-		post_connect(i, h, 0, &post, c);
-		return 0;
-	}
-	for (j = 0; j < POLICY_SELECTORS; j++) {
-		struct connect_selector *s = &h->selectors[j];
-
-		if (j >= h->nselectors)
-			break;
-		if (!port_matches(s, c->port) || !in_binaries(s->bin_op, s->nbinaries, s->binaries, c->binary))
-			continue;
-		if (s->actions & ACTION_SIGNAL) {
-			bpf_map_update_elem(&pending_signal, &c->tid, &s->signal, BPF_ANY);
-			c->allow = 0;
-		}
-		if (s->actions & ACTION_POST)
-			post_connect(i, h, j, s, c);
-		break;
-	}
-	return 0;
-}
-
-/* Tetragon's tcp_connect hook, where kprobes are not: a TCP socket's
- * connect() reaches this before the kernel sends its SYN. A selector that
- * signals also refuses the connection (EPERM), so nothing leaves; the
- * signal follows when connect() returns. Returns 1 to allow. */
+/* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
+ * the hooks of tcp_connect's equivalent (TCP sockets) and of
+ * security_socket_connect's (any) run here, with what each would see. A
+ * selector that signals or overrides refuses the connection (EPERM), so
+ * nothing leaves; the signal follows when connect() returns. Returns 1 to
+ * allow. */
 static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct connect_call c = { .tgid = id >> 32, .tid = (__u32)id, .family = family, .allow = 1 };
-	__u32 *bin;
+	struct bpf_sock *sk = ctx->sk;
+	struct sock_tuple *t;
+	struct site_call call;
+	__u32 zero = 0, site;
 
-	if (ctx->type != SOCK_STREAM)
+	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!call.sc || !sk)
 		return 1;
-	c.port = bpf_ntohs(ctx->user_port);
+	t = &call.sc->site_sock[SITE_SOCK_SOCKET];
+	__builtin_memset(t, 0, sizeof(*t));
+	t->family = family;
+	t->type = ctx->type;
+	t->protocol = ctx->protocol;
+	t->state = sk->state;
+	t->sport = sk->src_port;
 	if (family == AF_INET) {
-		__u32 a = ctx->user_ip4;
+		__u32 src = sk->src_ip4, dst = ctx->user_ip4;
 
-		__builtin_memcpy(c.daddr, &a, 4);
+		__builtin_memcpy(t->saddr, &src, 4);
+		__builtin_memcpy(call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, &dst, 4);
 	} else {
-		__u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1], a2 = ctx->user_ip6[2], a3 = ctx->user_ip6[3];
+		/* Context fields by constant offsets only: no loop. */
+		__u32 src[4] = { sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3] };
+		__u32 dst[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
 
-		__builtin_memcpy(c.daddr, &a0, 4);
-		__builtin_memcpy(c.daddr + 4, &a1, 4);
-		__builtin_memcpy(c.daddr + 8, &a2, 4);
-		__builtin_memcpy(c.daddr + 12, &a3, 4);
+		__builtin_memcpy(t->saddr, src, 16);
+		__builtin_memcpy(call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, dst, 16);
 	}
-	bin = bpf_map_lookup_elem(&task_binary, &c.tgid);
-	c.binary = bin ? *bin : 0;
-	bpf_loop(POLICY_CONNECT_HOOKS, connect_hook_cb, &c, 0);
-	return c.allow ? 1 : 0;
+	/* The address: family, address and port on the source side. */
+	t = &call.sc->site_sock[SITE_SOCK_ADDRESS];
+	t->family = family;
+	t->type = 0;
+	t->protocol = 0;
+	t->state = 0;
+	t->sport = bpf_ntohs(ctx->user_port);
+	t->dport = 0;
+	__builtin_memset(t->daddr, 0, 16);
+	/* As tcp_connect sees it: the destination set, the SYN about to go. */
+	t = &call.sc->site_sock[SITE_SOCK_CONNECTING];
+	__builtin_memcpy(t, &call.sc->site_sock[SITE_SOCK_SOCKET], sizeof(*t));
+	__builtin_memcpy(t->daddr, call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, 16);
+	t->dport = call.sc->site_sock[SITE_SOCK_ADDRESS].sport;
+	t->state = TCP_SYN_SENT;
+	call.raw[0] = 0;
+	call.raw[1] = 0;
+	call.raw[2] = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	call.raw[SRC_RET] = 0;
+	call.raw[SRC_BPRM] = 0;
+	call.sc->call.deny = 0;
+	for (site = SITE_TCP_CONNECT; site <= SITE_SOCKET_CONNECT; site++) {
+		if (site == SITE_TCP_CONNECT && (ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP))
+			continue;
+		call.list = bpf_map_lookup_elem(&site_hooks, &site);
+		if (call.list && call.list->n)
+			run_site_as(site, &call, current_binary(), true);
+	}
+	return !call.sc->call.deny;
 }
 
 SEC("cgroup/connect4")

@@ -31,7 +31,12 @@
 #define POLICY_UPROBES 64
 #define SITE_TRACEPOINT (SITE_UPROBE + POLICY_UPROBES)
 #define POLICY_TRACEPOINTS 32
-#define POLICY_SITES (SITE_TRACEPOINT + POLICY_TRACEPOINTS)
+/* connect() of an IPv4/IPv6 socket, from cgroup connect4/connect6 before
+ * anything is sent: as tcp_connect (TCP sockets) and as
+ * security_socket_connect (any) see it. */
+#define SITE_TCP_CONNECT (SITE_TRACEPOINT + POLICY_TRACEPOINTS)
+#define SITE_SOCKET_CONNECT (SITE_TCP_CONNECT + 1)
+#define POLICY_SITES (SITE_SOCKET_CONNECT + 1)
 
 /* Where a tracepoint site's raw values are in its record (from the
  * tracepoint's tracefs format): size 0 ends the list. A __data_loc field
@@ -56,8 +61,8 @@ struct tp_fields {
 #define POLICY_PREFIX_SIZE 254    /* bytes Prefix compares: an LPM key holds 256 */
 #define POLICY_POSTFIX_SIZE 128   /* bytes Postfix compares */
 
-#define POLICY_CONNECT_HOOKS 16   /* connect hooks over all policies */
-#define POLICY_PORTS 8            /* DPort values per selector */
+#define POLICY_SOCKS 2            /* socket and address arguments per hook */
+#define POLICY_PORT_RANGES 8      /* port ranges per matchArgs entry: two per value */
 
 /* matchArgs operators: on integers, then on strings and paths. */
 enum policy_op {
@@ -72,6 +77,22 @@ enum policy_op {
 	OP_NOT_PREFIX,
 	OP_POSTFIX,
 	OP_NOT_POSTFIX,
+	/* On sockets and addresses: */
+	OP_SPORT,
+	OP_NOT_SPORT,
+	OP_SPORT_PRIV, /* below 1024 */
+	OP_NOT_SPORT_PRIV,
+	OP_DPORT,
+	OP_NOT_DPORT,
+	OP_DPORT_PRIV,
+	OP_NOT_DPORT_PRIV,
+	OP_SADDR, /* in a CIDR of the match's set (addr_lpm) */
+	OP_NOT_SADDR,
+	OP_DADDR,
+	OP_NOT_DADDR,
+	OP_PROTOCOL, /* equal to a value */
+	OP_FAMILY,
+	OP_STATE,
 };
 
 /* matchBinaries operators. */
@@ -91,6 +112,33 @@ enum arg_kind {
 	ARG_PATH,        /* a struct path *: its text */
 	ARG_KERNEL_STRING, /* a NUL-terminated string in kernel memory */
 	ARG_FILENAME,    /* a struct filename *: its name */
+	ARG_SOCK,        /* a struct sock * */
+	ARG_SOCKET,      /* a struct socket *: its sock */
+	ARG_SOCKADDR,    /* a struct sockaddr * in kernel memory */
+	ARG_USER_SOCKADDR, /* a struct sockaddr * in the caller's memory */
+	ARG_SITE_SOCK,   /* a connect site's socket or address: `source` says which */
+};
+
+/* What a connect site knows (ARG_SITE_SOCK's source): the socket as
+ * tcp_connect sees it (destination set, TCP_SYN_SENT), the socket before it
+ * connects, and the address it connects to. */
+#define SITE_SOCK_CONNECTING 0
+#define SITE_SOCK_SOCKET 1
+#define SITE_SOCK_ADDRESS 2
+#define SITE_SOCKS 3
+
+/* A socket or address argument. An address (sockaddr) fills the source
+ * side, as Tetragon's does. IPv4 addresses are in the first 4 bytes. */
+struct sock_tuple {
+	__u16 family;
+	__u16 type;
+	__u16 protocol;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 state;
+	__u8 pad[5];
+	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 /* Where a hook argument's raw value comes from: a syscall's or kernel
@@ -103,9 +151,9 @@ enum arg_kind {
 #define STR_NONE 0xff
 
 struct arg_spec {
-	__u8 source; /* 0-5, SRC_RET, SRC_BPRM */
+	__u8 source; /* 0-5, SRC_RET, SRC_BPRM; ARG_SITE_SOCK: SITE_SOCK_* */
 	__u8 kind;   /* enum arg_kind */
-	__u8 str;    /* string slot (< POLICY_STRS) of a non-integer kind */
+	__u8 slot;   /* string slot (< POLICY_STRS) or socket slot (< POLICY_SOCKS) */
 	__u8 tail;   /* 1: Postfix compares it (keep its end reversed) */
 };
 
@@ -117,9 +165,9 @@ struct arg_spec {
 struct arg_match {
 	__u8 index; /* the hook's argument */
 	__u8 op;    /* enum policy_op */
-	__u8 nvalues;
+	__u8 nvalues; /* port operators: ranges, two per value (low, high as u16s) */
 	__u8 pad;
-	__u32 set; /* string operators: the values' set in the string maps */
+	__u32 set; /* string and address operators: the values' set in their map */
 	__u64 values[POLICY_VALUES];
 };
 
@@ -216,7 +264,9 @@ struct hook {
 	struct arg_spec args[POLICY_ARGS];
 	/* Which argument fills each string slot (STR_NONE: none). */
 	__u8 str_arg[POLICY_STRS];
-	__u8 pad2[6];
+	/* Which argument fills each socket slot (STR_NONE: none). */
+	__u8 sock_arg[POLICY_SOCKS];
+	__u8 pad2[4];
 	struct selector selectors[POLICY_SELECTORS];
 };
 
@@ -254,32 +304,12 @@ struct postfix_key {
 	char s[POLICY_POSTFIX_SIZE]; /* reversed: last byte first */
 };
 
-/* DPort / NotDPort on the address a socket connects to. */
-enum policy_port_op {
-	PORT_NONE = 0,
-	PORT_IN,
-	PORT_NOT_IN,
-};
-
-/* A tcp_connect hook's selector, evaluated in cgroup connect4/connect6:
- * before the kernel sends anything. */
-struct connect_selector {
-	__u32 port_op; /* enum policy_port_op */
-	__u32 nports;
-	__u16 ports[POLICY_PORTS];
-	__u32 bin_op;
-	__u32 nbinaries;
-	__u32 binaries[POLICY_BINARIES];
-	__u32 actions;
-	__u32 signal;
-};
-
-struct connect_hook {
-	__u32 policy_id;
-	__u32 enabled;
-	__u32 nselectors; /* 0: every connect is posted */
-	__u32 pad;
-	struct connect_selector selectors[POLICY_SELECTORS];
+/* SAddr/DAddr values: CIDRs in an LPM trie, tagged with their set; IPv4
+ * as IPv4-mapped IPv6 (::ffff:a.b.c.d), so one trie holds both. */
+struct addr_key {
+	__u32 prefixlen; /* 32 (the set) + the CIDR's bits */
+	__u32 set;
+	__u8 addr[16];
 };
 
 /* The hooks on one site, by index in the hooks array. */
@@ -300,7 +330,7 @@ struct policy_event {
 	__u32 tid;
 	__u32 hook;
 	__u32 policy_id;
-	__u32 site;     /* enum site index; connect hooks: connect's number */
+	__u32 site;     /* the site's index */
 	__u32 selector; /* which one matched */
 	__u32 actions;
 	__u32 signal;
@@ -311,12 +341,9 @@ struct policy_event {
 	__u16 str_len[POLICY_STRS];
 	__u8 str_trunc[POLICY_STRS]; /* 1: longer than kept, or unresolvable */
 	__u8 nstr;
-	__u8 pad[3];
-	/* Connect hooks: the destination. */
-	__u32 connect;  /* 1 for a connect hook's record */
-	__u16 family;   /* AF_INET, AF_INET6 */
-	__u16 dport;
-	__u8 daddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 nsock;
+	__u8 pad[2];
+	struct sock_tuple sock[POLICY_SOCKS]; /* by socket slot */
 };
 
 /* Counters, as for every source: records sent and lost. */
