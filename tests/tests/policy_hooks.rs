@@ -16,6 +16,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use scry_agent::client::PolicyCommand;
 use scry_e2e::pods::Cluster;
 use scry_e2e::{Agent, Events, NODE, real, runtime};
 use scry_model::event::{Event, EventEnvelope, EventType, ProcessKprobe};
@@ -353,4 +354,106 @@ fn a_tracepoint_hook_reads_its_fields_by_position_in_the_format_file() {
     assert_eq!((t.subsys.as_str(), t.event.as_str()), ("sched", "sched_process_exec"));
     assert_eq!(t.args[0].string_arg.as_deref(), Some("/usr/bin/perl"));
     assert_eq!(t.args[1].int_arg, Some(pid as i32));
+}
+
+#[test]
+fn new_credentials_are_seen_where_commit_creds_cannot_be_hooked() {
+    let (_, agent) = setup();
+    let policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: creds-watch\nspec:\n  kprobes:\n  \
+         - call: commit_creds\n    syscall: false\n    args:\n    - index: 0\n      type: cred\n    selectors:\n    \
+         - matchBinaries:\n      - operator: In\n        values: [\"{}\"]\n",
+        real("/usr/bin/python3")
+    );
+    add(agent, &policy);
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
+    // Root drops its group, then its user: two commits, then nothing.
+    let script = "import os; os.setresgid(4242, 4242, 4242); os.setresuid(4243, 4243, 4243)";
+    let mut child = Command::new("/usr/bin/python3").args(["-c", script]).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let mine = |seen: &[EventEnvelope]| -> Vec<ProcessKprobe> {
+        kprobes(seen, "creds-watch").into_iter().filter(|k| k.process.pid == Some(pid)).cloned().collect()
+    };
+    rt.block_on(events.until(WAIT, "both commits", |seen| mine(seen).len() >= 2));
+    rt.block_on(events.collect_for(Duration::from_millis(500)));
+    let got = mine(&events.seen);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got.iter().all(|k| k.function_name == "commit_creds" && k.action == "KPROBE_ACTION_POST"));
+    let creds = |k: &ProcessKprobe| k.args[0].process_credentials_arg.clone().expect("the credentials");
+    let (first, second) = (creds(&got[0]), creds(&got[1]));
+    let ids = |c: &scry_model::event::ProcessCredentials| {
+        [c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid].map(Option::unwrap_or_default)
+    };
+    assert_eq!(ids(&first), [0, 0, 0, 0, 4242, 4242, 4242, 4242]);
+    assert!(first.caps.as_ref().unwrap().effective.names().any(|c| c == "CAP_SYS_ADMIN"), "{first:?}");
+    assert_eq!(ids(&second), [4243, 4243, 4243, 4243, 4242, 4242, 4242, 4242]);
+    // Dropping root's uids clears the permitted and effective sets.
+    let caps = second.caps.as_ref().unwrap();
+    assert!(caps.effective.is_empty() && caps.permitted.is_empty(), "{second:?}");
+    let list = rt.block_on(agent.client().policies()).unwrap();
+    let p = list.iter().find(|p| p.name == "creds-watch").unwrap();
+    assert!(p.hooks[0].attachment.starts_with("tp_btf sys_exit of setuid, setgid,"), "{p:?}");
+}
+
+/// A policy on getpriority(2) for `who` 626262, Post, with `scope` (YAML
+/// under `spec:`, or a namespaced kind).
+fn scoped_policy(name: &str, kind: &str, scope: &str) -> String {
+    let namespace = if kind == "TracingPolicyNamespaced" { "  namespace: shop\n" } else { "" };
+    format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n{namespace}spec:\n{scope}  kprobes:\n  \
+         - call: sys_getpriority\n    syscall: true\n    args:\n    - index: 1\n      type: int\n    selectors:\n    \
+         - matchArgs:\n      - index: 1\n        operator: Equal\n        values: [\"626262\"]\n"
+    )
+}
+
+#[test]
+fn scoped_policies_run_only_in_the_pods_and_containers_they_select() {
+    let (cluster, agent) = setup();
+    let pod = cluster.pod("tools-1");
+    let rt = runtime();
+    let mut events = subscribe(&rt, &[EventType::ProcessKprobe, EventType::ProcessExec]);
+    // The agent knows the pod (its execs carry it) before the policies come.
+    let marker = cluster.command(pod, "/bin/sh", &["-c", "echo $$"]).output().unwrap();
+    let marker: u32 = String::from_utf8_lossy(&marker.stdout).trim().parse().unwrap();
+    rt.block_on(events.until(WAIT, "an exec attributed to the pod", |seen| {
+        scry_e2e::exec_of(seen, marker).is_some_and(|e| e.process.pod.is_some())
+    }));
+    add(agent, &scoped_policy("scoped-shop", "TracingPolicyNamespaced", ""));
+    add(
+        agent,
+        &scoped_policy("scoped-elsewhere", "TracingPolicy", "  podSelector:\n    matchLabels:\n      app: web\n"),
+    );
+    add(
+        agent,
+        &scoped_policy(
+            "scoped-container",
+            "TracingPolicy",
+            "  podSelector:\n    matchLabels:\n      app: tools-1\n  containerSelector:\n    matchExpressions:\n    \
+             - key: repo\n      operator: In\n      values: [scry-test]\n",
+        ),
+    );
+    let script =
+        "import os\ntry:\n    os.getpriority(os.PRIO_PROCESS, 626262)\nexcept OSError:\n    pass\nprint(os.getpid())";
+    let in_pod = cluster.command(pod, "/usr/bin/python3", &["-c", script]).output().unwrap();
+    let in_pod: u32 = String::from_utf8_lossy(&in_pod.stdout).trim().parse().unwrap();
+    let on_host = Command::new("/usr/bin/python3").args(["-c", script]).output().unwrap();
+    let on_host: u32 = String::from_utf8_lossy(&on_host.stdout).trim().parse().unwrap();
+    let scoped = |seen: &[EventEnvelope]| -> Vec<(String, u32)> {
+        ["scoped-shop", "scoped-elsewhere", "scoped-container"]
+            .iter()
+            .flat_map(|p| kprobes(seen, p))
+            .map(|k| (k.policy_name.clone(), k.process.pid.unwrap_or_default()))
+            .collect()
+    };
+    rt.block_on(events.until(WAIT, "the pod's two posts", |seen| scoped(seen).len() >= 2));
+    rt.block_on(events.collect_for(Duration::from_millis(500)));
+    let mut got = scoped(&events.seen);
+    got.sort();
+    assert_eq!(got, vec![("scoped-container".to_owned(), in_pod), ("scoped-shop".to_owned(), in_pod)]);
+    assert!(!got.iter().any(|(_, pid)| *pid == on_host), "the host is out of scope");
+    for name in ["scoped-shop", "scoped-elsewhere", "scoped-container"] {
+        rt.block_on(agent.client().policy_command(PolicyCommand::Delete, name)).unwrap();
+    }
 }

@@ -171,6 +171,11 @@ impl Pipeline {
     }
 
     /// The pod that owns `ip`, when Kubernetes says so.
+    /// The pod a cgroup belongs to, from its leaf and parent names.
+    pub fn pod_of_cgroup(&self, cgroup: &scry_bpf::process::CgroupRef) -> Option<Arc<scry_model::event::Pod>> {
+        lock(&self.attributor).attribute(cgroup, &scry_bpf::process::CgroupRef::default()).pod
+    }
+
     pub fn pod_by_ip(&self, ip: std::net::IpAddr) -> Option<scry_model::event::Pod> {
         lock(&self.attributor).pod_by_ip(ip)
     }
@@ -417,6 +422,7 @@ impl Pipeline {
                 sgid: Some(c.sgid),
                 fsuid: Some(c.fsuid),
                 fsgid: Some(c.fsgid),
+                ..Default::default()
             }),
             binary_properties: binary_properties(r),
             host: attribution.host,

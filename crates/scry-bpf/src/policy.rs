@@ -192,6 +192,12 @@ pub enum ArgKind {
     UserSockAddr,
     /// What a connect site knows of its connect().
     Connect(ConnectView),
+    /// A `struct cred *`: ids, securebits, capability sets.
+    Cred,
+    /// The calling task's own credentials (at an exit: after the call).
+    CurrentCred,
+    /// A `kernel_cap_t *`: its 64 bits, compared as an integer.
+    KernelCap,
 }
 
 impl ArgKind {
@@ -205,7 +211,26 @@ impl ArgKind {
 
     /// A string or a path (compared with the string operators).
     pub fn is_string(self) -> bool {
-        self != ArgKind::Int && !self.is_socket()
+        matches!(
+            self,
+            ArgKind::UserString
+                | ArgKind::Fd
+                | ArgKind::File
+                | ArgKind::Bprm
+                | ArgKind::Path
+                | ArgKind::KernelString
+                | ArgKind::Filename
+        )
+    }
+
+    /// Compared with the integer operators.
+    pub fn is_integer(self) -> bool {
+        matches!(self, ArgKind::Int | ArgKind::KernelCap)
+    }
+
+    /// Credentials (not compared by matchArgs).
+    pub fn is_cred(self) -> bool {
+        matches!(self, ArgKind::Cred | ArgKind::CurrentCred)
     }
 }
 
@@ -508,6 +533,8 @@ pub struct PolicySource {
     /// Tracepoint sites by id (subsystem, event), and their attachments.
     tracepoints: HashMap<u32, (String, String)>,
     tracepoint_links: HashMap<u32, Link>,
+    /// Scoped policies, with the cgroups in their scope in the kernel.
+    scopes: HashMap<u32, std::collections::BTreeSet<u64>>,
 }
 
 /// A user function: a binary or library and a symbol or offset in it.
@@ -717,6 +744,7 @@ impl PolicySource {
             uprobe_links: HashMap::new(),
             tracepoints: HashMap::new(),
             tracepoint_links: HashMap::new(),
+            scopes: HashMap::new(),
         })
     }
 
@@ -772,7 +800,7 @@ impl PolicySource {
     }
 
     /// The engine's hash maps, for their fill in `scry status`.
-    pub fn maps(&self) -> [&dyn MapCore; 8] {
+    pub fn maps(&self) -> [&dyn MapCore; 9] {
         let m = &self.skel.maps;
         [
             &m.task_binary,
@@ -782,6 +810,7 @@ impl PolicySource {
             &m.str_prefix,
             &m.str_postfix,
             &m.addr_lpm,
+            &m.policy_scope,
             &m.pending_signal,
         ]
     }
@@ -876,8 +905,10 @@ impl PolicySource {
             nselectors: hook.selectors.len() as u32,
             nargs: hook.args.len() as u32,
             skip_failed: u32::from(hook.skip_failed),
+            scoped: u32::from(self.scopes.contains_key(&hook.policy_id)),
             str_arg: [STR_NONE; MAX_STRING_ARGS],
             sock_arg: [STR_NONE; MAX_SOCKET_ARGS],
+            cred_arg: STR_NONE,
             ..Default::default()
         };
         let (mut nstr, mut nsock) = (0, 0);
@@ -905,6 +936,9 @@ impl PolicySource {
                     dst.source = view as u8;
                     12
                 }
+                ArgKind::Cred => 13,
+                ArgKind::CurrentCred => 14,
+                ArgKind::KernelCap => 15,
             };
             dst.slot = STR_NONE;
             if a.kind.is_string() {
@@ -917,6 +951,11 @@ impl PolicySource {
                 dst.slot = nsock as u8;
                 out.sock_arg[nsock] = i as u8;
                 nsock += 1;
+            } else if a.kind.is_cred() {
+                if out.cred_arg != STR_NONE {
+                    return Err(PolicyLoadError::Limit("2 cred arguments; the engine takes at most 1".into()));
+                }
+                out.cred_arg = i as u8;
             }
         }
         let mut strings = Vec::new();
@@ -932,7 +971,7 @@ impl PolicySource {
                 match a {
                     ArgMatch::Int { op, values, .. } => {
                         limit("values", values.len(), MAX_VALUES)?;
-                        if values.is_empty() || spec.kind != ArgKind::Int {
+                        if values.is_empty() || !spec.kind.is_integer() {
                             return Err(PolicyLoadError::Limit(format!(
                                 "integer matchArgs on argument {index} ({:?}, {} values)",
                                 spec.kind,
@@ -1376,6 +1415,37 @@ impl PolicySource {
         percpu_sum(&self.skel.maps.hook_stats, slot)
     }
 
+    /// Scopes policy `policy_id` to workloads: its hooks installed from now
+    /// on run only in the cgroups [`PolicySource::update_scope`] lists
+    /// (none until then).
+    pub fn scope_policy(&mut self, policy_id: u32) {
+        self.scopes.entry(policy_id).or_default();
+    }
+
+    /// Sets the cgroups (v2 ids) in scoped policy `policy_id`'s scope.
+    pub fn update_scope(
+        &mut self,
+        policy_id: u32,
+        cgroups: &std::collections::BTreeSet<u64>,
+    ) -> Result<(), PolicyLoadError> {
+        let Some(now) = self.scopes.get_mut(&policy_id) else { return Ok(()) };
+        let key = |cgroup: u64| bytes_of(&types::scope_key { policy_id, cgroup, ..Default::default() }).to_vec();
+        for gone in now.difference(cgroups) {
+            let _ = self.skel.maps.policy_scope.delete(&key(*gone));
+        }
+        for new in cgroups.difference(now) {
+            self.skel.maps.policy_scope.update(&key(*new), &[1], MapFlags::ANY).map_err(map_err("policy_scope"))?;
+        }
+        now.clone_from(cgroups);
+        Ok(())
+    }
+
+    /// Forgets policy `policy_id`'s scope (its hooks removed).
+    pub fn forget_scope(&mut self, policy_id: u32) {
+        let _ = self.update_scope(policy_id, &std::collections::BTreeSet::new());
+        self.scopes.remove(&policy_id);
+    }
+
     /// Pauses or resumes the hook in `slot` without forgetting it.
     pub fn set_enabled(&mut self, slot: u32, enabled: bool) -> Result<(), PolicyLoadError> {
         let Some(hook) = self.installed.get(&slot).cloned() else { return Ok(()) };
@@ -1419,6 +1489,25 @@ pub struct PolicyRecord {
     pub strings: Vec<StrArg>,
     /// The socket and address arguments, in argument order.
     pub sockets: Vec<SockTuple>,
+    /// The cred argument.
+    pub cred: Option<CredInfo>,
+}
+
+/// A cred argument as the kernel read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CredInfo {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub securebits: u32,
+    pub permitted: u64,
+    pub effective: u64,
+    pub inheritable: u64,
 }
 
 /// A socket or address argument as the kernel read it. An address
@@ -1481,5 +1570,22 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
                 destination: crate::ip_of(t.family, &t.daddr).map(|ip| std::net::SocketAddr::new(ip, t.dport)),
             })
             .collect(),
+        cred: (e.ncred != 0).then(|| {
+            let c = &e.cred;
+            CredInfo {
+                uid: c.uid,
+                gid: c.gid,
+                euid: c.euid,
+                egid: c.egid,
+                suid: c.suid,
+                sgid: c.sgid,
+                fsuid: c.fsuid,
+                fsgid: c.fsgid,
+                securebits: c.securebits,
+                permitted: c.permitted,
+                effective: c.effective,
+                inheritable: c.inheritable,
+            }
+        }),
     })
 }

@@ -1009,3 +1009,51 @@ fn follow_forks_matches_a_listed_process_and_its_descendants() {
     assert_eq!(got.iter().map(|r| r.pid).collect::<Vec<_>>(), [child], "the shell's child, not the outsider");
     source.remove(80).unwrap();
 }
+
+#[test]
+fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument() {
+    let source = load();
+    const SYS_SETRESUID: u32 = 117;
+    let python_posts = || Selector {
+        binaries: Some((BinaryOp::In, vec![python()])),
+        actions: Actions { post: true, ..Default::default() },
+        ..Default::default()
+    };
+    let after = Hook {
+        policy_id: 13,
+        sites: vec![Site::Exit(SYS_SETRESUID)],
+        args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::CurrentCred }],
+        skip_failed: true,
+        selectors: vec![python_posts()],
+    };
+    source.install(6, &after).unwrap();
+    let kprobes = source.kernel().kprobes.is_ok();
+    if kprobes {
+        let site = source.kprobe_site("commit_creds").unwrap();
+        let hook = Hook {
+            policy_id: 14,
+            sites: vec![site],
+            args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Cred }],
+            skip_failed: false,
+            selectors: vec![python_posts()],
+        };
+        source.install(7, &hook).unwrap();
+    }
+    let records = Records::new(source);
+    let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", "import os; os.setresuid(4243, 4243, 4243)"]);
+    assert!(out.status.success(), "{out:?}");
+    let want = if kprobes { 2 } else { 1 };
+    let got = records.until(&[pid], |got| got.len() >= want);
+    assert_eq!(got.len(), want, "{got:#?}");
+    for r in &got {
+        let c = r.cred.expect("the credentials");
+        assert_eq!((c.uid, c.euid, c.suid, c.fsuid, c.gid), (4243, 4243, 4243, 4243, 0), "{r:?}");
+        assert_eq!((c.permitted, c.effective), (0, 0), "root's capabilities are gone: {r:?}");
+    }
+    if kprobes {
+        assert_eq!(got.iter().filter(|r| r.policy_id == 14).count(), 1);
+        exercised("kprobe");
+        source.remove(7).unwrap();
+    }
+    source.remove(6).unwrap();
+}

@@ -261,7 +261,7 @@ pub struct HostAttribution {
     pub cgroup: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Capabilities {
     #[serde(skip_serializing_if = "CapSet::is_empty")]
@@ -306,7 +306,7 @@ pub struct Namespaces {
     pub user: Option<Namespace>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessCredentials {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -325,6 +325,12 @@ pub struct ProcessCredentials {
     pub fsuid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fsgid: Option<u32>,
+    /// `SecBitNoRoot`, `SecBitKeepCaps` … (cred arguments).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub securebits: Vec<String>,
+    /// The capability sets (cred arguments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Capabilities>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -488,6 +494,13 @@ pub struct KprobeArgument {
     pub sock_arg: Option<KprobeSock>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sockaddr_arg: Option<KprobeSockaddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_credentials_arg: Option<ProcessCredentials>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability_arg: Option<KprobeCapability>,
+    /// A capability set as hex (`0x000001ffffffffff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_cap_t_arg: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
 }
@@ -545,6 +558,32 @@ pub struct KprobeSock {
     /// `TCP_SYN_SENT`
     #[serde(skip_serializing_if = "String::is_empty")]
     pub state: String,
+}
+
+impl ProcessCredentials {
+    /// Tetragon's names of the securebits set in `bits`.
+    pub fn securebit_names(bits: u32) -> Vec<String> {
+        const NAMES: [&str; 8] = [
+            "SecBitNoRoot",
+            "SecBitNoRootLocked",
+            "SecBitNoSetUidFixup",
+            "SecBitNoSetUidFixupLocked",
+            "SecBitKeepCaps",
+            "SecBitKeepCapsLocked",
+            "SecBitNoCapAmbientRaise",
+            "SecBitNoCapAmbientRaiseLocked",
+        ];
+        NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| (*n).to_owned()).collect()
+    }
+}
+
+/// Tetragon's `KprobeCapability`: a capability by number and name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeCapability {
+    pub value: i32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 /// Tetragon's `KprobeSockaddr`: an address a call was given.

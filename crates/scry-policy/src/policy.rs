@@ -71,6 +71,22 @@ pub struct LabelSelector {
     pub match_expressions: Vec<LabelExpression>,
 }
 
+impl LabelSelector {
+    /// Whether `labels` satisfy every matchLabels entry and every expression.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|e| {
+                let value = labels.get(&e.key);
+                match &e.operator {
+                    LabelOperator::In(values) => value.is_some_and(|v| values.contains(v)),
+                    LabelOperator::NotIn(values) => value.is_none_or(|v| !values.contains(v)),
+                    LabelOperator::Exists => value.is_some(),
+                    LabelOperator::DoesNotExist => value.is_none(),
+                }
+            })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelExpression {
     pub key: String,

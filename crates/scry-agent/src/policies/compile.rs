@@ -19,7 +19,7 @@ use scry_bpf::policy::{
 use scry_bpf::tracefs;
 use scry_policy::{
     Action, ArgFilter, ArgType, BinaryOp, CapabilitySet, Hook, HookPoint, IntOp, IntType, IntValue, Mode, Namespace,
-    NamespaceValue, Policy, PolicyError, RateLimitScope, Scope, SetOp, Side, StrOp,
+    NamespaceValue, Policy, PolicyError, RateLimitScope, SetOp, Side, StrOp,
 };
 
 use scry_bpf::syscalls;
@@ -40,6 +40,12 @@ pub enum Shown {
     Sock,
     /// `sockaddr_arg`.
     SockAddr,
+    /// `process_credentials_arg`.
+    Cred,
+    /// `kernel_cap_t_arg` (hex).
+    KernelCap,
+    /// `capability_arg { value, name }`.
+    Capability,
 }
 
 /// How an event shows one argument, and its label.
@@ -65,7 +71,7 @@ pub struct CompiledHook {
     /// Each selector's signal as written: in monitor mode the engine sends
     /// none, and events still name the action enforcement would have taken.
     pub signals: Vec<Option<u32>>,
-    /// The hook runs at exec, where the process is the exec's caller.
+    /// The hook runs at exec (among its sites), where the process is the exec's caller.
     pub at_exec: bool,
     /// Events are `process_lsm` (an LSM hook) rather than `process_kprobe`.
     pub lsm: bool,
@@ -98,14 +104,11 @@ pub fn compile(
     host: &HostNamespaces,
     tracefs: &Tracefs,
 ) -> Result<Vec<CompiledHook>, PolicyError> {
-    if let Scope::Namespace(ns) = &policy.scope {
+    if policy.workloads.host {
         return Err(unsupported(
-            "metadata.namespace",
-            format!("namespaced policies (namespace {ns:?}) are not supported by this engine yet: no pod scoping"),
+            "spec.hostSelector",
+            "this engine scopes policies to pods only yet (a hostSelector's host processes are not tracked)",
         ));
-    }
-    if policy.workloads.pods.is_some() || policy.workloads.containers.is_some() {
-        return Err(unsupported("spec.podSelector", "pod and container scoping are not supported by this engine yet"));
     }
     let ctx = Context { mode: policy.mode, policy_id, kernel, host, tracefs };
     policy.hooks.iter().map(|h| compile_hook(h, &ctx)).collect()
@@ -170,6 +173,7 @@ enum Param {
     Binprm,
     Sock,
     Sockaddr,
+    Cred,
 }
 
 impl Param {
@@ -180,6 +184,7 @@ impl Param {
             (Param::Binprm, ArgType::LinuxBinprm) => Some(Shown::Binprm),
             (Param::Sock, ArgType::Sock | ArgType::Socket) => Some(Shown::Sock),
             (Param::Sockaddr, ArgType::Sockaddr) => Some(Shown::SockAddr),
+            (Param::Cred, ArgType::Cred) => Some(Shown::Cred),
             _ => None,
         }
     }
@@ -191,9 +196,24 @@ impl Param {
             Param::Binprm => "linux_binprm",
             Param::Sock => "sock (or socket)",
             Param::Sockaddr => "sockaddr",
+            Param::Cred => "cred",
         }
     }
 }
+
+/// Syscalls that commit new credentials when they succeed.
+const CRED_SYSCALLS: [&str; 10] = [
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
+    "setgroups",
+    "capset",
+];
 
 /// Syscalls that open a file by path and return its descriptor.
 const OPENS: [&str; 5] = ["open", "openat", "openat2", "creat", "open_by_handle_at"];
@@ -206,6 +226,24 @@ fn equivalent(function: &str) -> Option<Equivalent> {
     let returned = |kind| ArgSpec { source: ArgSource::Return, kind };
     let seen = |view| ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(view) };
     Some(match function {
+        // New credentials: the successful exit of every syscall that sets
+        // them (the task's own, now), and exec (a set-user-ID program's
+        // included).
+        "commit_creds" => Equivalent {
+            sites: CRED_SYSCALLS
+                .iter()
+                .filter_map(|n| syscalls::number(n))
+                .map(Site::Exit)
+                .chain([Site::Exec])
+                .collect(),
+            skip_failed: true,
+            attachment: "tp_btf sys_exit of setuid, setgid, setreuid, setregid, setresuid, setresgid, setfsuid, \
+                         setfsgid, setgroups and capset (when they succeed: the task's new credentials), and tp_btf \
+                         sched_process_exec (an exec's; not a user namespace's from unshare or clone)",
+            params: vec![(Param::Cred, ArgSpec { source: ArgSource::Register(0), kind: ArgKind::CurrentCred })],
+            at_exec: true,
+            connect: false,
+        },
         // Every connect() of a TCP socket, before the SYN.
         "tcp_connect" => Equivalent {
             sites: vec![Site::TcpConnect],
@@ -286,8 +324,8 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
                     format!(
                         "{:?} is a kernel function: this kernel attaches neither kprobes nor fentry, and this \
                          engine has no equivalent hook for it (equivalents: tcp_connect, security_socket_connect, \
-                         security_bprm_check, security_file_open, fd_install, __sys_* syscall bodies; syscall \
-                         hooks: `syscall: true`)",
+                         security_bprm_check, security_file_open, fd_install, commit_creds, __sys_* syscall bodies; \
+                         syscall hooks: `syscall: true`)",
                         f.call
                     ),
                 ));
@@ -327,6 +365,9 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
         ArgType::Sock => (ArgKind::Sock, Shown::Sock),
         ArgType::Socket => (ArgKind::Socket, Shown::Sock),
         ArgType::Sockaddr => (ArgKind::SockAddr, Shown::SockAddr),
+        ArgType::Cred => (ArgKind::Cred, Shown::Cred),
+        ArgType::KernelCap => (ArgKind::KernelCap, Shown::KernelCap),
+        ArgType::Capability => (ArgKind::Int, Shown::Capability),
         _ => return None,
     })
 }
@@ -378,7 +419,7 @@ fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
         h,
         kernel_arg,
         "on a kernel function this engine captures integer, string, filename, fd, file, path, linux_binprm, sock, \
-         socket and sockaddr arguments",
+         socket, sockaddr, cred, kernel_cap_t and capability arguments",
     )
 }
 
@@ -969,7 +1010,7 @@ fn value(v: &IntValue) -> u64 {
 fn arg_match(at: &str, index: usize, filter: &ArgFilter, spec: &ArgSpec) -> Result<engine::ArgMatch, PolicyError> {
     let index = index as u8;
     match (filter, spec.kind) {
-        (ArgFilter::Int { op, values }, ArgKind::Int) => {
+        (ArgFilter::Int { op, values }, kind) if kind.is_integer() => {
             let op = match op {
                 IntOp::Equal => engine::IntOp::Equal,
                 IntOp::NotEqual => engine::IntOp::NotEqual,
@@ -997,6 +1038,10 @@ fn arg_match(at: &str, index: usize, filter: &ArgFilter, spec: &ArgSpec) -> Resu
             Ok(engine::ArgMatch::Str { index, op, values: values.clone() })
         }
         (filter, kind) if kind.is_socket() => socket_match(at, index, filter),
+        (_, kind) if kind.is_cred() => Err(unsupported(
+            &format!("{at}.index"),
+            "this engine does not compare cred arguments (matchCapabilities compares the process's own)",
+        )),
         _ => Err(unsupported(
             &format!("{at}.operator"),
             "only Equal, NotEqual, GreaterThan, LessThan and Mask on integers, Equal, NotEqual, Prefix, NotPrefix, \
@@ -1193,6 +1238,26 @@ mod tests {
     }
 
     #[test]
+    fn workload_scopes_compile_and_host_selectors_are_refused_by_path() {
+        let yaml = |scope: &str| {
+            format!(
+                "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n{scope}  kprobes:\n  \
+                 - call: sys_setuid\n    syscall: true\n"
+            )
+        };
+        let compiled = |scope: &str| {
+            let p = scry_policy::parse(&yaml(scope)).unwrap();
+            compile(&p, 1, &host(), &HostNamespaces::default(), &no_tracefs).map_err(|e| e.to_string())
+        };
+        assert!(compiled("  podSelector:\n    matchLabels:\n      app: web\n").is_ok());
+        assert_eq!(
+            compiled("  hostSelector: {}\n").unwrap_err(),
+            "spec.hostSelector: this engine scopes policies to pods only yet (a hostSelector's host processes are \
+             not tracked)"
+        );
+    }
+
+    #[test]
     fn a_syscall_hook_compiles_to_the_engine() {
         let p = policy(
             "  - call: sys_setuid\n    syscall: true\n    args:\n    - index: 0\n      type: uint32\n    selectors:\n    \
@@ -1221,8 +1286,8 @@ mod tests {
             error("  - call: tcp_sendmsg\n    syscall: false\n"),
             "spec.kprobes[0].call: \"tcp_sendmsg\" is a kernel function: this kernel attaches neither kprobes nor \
              fentry, and this engine has no equivalent hook for it (equivalents: tcp_connect, \
-             security_socket_connect, security_bprm_check, security_file_open, fd_install, __sys_* syscall bodies; \
-             syscall hooks: `syscall: true`)"
+             security_socket_connect, security_bprm_check, security_file_open, fd_install, commit_creds, __sys_* \
+             syscall bodies; syscall hooks: `syscall: true`)"
         );
         assert_eq!(
             error(

@@ -5,6 +5,7 @@
 //! events on the event bus.
 
 pub mod compile;
+mod scope;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,16 +14,21 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use scry_bpf::policy::UserTarget;
-use scry_bpf::policy::{MAX_HOOKS, PolicyRecord, PolicySource, SockTuple, decode};
+use scry_bpf::policy::{CredInfo, MAX_HOOKS, PolicyRecord, PolicySource, Site, SockTuple, decode};
+use scry_model::caps::CapSet;
 use scry_model::event::{
-    Event, EventEnvelope, KprobeArgument, KprobePath, KprobeSock, KprobeSockaddr, Process, ProcessKprobe,
-    ProcessTracepoint, ProcessUprobe,
+    Capabilities, Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
+    Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
 };
 use scry_model::socket_names as names;
 use scry_model::status::{Fallback, PolicyHookInfo, PolicyInfo, SourceStatus};
 use scry_policy::{IntType, Mode};
 
 use self::compile::{CompiledHook, EngineHook, HostNamespaces, Shown};
+use self::scope::WorkloadScope;
+
+/// How often scoped policies' cgroups are brought up to date.
+const SCOPE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::collector::{DecodedRing, count_maps, spawn_collector};
 use crate::events::EventBus;
 use crate::pipeline::{Lineage, Pipeline, monotonic_ns};
@@ -70,7 +76,17 @@ impl PolicyManager {
                 }
             };
             let host_ns = HostNamespaces::of_this_process();
-            let mut engine = Engine { source, host_ns, policies: Vec::new(), next_id: 1, pipeline, bus, node };
+            let mut engine = Engine {
+                source,
+                cgroup_root,
+                scopes_checked: std::time::Instant::now(),
+                host_ns,
+                policies: Vec::new(),
+                next_id: 1,
+                pipeline,
+                bus,
+                node,
+            };
             let ring = match DecodedRing::new(engine.source.ring(), "policy", decode) {
                 Ok(r) => r,
                 Err(e) => {
@@ -163,6 +179,8 @@ struct LoadedPolicy {
     enabled: bool,
     /// Each hook with its engine slot.
     hooks: Vec<(u32, CompiledHook)>,
+    /// Where it runs, when scoped to workloads.
+    scope: Option<WorkloadScope>,
     events: u64,
     signals: u64,
 }
@@ -195,6 +213,10 @@ impl LoadedPolicy {
 
 struct Engine {
     source: PolicySource,
+    /// The cgroup v2 mount, walked for scoped policies' cgroups.
+    cgroup_root: std::path::PathBuf,
+    /// When scoped policies' cgroups were last brought up to date.
+    scopes_checked: std::time::Instant,
     host_ns: HostNamespaces,
     policies: Vec<LoadedPolicy>,
     next_id: u32,
@@ -240,6 +262,9 @@ impl Engine {
             for r in ready {
                 self.publish(&r);
             }
+            if self.scopes_checked.elapsed() >= SCOPE_EVERY {
+                self.update_scopes();
+            }
         }
     }
 
@@ -268,6 +293,11 @@ impl Engine {
         let id = self.next_id;
         let hooks = compile::compile(&policy, id, self.source.kernel(), &self.host_ns, &scry_bpf::tracefs::format)
             .map_err(|e| e.to_string())?;
+        // A scoped policy's hooks run in no cgroup until the first update.
+        let scope = WorkloadScope::of(&policy);
+        if scope.is_some() {
+            self.source.scope_policy(id);
+        }
         let used: Vec<u32> = self.policies.iter().flat_map(|p| p.hooks.iter().map(|(s, _)| *s)).collect();
         let mut free_site = (0..MAX_HOOKS).filter(|s| !used.contains(s));
         let mut installed: Vec<(u32, CompiledHook)> = Vec::with_capacity(hooks.len());
@@ -314,6 +344,7 @@ impl Engine {
                     for (slot, _) in &installed {
                         let _ = self.source.remove(*slot);
                     }
+                    self.source.forget_scope(id);
                     return Err(format!("{}: {e}", hook.path));
                 }
             }
@@ -325,12 +356,39 @@ impl Engine {
             mode: policy.mode,
             enabled: true,
             hooks: installed,
+            scope,
             events: 0,
             signals: 0,
         };
         let info = loaded.info(&self.source);
+        let scoped = loaded.scope.is_some();
         self.policies.push(loaded);
+        if scoped {
+            self.update_scopes();
+        }
         Ok(info)
+    }
+
+    /// Brings each scoped policy's cgroups up to date: the container cgroups
+    /// of the pods its scope admits, as attribution knows them now. A new
+    /// pod's processes are in scope from the first update after its cgroup
+    /// and its pod are both known (within [`SCOPE_EVERY`]).
+    fn update_scopes(&mut self) {
+        self.scopes_checked = std::time::Instant::now();
+        if self.policies.iter().all(|p| p.scope.is_none()) {
+            return;
+        }
+        let pods: Vec<(u64, Arc<scry_model::event::Pod>)> = scope::cgroups(&self.cgroup_root)
+            .into_iter()
+            .filter_map(|c| self.pipeline.pod_of_cgroup(&c).map(|pod| (c.id, pod)))
+            .collect();
+        for p in &self.policies {
+            let Some(scope) = &p.scope else { continue };
+            let ids = pods.iter().filter(|(_, pod)| scope.admits(pod)).map(|(id, _)| *id).collect();
+            if let Err(e) = self.source.update_scope(p.id, &ids) {
+                tracing::warn!("policy {}: its workloads' cgroups could not all be scoped: {e}", p.name);
+            }
+        }
     }
 
     fn find(&mut self, name: &str) -> Result<usize, String> {
@@ -343,6 +401,7 @@ impl Engine {
         for (slot, hook) in &policy.hooks {
             self.source.remove(*slot).map_err(|e| format!("{}: {e}", hook.path))?;
         }
+        self.source.forget_scope(policy.id);
         Ok(())
     }
 
@@ -359,8 +418,11 @@ impl Engine {
         let Some(policy) = self.policies.iter_mut().find(|p| p.id == r.policy_id) else { return };
         let Some((_, hook)) = policy.hooks.iter().find(|(s, _)| *s == r.hook) else { return };
         // At exec the hook ran for the caller, as security_bprm_check does.
-        let lineage =
-            if hook.at_exec { self.pipeline.exec_caller(r.pid, r.ktime) } else { self.pipeline.lineage(r.pid) };
+        let lineage = if hook.at_exec && r.site == Site::Exec {
+            self.pipeline.exec_caller(r.pid, r.ktime)
+        } else {
+            self.pipeline.lineage(r.pid)
+        };
         let Lineage { process, parent, ancestors } = lineage.unwrap_or_else(|| Lineage {
             process: Arc::new(Process { pid: Some(r.pid), tid: Some(r.tid), ..Process::default() }),
             parent: None,
@@ -460,6 +522,27 @@ fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Opt
                 Shown::SockAddr => {
                     KprobeArgument { sockaddr_arg: sockets.next().map(sockaddr_arg), label, ..Default::default() }
                 }
+                Shown::Cred => KprobeArgument {
+                    process_credentials_arg: r.cred.as_ref().map(credentials),
+                    label,
+                    ..Default::default()
+                },
+                Shown::KernelCap => KprobeArgument {
+                    kernel_cap_t_arg: Some(format!("{:#018x}", r.args[i])),
+                    label,
+                    ..Default::default()
+                },
+                Shown::Capability => KprobeArgument {
+                    capability_arg: Some(KprobeCapability {
+                        value: r.args[i] as i32,
+                        name: scry_model::caps::NAMES
+                            .get(r.args[i] as usize)
+                            .map(|n| (*n).to_owned())
+                            .unwrap_or_default(),
+                    }),
+                    label,
+                    ..Default::default()
+                },
             }
         })
         .collect();
@@ -479,6 +562,26 @@ fn sock_arg(t: &SockTuple) -> KprobeSock {
         sport: t.source.map_or(0, |a| u32::from(a.port())),
         dport: t.destination.map_or(0, |a| u32::from(a.port())),
         state: names::name(names::TCP_STATES, t.state),
+    }
+}
+
+/// Tetragon's `process_credentials_arg`.
+fn credentials(c: &CredInfo) -> ProcessCredentials {
+    ProcessCredentials {
+        uid: Some(c.uid),
+        gid: Some(c.gid),
+        euid: Some(c.euid),
+        egid: Some(c.egid),
+        suid: Some(c.suid),
+        sgid: Some(c.sgid),
+        fsuid: Some(c.fsuid),
+        fsgid: Some(c.fsgid),
+        securebits: ProcessCredentials::securebit_names(c.securebits),
+        caps: Some(Capabilities {
+            permitted: CapSet(c.permitted),
+            effective: CapSet(c.effective),
+            inheritable: CapSet(c.inheritable),
+        }),
     }
 }
 

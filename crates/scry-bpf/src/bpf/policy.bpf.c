@@ -141,6 +141,9 @@ struct policy_call {
 
 struct scratch {
 	struct policy_call call;
+	/* The call's raw argument sources (here, not on the programs' stacks:
+	 * 6.1 caps a program's and its callbacks' frames at 512 bytes). */
+	__u64 raw[POLICY_SOURCES];
 	/* Connect sites: what they know, by SITE_SOCK_*. */
 	struct sock_tuple site_sock[SITE_SOCKS];
 	union {
@@ -169,6 +172,15 @@ struct {
 	__type(key, struct addr_key);
 	__type(value, __u8);
 } addr_lpm SEC(".maps");
+
+/* Policies' workload scopes: the cgroups of the pods and containers they
+ * select, kept current by user space as pods come and go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct scope_key);
+	__type(value, __u8);
+} policy_scope SEC(".maps");
 
 /* Signals a connect site's hook decided on, sent when the thread's
  * connect() returns: cgroup programs may not send signals, tracepoints may. */
@@ -591,8 +603,10 @@ static __always_inline int rate_limited(struct scratch *sc, __u32 idx, const str
 	for (j = 0; j < POLICY_ARGS; j++) {
 		const struct arg_spec *a = &h->args[j];
 
-		if (a->kind == ARG_INT) {
+		if (a->kind == ARG_INT || a->kind == ARG_KERNEL_CAP) {
 			k->args[j] = c->e.args[j];
+		} else if (a->kind == ARG_CRED || a->kind == ARG_CURRENT_CRED) {
+			k->args[j] = (c->e.cred.uid | (__u64)c->e.cred.euid << 32) ^ c->e.cred.effective;
 		} else if (a->kind >= ARG_SOCK) {
 			/* A socket as its ports and a fold of its addresses. */
 			const struct sock_tuple *t = &c->e.sock[a->slot & (POLICY_SOCKS - 1)];
@@ -832,6 +846,59 @@ static __always_inline void read_sock(struct scratch *sc, const struct hook *h, 
 	}
 }
 
+/* The hook's cred argument `a`: a struct cred *, or the task's own. */
+static __always_inline void read_cred(struct scratch *sc, const struct hook *h, __u32 a, const __u64 *raw)
+{
+	const struct arg_spec *spec = &h->args[a < POLICY_ARGS ? a : 0];
+	struct cred_info *ci = &sc->call.e.cred;
+	const struct cred *cred;
+
+	if (spec->kind == ARG_CURRENT_CRED)
+		cred = BPF_CORE_READ(bpf_get_current_task_btf(), cred);
+	else
+		cred = (const struct cred *)raw[spec->source & (POLICY_SOURCES - 1)];
+	ci->uid = BPF_CORE_READ(cred, uid.val);
+	ci->gid = BPF_CORE_READ(cred, gid.val);
+	ci->suid = BPF_CORE_READ(cred, suid.val);
+	ci->sgid = BPF_CORE_READ(cred, sgid.val);
+	ci->euid = BPF_CORE_READ(cred, euid.val);
+	ci->egid = BPF_CORE_READ(cred, egid.val);
+	ci->fsuid = BPF_CORE_READ(cred, fsuid.val);
+	ci->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	ci->securebits = BPF_CORE_READ(cred, securebits);
+	/* 64 bits either way: u32[2] before 6.3, one u64 since. */
+	bpf_probe_read_kernel(&ci->permitted, 8, __builtin_preserve_access_index(&cred->cap_permitted));
+	bpf_probe_read_kernel(&ci->effective, 8, __builtin_preserve_access_index(&cred->cap_effective));
+	bpf_probe_read_kernel(&ci->inheritable, 8, __builtin_preserve_access_index(&cred->cap_inheritable));
+}
+
+/* The hook's cred argument (a loop of one: a callback's frame is not the
+ * hook's). */
+static long cred_cb(__u32 k, void *data)
+{
+	struct hook_eval *ev = data;
+
+	read_cred(ev->sc, ev->h, ev->h->cred_arg, ev->raw);
+	return 1;
+}
+
+/* Argument `j`, when it points at what is compared (a kernel_cap_t): the
+ * value read in its place. */
+static long deref_cb(__u32 j, void *data)
+{
+	struct hook_eval *ev = data;
+	struct policy_event *e = &ev->sc->call.e;
+
+	__u64 n = j;
+
+	barrier_var(n);
+	if (n >= POLICY_ARGS)
+		return 1;
+	if (ev->h->args[n].kind == ARG_KERNEL_CAP)
+		bpf_probe_read_kernel(&e->args[n], 8, (const void *)e->args[n]);
+	return 0;
+}
+
 /* Socket slot `k` of the hook. */
 static long sock_cb(__u32 k, void *data)
 {
@@ -846,11 +913,23 @@ static long sock_cb(__u32 k, void *data)
 	return 0;
 }
 
-/* A site's call: its raw argument sources, for every hook there. */
+/* Whether the current task's cgroup is in the policy's workload scope. The
+ * cgroup v2 id read through the task (what bpf_get_current_cgroup_id
+ * returns), so every program kind can ask, cgroup programs included. */
+static __always_inline int in_scope(__u32 policy_id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct scope_key key = { .policy_id = policy_id };
+
+	key.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	return bpf_map_lookup_elem(&policy_scope, &key) != NULL;
+}
+
+/* A site's call: its raw argument sources (in `sc`), for every hook there. */
 struct site_call {
 	struct scratch *sc;
 	const struct site_hooks *list;
-	__u64 raw[POLICY_SOURCES];
+	__u64 *raw;
 };
 
 /* One hook against one call, from a bpf_loop callback (below), so the
@@ -866,6 +945,8 @@ static __always_inline void run_hook(__u32 i, struct site_call *sc, const bool d
 	if (!h || !h->enabled)
 		return;
 	if (h->skip_failed && (__s64)sc->raw[SRC_RET] < 0)
+		return;
+	if (h->scoped && !in_scope(h->policy_id))
 		return;
 	/* matchBinaries first, as Tetragon does: when no selector can match
 	 * this executable, the call costs no argument reads at all. */
@@ -893,6 +974,9 @@ static __always_inline void run_hook(__u32 i, struct site_call *sc, const bool d
 	ev.matched = -1;
 	bpf_loop(c->e.nstr, string_cb, &ev, 0);
 	bpf_loop(c->e.nsock, sock_cb, &ev, 0);
+	c->e.ncred = h->cred_arg != STR_NONE;
+	bpf_loop(c->e.ncred, cred_cb, &ev, 0);
+	bpf_loop(h->nargs, deref_cb, &ev, 0);
 	if (h->nselectors == 0) {
 		act(sc->sc, idx, h, 0, &post_every_call, deferred);
 		return;
@@ -958,6 +1042,7 @@ static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long r
 	if (!call.sc)
 		return;
 	call.list = list;
+	call.raw = call.sc->raw;
 	/* x86_64's syscall argument registers (pt_regs keeps them at exit). */
 	call.raw[0] = regs->di;
 	call.raw[1] = regs->si;
@@ -999,6 +1084,8 @@ int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		return 0;
 	if (list && list->n) {
 		call.list = list;
+		call.raw = call.sc->raw;
+		__builtin_memset(call.raw, 0, sizeof(call.sc->raw));
 		call.raw[SRC_BPRM] = (__u64)bprm;
 		run_site(site, &call, current_binary());
 	}
@@ -1029,6 +1116,7 @@ static __always_inline int run_function(__u32 site, const __u64 *args)
 	if (!call.sc)
 		return 0;
 	call.list = list;
+	call.raw = call.sc->raw;
 	for (i = 0; i < POLICY_ARGS; i++)
 		call.raw[i] = args[i];
 	call.raw[SRC_RET] = 0;
@@ -1236,6 +1324,13 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 	return 0;
 }
 
+static __always_inline void run_connect_site(__u32 site, struct site_call *call)
+{
+	call->list = bpf_map_lookup_elem(&site_hooks, &site);
+	if (call->list && call->list->n)
+		run_site_as(site, call, current_binary(), true);
+}
+
 /* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
  * the hooks of tcp_connect's equivalent (TCP sockets) and of
  * security_socket_connect's (any) run here, with what each would see. A
@@ -1247,7 +1342,7 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 	struct bpf_sock *sk = ctx->sk;
 	struct sock_tuple *t;
 	struct site_call call;
-	__u32 zero = 0, site;
+	__u32 zero = 0;
 
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc || !sk)
@@ -1287,19 +1382,21 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 	__builtin_memcpy(t->daddr, call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, 16);
 	t->dport = call.sc->site_sock[SITE_SOCK_ADDRESS].sport;
 	t->state = TCP_SYN_SENT;
+	call.raw = call.sc->raw;
 	call.raw[0] = 0;
 	call.raw[1] = 0;
 	call.raw[2] = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	call.raw[3] = 0;
+	call.raw[4] = 0;
+	call.raw[5] = 0;
 	call.raw[SRC_RET] = 0;
 	call.raw[SRC_BPRM] = 0;
 	call.sc->call.deny = 0;
-	for (site = SITE_TCP_CONNECT; site <= SITE_SOCKET_CONNECT; site++) {
-		if (site == SITE_TCP_CONNECT && (ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP))
-			continue;
-		call.list = bpf_map_lookup_elem(&site_hooks, &site);
-		if (call.list && call.list->n)
-			run_site_as(site, &call, current_binary(), true);
-	}
+	/* Unrolled: 6.1's verifier takes a loop over the two sites for an
+	 * infinite one. */
+	if (ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP)
+		run_connect_site(SITE_TCP_CONNECT, &call);
+	run_connect_site(SITE_SOCKET_CONNECT, &call);
 	return !call.sc->call.deny;
 }
 

@@ -117,6 +117,17 @@ enum arg_kind {
 	ARG_SOCKADDR,    /* a struct sockaddr * in kernel memory */
 	ARG_USER_SOCKADDR, /* a struct sockaddr * in the caller's memory */
 	ARG_SITE_SOCK,   /* a connect site's socket or address: `source` says which */
+	ARG_CRED,        /* a struct cred * */
+	ARG_CURRENT_CRED, /* the calling task's credentials (after the call, at an exit) */
+	ARG_KERNEL_CAP,  /* a kernel_cap_t *: its 64 bits, compared as an integer */
+};
+
+/* A cred argument: ids, securebits and capability sets. */
+struct cred_info {
+	__u32 uid, gid, suid, sgid, euid, egid, fsuid, fsgid;
+	__u32 securebits;
+	__u32 pad;
+	__u64 permitted, effective, inheritable;
 };
 
 /* What a connect site knows (ARG_SITE_SOCK's source): the socket as
@@ -260,14 +271,23 @@ struct hook {
 	__u32 nselectors; /* 0: every call matches and is posted */
 	__u32 nargs;
 	__u32 skip_failed; /* exit hooks: only calls that returned >= 0 */
-	__u32 pad;
+	__u32 scoped; /* only in the cgroups policy_scope lists for its policy */
 	struct arg_spec args[POLICY_ARGS];
 	/* Which argument fills each string slot (STR_NONE: none). */
 	__u8 str_arg[POLICY_STRS];
-	/* Which argument fills each socket slot (STR_NONE: none). */
+	/* Which argument fills each socket slot, and the cred (STR_NONE: none). */
 	__u8 sock_arg[POLICY_SOCKS];
-	__u8 pad2[4];
+	__u8 cred_arg;
+	__u8 pad2[3];
 	struct selector selectors[POLICY_SELECTORS];
+};
+
+/* A cgroup (v2 id) in a policy's workload scope (podSelector,
+ * containerSelector, a namespaced policy's namespace). */
+struct scope_key {
+	__u32 policy_id;
+	__u32 pad;
+	__u64 cgroup;
 };
 
 /* What a rate-limited post is, for "the same event": the hook and
@@ -342,8 +362,10 @@ struct policy_event {
 	__u8 str_trunc[POLICY_STRS]; /* 1: longer than kept, or unresolvable */
 	__u8 nstr;
 	__u8 nsock;
-	__u8 pad[2];
+	__u8 ncred;
+	__u8 pad;
 	struct sock_tuple sock[POLICY_SOCKS]; /* by socket slot */
+	struct cred_info cred;
 };
 
 /* Counters, as for every source: records sent and lost. */

@@ -595,6 +595,22 @@ spec:
     );
 }
 
+#[test]
+fn label_selectors_match_as_kubernetes_does() {
+    let labels = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let policy = parse_ok(&format!(
+        "{HEAD}  podSelector:\n    matchLabels:\n      app: web\n    matchExpressions:\n    - key: tier\n      \
+         operator: In\n      values: [frontend, edge]\n    - key: canary\n      operator: DoesNotExist\n  kprobes:\n  \
+         - call: sys_setuid\n    syscall: true\n"
+    ));
+    let pods = policy.workloads.pods.unwrap();
+    assert!(pods.matches(&labels(&[("app", "web"), ("tier", "edge")])));
+    assert!(!pods.matches(&labels(&[("app", "web"), ("tier", "edge"), ("canary", "1")])));
+    assert!(!pods.matches(&labels(&[("app", "web"), ("tier", "db")])));
+    assert!(!pods.matches(&labels(&[("tier", "edge")])));
+    assert!(LabelSelector::default().matches(&labels(&[])));
+}
+
 /// Host processes only, fentries, and every socket, integer and capability
 /// operator with the value spellings upstream accepts.
 #[test]
