@@ -116,10 +116,47 @@ fn run_with_pid(program: &str, args: &[&str]) -> (u32, Output) {
     (pid.trim().parse().unwrap(), stripped)
 }
 
-fn load() -> &'static mut PolicySource {
+/// The engine every test shares, one test at a time: loading one costs
+/// seconds of verification on the matrix's emulated CPUs. A test's hooks
+/// are removed when its guard drops.
+struct Engine(std::sync::MutexGuard<'static, Shared>);
+
+struct Shared(PolicySource);
+
+// SAFETY: the engine is only reached through the mutex, by one thread at a
+// time; libbpf's objects may move between threads when not shared.
+unsafe impl Send for Shared {}
+
+impl std::ops::Deref for Engine {
+    type Target = PolicySource;
+    fn deref(&self) -> &PolicySource {
+        &self.0.0
+    }
+}
+
+impl std::ops::DerefMut for Engine {
+    fn deref_mut(&mut self) -> &mut PolicySource {
+        &mut self.0.0
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for slot in 0..scry_bpf::policy::MAX_HOOKS {
+            let _ = self.0.0.remove(slot);
+        }
+    }
+}
+
+fn load() -> Engine {
     require_root();
-    let cgroup = scry_bpf::net::cgroup2_mount().expect("cgroup v2 is mounted");
-    Box::leak(Box::new(PolicySource::load(1 << 20, &cgroup).expect("policy engine loads")))
+    static ENGINE: std::sync::OnceLock<std::sync::Mutex<Shared>> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let cgroup = scry_bpf::net::cgroup2_mount().expect("cgroup v2 is mounted");
+        std::sync::Mutex::new(Shared(PolicySource::load(1 << 20, &cgroup).expect("policy engine loads")))
+    });
+    // A test that failed holding it left nothing the next one needs undone.
+    Engine(engine.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 fn umask_hook(selectors: Vec<Selector>) -> Hook {
@@ -134,7 +171,7 @@ fn umask_hook(selectors: Vec<Selector>) -> Hook {
 
 #[test]
 fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
-    let source = load();
+    let mut source = load();
     assert!(!source.syscalls_hooked(), "no hook, no program on every syscall");
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
@@ -143,7 +180,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
         ..Default::default()
     }]);
     source.install(3, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let py = |mask: &str| {
         let script = format!("import os; os.umask({mask}); print('alive', flush=True)");
         run_with_pid("/usr/bin/python3", &["-c", &script])
@@ -172,7 +209,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
 
 #[test]
 fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() {
-    let source = load();
+    let mut source = load();
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
         binaries: Some((BinaryOp::NotIn, vec![python()])),
@@ -180,7 +217,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
         ..Default::default()
     }]);
     source.install(0, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let perl = |mask: &str| run_with_pid("/usr/bin/perl", &["-e", &format!("umask {mask}; print \"alive\\n\"")]);
     let (small, out) = perl("022");
     assert!(alive(&out));
@@ -214,7 +251,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
 
 #[test]
 fn limits_are_refused_with_what_was_exceeded() {
-    let source = load();
+    let mut source = load();
     let many =
         vec![Selector { args: Vec::new(), binaries: None, actions: Actions::default(), ..Default::default() }; 6];
     let err = source.install(0, &umask_hook(many)).unwrap_err().to_string();
@@ -258,7 +295,7 @@ fn sock_addr(s: &str) -> std::net::SocketAddr {
 
 #[test]
 fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_leaves() {
-    let source = load();
+    let mut source = load();
     let blocked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     blocked.set_nonblocking(true).unwrap();
@@ -296,7 +333,7 @@ fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_
         ],
     };
     source.install(2, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (ok_pid, out) = python_connect("127.0.0.1", allowed_port);
     assert_eq!(out.stdout, b"connected\n", "{out:?}");
     // Posted, not killed: the first selector matches (nobody listens there).
@@ -330,7 +367,7 @@ fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_
 
 #[test]
 fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
-    let source = load();
+    let mut source = load();
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp_port = listener.local_addr().unwrap().port();
@@ -371,7 +408,7 @@ fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
         }],
     };
     source.install(4, &syscall).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (v4, out) = python_udp_connect("AF_INET", "127.0.0.1", port);
     assert_eq!(out.stdout, b"refused 1\n", "{out:?}");
     let (v6, out) = python_udp_connect("AF_INET6", "::1", port);
@@ -417,7 +454,7 @@ fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
 
 #[test]
 fn a_kernel_socket_argument_is_read_where_kprobes_run() {
-    let source = load();
+    let mut source = load();
     if source.kernel().kprobes.is_err() {
         // This machine's own kernel: the refusal is the kprobe test's.
         return;
@@ -441,7 +478,7 @@ fn a_kernel_socket_argument_is_read_where_kprobes_run() {
         }],
     };
     source.install(5, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (pid, out) = python_connect("127.0.0.1", port);
     assert_eq!(out.stdout, b"connected\n", "{out:?}");
     let got = records.of(&[pid], pid);
@@ -475,7 +512,7 @@ fn str_arg(r: &PolicyRecord, k: usize) -> String {
 
 #[test]
 fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_returns() {
-    let source = load();
+    let mut source = load();
     let dir = test_dir("string");
     std::fs::write(format!("{dir}/a.secret"), "classified\n").unwrap();
     std::fs::write(format!("{dir}/a.txt"), "public\n").unwrap();
@@ -496,7 +533,7 @@ fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_retu
         selectors: vec![deny],
     };
     source.install(10, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (reader, out) = run_with_pid("/bin/cat", &[&format!("{dir}/a.txt")]);
     assert_eq!(out.stdout, b"public\n", "{out:?}");
     let (victim, out) = run_with_pid("/bin/cat", &[&format!("{dir}/a.secret")]);
@@ -512,7 +549,7 @@ fn a_user_string_argument_is_compared_by_prefix_and_postfix_before_the_call_retu
 
 #[test]
 fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
-    let source = load();
+    let mut source = load();
     let dir = test_dir("fd");
     std::fs::write(format!("{dir}/b.secret"), "classified\n").unwrap();
     std::fs::write(format!("{dir}/b.txt"), "public\n").unwrap();
@@ -530,7 +567,7 @@ fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
         }],
     };
     source.install(11, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let in_dir = |file: &str| {
         let out =
             Command::new("/bin/sh").args(["-c", &format!("echo $$; cd {dir} && exec /usr/bin/cat {file}")]).output();
@@ -554,7 +591,7 @@ fn a_returned_descriptor_is_resolved_to_its_full_path_at_the_syscalls_exit() {
 
 #[test]
 fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
-    let source = load();
+    let mut source = load();
     let sh = std::fs::canonicalize("/bin/sh").unwrap().to_string_lossy().into_owned();
     let hook = Hook {
         policy_id: 5,
@@ -570,7 +607,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
         }],
     };
     source.install(12, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     // Executed by this test's child (not the shell), then by the shell.
     let direct = Command::new("/usr/bin/python3").args(["-c", "import os; print(os.getpid())"]).output().unwrap();
     let direct: u32 = String::from_utf8_lossy(&direct.stdout).trim().parse().unwrap();
@@ -587,7 +624,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
 
 #[test]
 fn a_descriptor_argument_on_entry_names_the_file_written() {
-    let source = load();
+    let mut source = load();
     let dir = test_dir("write");
     let hook = Hook {
         policy_id: 6,
@@ -608,7 +645,7 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
         }],
     };
     source.install(13, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let write = |file: &str| {
         let out =
             Command::new("/bin/sh").args(["-c", &format!("echo $$; echo hello > {dir}/{file}")]).output().unwrap();
@@ -626,7 +663,7 @@ fn a_descriptor_argument_on_entry_names_the_file_written() {
 
 #[test]
 fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
-    let source = load();
+    let mut source = load();
     const SYS_GETPRIORITY: u32 = 140;
     let hook = Hook {
         policy_id: 8,
@@ -645,7 +682,7 @@ fn a_rate_limit_posts_the_same_event_once_per_window_and_counts_the_rest() {
         }],
     };
     source.install(14, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     // Five calls with one argument, five with another, in one thread (no
     // such process: each call fails, and is hooked all the same).
     let script = "import os\nfor who in [424242] * 5 + [424243] * 5:\n    try:\n        os.getpriority(os.PRIO_PROCESS, who)\n    except OSError:\n        pass\nprint('alive')";
@@ -667,7 +704,7 @@ fn cat(path: &str) -> Output {
 
 #[test]
 fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
-    let source = load();
+    let mut source = load();
     if let Err(why) = source.kernel().kprobes.clone() {
         // This machine's own kernel: a clear refusal, nothing installed.
         let err = source.kprobe_site("security_file_open").unwrap_err().to_string();
@@ -726,7 +763,7 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
         }],
     };
     source.install(21, &exec).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let out = cat(&format!("{dir}/c.txt"));
     assert_eq!(out.stdout, b"public\n", "{out:?}");
     let (victim, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/c.secret")]);
@@ -744,7 +781,7 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
 
 #[test]
 fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
-    let source = load();
+    let mut source = load();
     let hook = Hook {
         policy_id: 30,
         sites: vec![Site::Lsm(LsmHook::FileOpen)],
@@ -765,7 +802,7 @@ fn an_lsm_hook_refuses_an_open_where_bpf_lsm_runs() {
     let dir = test_dir("lsm");
     std::fs::write(format!("{dir}/d.secret"), "classified\n").unwrap();
     source.install(30, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (pid, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/d.secret")]);
     assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(1), b"".as_slice()), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
@@ -787,7 +824,7 @@ pub extern "C" fn scry_policy_uprobe_target(value: u64, name: *const std::ffi::c
 
 #[test]
 fn a_uprobe_captures_a_user_functions_arguments() {
-    let source = load();
+    let mut source = load();
     let exe = std::fs::canonicalize("/proc/self/exe").unwrap().to_string_lossy().into_owned();
     let function = UserFunction { path: exe, target: UserTarget::Symbol("scry_policy_uprobe_target".into()) };
     let site = source.uprobe_site(&function).unwrap();
@@ -807,7 +844,7 @@ fn a_uprobe_captures_a_user_functions_arguments() {
         }],
     };
     source.install(40, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let me = std::process::id();
     assert_eq!(scry_policy_uprobe_target(41, c"not this one".as_ptr()), 41);
     assert_eq!(scry_policy_uprobe_target(42, c"the answer".as_ptr()), 42);
@@ -824,7 +861,7 @@ fn a_uprobe_captures_a_user_functions_arguments() {
 #[test]
 fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
     use std::os::unix::fs::MetadataExt;
-    let source = load();
+    let mut source = load();
     const SYS_GETPGID: u32 = 121;
     let host_net = std::fs::metadata("/proc/self/ns/net").unwrap().ino() as u32;
     let me = std::process::id();
@@ -865,7 +902,7 @@ fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
         ],
     };
     source.install(50, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let script = "import os\ntry:\n    os.getpgid(777777)\nexcept OSError:\n    pass\nprint('alive')";
     // SAFETY: getpgid has no preconditions (the pid does not exist).
     assert_eq!(unsafe { libc::getpgid(777_777) }, -1);
@@ -883,7 +920,7 @@ fn pid_namespace_and_capability_filters_pick_the_processes_they_name() {
 
 #[test]
 fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
-    let source = load();
+    let mut source = load();
     let dir = test_dir("tracepoint");
     std::fs::write(format!("{dir}/e.txt"), "public\n").unwrap();
     let field = |subsystem: &str, event: &str, name: &str| {
@@ -927,7 +964,7 @@ fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
     };
     source.install(60, &opens).unwrap();
     source.install(61, &execs).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (reader, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/e.txt")]);
     assert_eq!(out.stdout, b"public\n");
     let (perl, out) = run_with_pid("/usr/bin/perl", &["-e", "print \"alive\\n\""]);
@@ -941,7 +978,7 @@ fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
 
 #[test]
 fn follow_children_matches_the_descendants_of_a_listed_binary() {
-    let source = load();
+    let mut source = load();
     const SYS_GETPGID: u32 = 121;
     let sh = std::fs::canonicalize("/bin/sh").unwrap().to_string_lossy().into_owned();
     let hook = Hook {
@@ -958,7 +995,7 @@ fn follow_children_matches_the_descendants_of_a_listed_binary() {
         }],
     };
     source.install(70, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let script = "import os\ntry:\n    os.getpgid(888888)\nexcept OSError:\n    pass\nprint(os.getpid(), flush=True)";
     let pid_of = |out: Output| String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().unwrap();
     // Python forked by this test: not a shell's descendant.
@@ -975,7 +1012,7 @@ fn follow_children_matches_the_descendants_of_a_listed_binary() {
 
 #[test]
 fn follow_forks_matches_a_listed_process_and_its_descendants() {
-    let source = load();
+    let mut source = load();
     const SYS_GETPGID: u32 = 121;
     let script = "import os\ntry:\n    os.getpgid(999999)\nexcept OSError:\n    pass\nprint(os.getpid(), flush=True)";
     // A shell that waits for its turn, then runs python twice.
@@ -998,7 +1035,7 @@ fn follow_forks_matches_a_listed_process_and_its_descendants() {
         }],
     };
     source.install(80, &hook).unwrap();
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let outsider = Command::new("/usr/bin/python3").args(["-c", script]).output().unwrap();
     let outsider: u32 = String::from_utf8_lossy(&outsider.stdout).trim().parse().unwrap();
     use std::io::Write;
@@ -1012,7 +1049,7 @@ fn follow_forks_matches_a_listed_process_and_its_descendants() {
 
 #[test]
 fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument() {
-    let source = load();
+    let mut source = load();
     const SYS_SETRESUID: u32 = 117;
     let python_posts = || Selector {
         binaries: Some((BinaryOp::In, vec![python()])),
@@ -1039,7 +1076,7 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
         };
         source.install(7, &hook).unwrap();
     }
-    let records = Records::new(source);
+    let records = Records::new(&source);
     let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", "import os; os.setresuid(4243, 4243, 4243)"]);
     assert!(out.status.success(), "{out:?}");
     let want = if kprobes { 2 } else { 1 };
