@@ -334,6 +334,33 @@ pub enum BinaryOp {
     NotIn,
 }
 
+/// matchBinaries operators on the executable's full path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinariesOp {
+    In,
+    NotIn,
+    /// The path starts with a value (at most 255 bytes).
+    Prefix,
+    NotPrefix,
+    /// It ends with a value (at most 128 bytes).
+    Postfix,
+    NotPostfix,
+}
+
+impl BinariesOp {
+    /// Prefix or Postfix (whether prefix, whether negated): matched through
+    /// pattern bits.
+    fn pattern(self) -> Option<(bool, bool)> {
+        match self {
+            BinariesOp::In | BinariesOp::NotIn => None,
+            BinariesOp::Prefix => Some((true, false)),
+            BinariesOp::NotPrefix => Some((true, true)),
+            BinariesOp::Postfix => Some((false, false)),
+            BinariesOp::NotPostfix => Some((false, true)),
+        }
+    }
+}
+
 /// What a matching selector does: post a record (at most once per window
 /// for the same event with a rate limit), and/or send a signal (SIGKILL for
 /// Sigkill) to the calling process before the call returns to user space.
@@ -368,7 +395,7 @@ pub struct Selector {
     /// All must hold.
     pub args: Vec<ArgMatch>,
     /// The process's executable (full path) in or not in these.
-    pub binaries: Option<(BinaryOp, Vec<String>)>,
+    pub binaries: Option<(BinariesOp, Vec<String>)>,
     /// followChildren: a descendant (forked after the hook was installed)
     /// of a process running a listed binary counts as running it.
     pub follow_children: bool,
@@ -535,6 +562,17 @@ pub struct PolicySource {
     tracepoint_links: HashMap<u32, Link>,
     /// Scoped policies, with the cgroups in their scope in the kernel.
     scopes: HashMap<u32, std::collections::BTreeSet<u64>>,
+    /// matchBinaries Prefix/Postfix patterns by (slot, selector), and the
+    /// trie keys written for them (prefix?, value).
+    patterns: HashMap<(u32, usize), BinaryPattern>,
+    pattern_keys: std::collections::HashSet<(bool, Vec<u8>)>,
+}
+
+/// A selector's matchBinaries Prefix or Postfix values and its bit.
+struct BinaryPattern {
+    bit: u64,
+    prefix: bool,
+    values: Vec<String>,
 }
 
 /// A user function: a binary or library and a symbol or offset in it.
@@ -567,13 +605,6 @@ fn action_bits(a: &Actions) -> (u32, u32) {
     let bits =
         u32::from(a.post) | if a.signal.is_some() { 2 } else { 0 } | if a.override_error.is_some() { 4 } else { 0 };
     (bits, a.signal.unwrap_or(0))
-}
-
-/// A matchBinaries filter as the kernel compares it: operator, count, ids.
-struct CompiledBinaries {
-    op: u32,
-    n: u32,
-    ids: [u32; MAX_BINARIES],
 }
 
 fn binary_key(path: &str) -> Option<types::binary_key> {
@@ -745,6 +776,8 @@ impl PolicySource {
             tracepoints: HashMap::new(),
             tracepoint_links: HashMap::new(),
             scopes: HashMap::new(),
+            patterns: HashMap::new(),
+            pattern_keys: std::collections::HashSet::new(),
         })
     }
 
@@ -800,7 +833,7 @@ impl PolicySource {
     }
 
     /// The engine's hash maps, for their fill in `scry status`.
-    pub fn maps(&self) -> [&dyn MapCore; 9] {
+    pub fn maps(&self) -> [&dyn MapCore; 10] {
         let m = &self.skel.maps;
         [
             &m.task_binary,
@@ -811,6 +844,7 @@ impl PolicySource {
             &m.str_postfix,
             &m.addr_lpm,
             &m.policy_scope,
+            &m.task_patterns,
             &m.pending_signal,
         ]
     }
@@ -872,23 +906,110 @@ impl PolicySource {
         Ok(id)
     }
 
+    /// matchBinaries into `dst`: the listed executables' ids (returned),
+    /// or for Prefix/Postfix the selector's pattern bit.
     fn compile_binaries(
         &mut self,
-        binaries: &Option<(BinaryOp, Vec<String>)>,
-    ) -> Result<CompiledBinaries, PolicyLoadError> {
-        let mut out = CompiledBinaries { op: 0, n: 0, ids: [0; MAX_BINARIES] };
-        if let Some((op, paths)) = binaries {
-            limit("binaries", paths.len(), MAX_BINARIES)?;
-            out.op = match op {
-                BinaryOp::In => 1,
-                BinaryOp::NotIn => 2,
-            };
-            out.n = paths.len() as u32;
-            for (slot, path) in out.ids.iter_mut().zip(paths) {
-                *slot = self.binary_id(path)?;
+        key: (u32, usize),
+        binaries: &Option<(BinariesOp, Vec<String>)>,
+        dst: &mut types::selector,
+    ) -> Result<Vec<u32>, PolicyLoadError> {
+        let Some((op, paths)) = binaries else { return Ok(Vec::new()) };
+        limit("binaries", paths.len(), MAX_BINARIES)?;
+        if let Some((prefix, negated)) = op.pattern() {
+            let max = if prefix { MAX_BINARY_PATH } else { MAX_POSTFIX };
+            if let Some(long) = paths.iter().find(|p| p.len() > max) {
+                return Err(PolicyLoadError::Limit(format!("{op:?} value {long:?} is longer than {max} bytes")));
+            }
+            dst.bin_op = if negated { 4 } else { 3 };
+            dst.pattern_bit = self.pattern_bit(key, prefix, paths)?;
+            return Ok(Vec::new());
+        }
+        dst.bin_op = if *op == BinariesOp::In { 1 } else { 2 };
+        dst.nbinaries = paths.len() as u32;
+        let mut ids = Vec::with_capacity(paths.len());
+        for (id, path) in dst.binaries.iter_mut().zip(paths) {
+            *id = self.binary_id(path)?;
+            ids.push(*id);
+        }
+        Ok(ids)
+    }
+
+    /// The pattern bit of selector `key`'s Prefix (or Postfix) values; once:
+    /// recompiling keeps it.
+    fn pattern_bit(&mut self, key: (u32, usize), prefix: bool, values: &[String]) -> Result<u64, PolicyLoadError> {
+        if let Some(p) = self.patterns.get(&key) {
+            return Ok(p.bit);
+        }
+        let used = self.patterns.values().fold(0u64, |m, p| m | p.bit);
+        let bit = (0..64).map(|i| 1u64 << i).find(|b| used & b == 0).ok_or_else(|| {
+            PolicyLoadError::Limit(
+                "64 matchBinaries Prefix/Postfix selectors are installed; the engine takes no more".into(),
+            )
+        })?;
+        self.patterns.insert(key, BinaryPattern { bit, prefix, values: values.to_vec() });
+        Ok(bit)
+    }
+
+    /// Rewrites the Prefix/Postfix tries from the installed patterns (each
+    /// entry with the bits of every value that is a prefix, or postfix, of
+    /// it: a lookup finds the longest only), and every running process's
+    /// pattern bits (a freed bit must not linger on them).
+    fn write_patterns(&mut self) -> Result<(), PolicyLoadError> {
+        let mut entries: HashMap<(bool, Vec<u8>), u64> = HashMap::new();
+        for p in self.patterns.values() {
+            for v in &p.values {
+                let covering = self
+                    .patterns
+                    .values()
+                    .filter(|q| q.prefix == p.prefix)
+                    .filter(|q| q.values.iter().any(|u| if p.prefix { v.starts_with(u) } else { v.ends_with(u) }))
+                    .fold(0, |m, q| m | q.bit);
+                *entries.entry((p.prefix, v.as_bytes().to_vec())).or_default() |= covering;
             }
         }
-        Ok(out)
+        let key = |prefix: bool, v: &[u8]| {
+            if prefix {
+                let mut k = types::bin_prefix_key { prefixlen: 8 * v.len() as u32, ..Default::default() };
+                fill(&mut k.path, v.iter().copied());
+                bytes_of(&k).to_vec()
+            } else {
+                let mut k = types::bin_postfix_key { prefixlen: 8 * v.len() as u32, ..Default::default() };
+                fill(&mut k.path, v.iter().rev().copied());
+                bytes_of(&k).to_vec()
+            }
+        };
+        let maps = &self.skel.maps;
+        for (prefix, v) in self.pattern_keys.drain() {
+            if !entries.contains_key(&(prefix, v.clone())) {
+                let map = if prefix { &maps.bin_prefix } else { &maps.bin_postfix };
+                let _ = map.delete(&key(prefix, &v));
+            }
+        }
+        for ((prefix, v), bits) in &entries {
+            let map = if *prefix { &maps.bin_prefix } else { &maps.bin_postfix };
+            map.update(&key(*prefix, v), &bits.to_ne_bytes(), MapFlags::ANY).map_err(map_err("bin_prefix"))?;
+        }
+        self.pattern_keys = entries.into_keys().collect();
+        // Processes that exec'd before: their executables' bits now.
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
+            let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else { continue };
+            let exe = exe.to_string_lossy();
+            let bits = self
+                .patterns
+                .values()
+                .filter(|p| p.values.iter().any(|v| if p.prefix { exe.starts_with(v) } else { exe.ends_with(v) }))
+                .fold(0u64, |m, p| m | p.bit);
+            let map = &self.skel.maps.task_patterns;
+            if bits == 0 {
+                let _ = map.delete(&pid.to_ne_bytes());
+            } else {
+                // A process gone meanwhile leaves a stale entry the LRU ages out.
+                let _ = map.update(&pid.to_ne_bytes(), &bits.to_ne_bytes(), MapFlags::ANY);
+            }
+        }
+        Ok(())
     }
 
     /// The kernel's form of `hook` in `slot`, and the string values its
@@ -1037,10 +1158,12 @@ impl PolicySource {
                     }
                 }
             }
-            let bins = self.compile_binaries(&sel.binaries)?;
-            (dst.bin_op, dst.nbinaries, dst.binaries) = (bins.op, bins.n, bins.ids);
+            let ids = self.compile_binaries((slot, s), &sel.binaries, dst)?;
             if sel.follow_children && sel.binaries.is_some() {
-                dst.follow_bit = self.follow_bit((slot, s, Follow::Children), &bins.ids[..bins.n as usize])?;
+                if dst.pattern_bit != 0 {
+                    return Err(PolicyLoadError::Limit("followChildren with Prefix or Postfix binaries".into()));
+                }
+                dst.follow_bit = self.follow_bit((slot, s, Follow::Children), &ids)?;
             }
             compile_task_filters(sel, dst)?;
             for (k, p) in sel.pids.iter().enumerate() {
@@ -1317,8 +1440,20 @@ impl PolicySource {
         }
         self.check_kernel(hook)?;
         self.uninstall(slot)?;
-        let (compiled, strings) = self.compile(slot, hook).inspect_err(|_| self.forget_follow(slot))?;
+        let forget = |s: &mut Self| {
+            s.forget_follow(slot);
+            s.patterns.retain(|(at, _), _| *at != slot);
+        };
+        let (compiled, strings) = self.compile(slot, hook).inspect_err(|_| forget(self))?;
         if let Err(e) = self.write_strings(slot, strings) {
+            self.forget_strings(slot);
+            forget(self);
+            return Err(e);
+        }
+        if self.patterns.keys().any(|(at, _)| *at == slot)
+            && let Err(e) = self.write_patterns()
+        {
+            forget(self);
             self.forget_strings(slot);
             return Err(e);
         }
@@ -1402,6 +1537,11 @@ impl PolicySource {
         self.skel.maps.hooks.update(&slot.to_ne_bytes(), bytes_of(&empty), MapFlags::ANY).map_err(map_err("hooks"))?;
         self.forget_strings(slot);
         self.forget_follow(slot);
+        let patterned = self.patterns.len();
+        self.patterns.retain(|(at, _), _| *at != slot);
+        if self.patterns.len() != patterned {
+            self.write_patterns()?;
+        }
         self.attach_while_needed()
     }
 

@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
-    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinaryOp, CapabilityMatch, CapabilitySet, ConnectView, Hook, IntOp,
-    LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, RateLimit, RateScope, Selector, Side,
-    Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget, decode,
+    Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinariesOp, BinaryOp, CapabilityMatch, CapabilitySet, ConnectView,
+    Hook, IntOp, LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, RateLimit, RateScope,
+    Selector, Side, Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -175,7 +175,7 @@ fn sigkill_stops_a_matching_binary_and_spares_other_arguments_and_binaries() {
     assert!(!source.syscalls_hooked(), "no hook, no program on every syscall");
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o077, 0o007] }],
-        binaries: Some((BinaryOp::In, vec![python()])),
+        binaries: Some((BinariesOp::In, vec![python()])),
         actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
         ..Default::default()
     }]);
@@ -212,7 +212,7 @@ fn not_in_and_greater_than_post_without_killing_and_pause_and_removal_stop_it() 
     let mut source = load();
     let hook = umask_hook(vec![Selector {
         args: vec![ArgMatch::Int { index: 0, op: IntOp::GreaterThan, values: vec![0o070] }],
-        binaries: Some((BinaryOp::NotIn, vec![python()])),
+        binaries: Some((BinariesOp::NotIn, vec![python()])),
         actions: Actions { post: true, ..Default::default() },
         ..Default::default()
     }]);
@@ -259,7 +259,7 @@ fn limits_are_refused_with_what_was_exceeded() {
     let long = format!("/{}", "x".repeat(300));
     let sel = Selector {
         args: Vec::new(),
-        binaries: Some((BinaryOp::In, vec![long])),
+        binaries: Some((BinariesOp::In, vec![long])),
         actions: Actions::default(),
         ..Default::default()
     };
@@ -326,7 +326,7 @@ fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_
                     negated: true,
                     ranges: vec![(80, 80), (443, 443), (allowed_port, allowed_port)],
                 }],
-                binaries: Some((BinaryOp::In, vec![python()])),
+                binaries: Some((BinariesOp::In, vec![python()])),
                 actions: Actions { post: true, signal: Some(SIGKILL), ..Default::default() },
                 ..Default::default()
             },
@@ -601,7 +601,7 @@ fn an_exec_hook_sees_the_executed_file_and_the_callers_binary() {
         selectors: vec![Selector {
             args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec!["/usr/bin/python3".into()] }],
             // matchBinaries at exec names the caller: here, the shell.
-            binaries: Some((BinaryOp::In, vec![sh])),
+            binaries: Some((BinariesOp::In, vec![sh])),
             actions: Actions { post: true, ..Default::default() },
             ..Default::default()
         }],
@@ -988,7 +988,7 @@ fn follow_children_matches_the_descendants_of_a_listed_binary() {
         skip_failed: false,
         selectors: vec![Selector {
             args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![888_888] }],
-            binaries: Some((BinaryOp::In, vec![sh])),
+            binaries: Some((BinariesOp::In, vec![sh])),
             follow_children: true,
             actions: Actions { post: true, ..Default::default() },
             ..Default::default()
@@ -1052,7 +1052,7 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
     let mut source = load();
     const SYS_SETRESUID: u32 = 117;
     let python_posts = || Selector {
-        binaries: Some((BinaryOp::In, vec![python()])),
+        binaries: Some((BinariesOp::In, vec![python()])),
         actions: Actions { post: true, ..Default::default() },
         ..Default::default()
     };
@@ -1093,4 +1093,44 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
         source.remove(7).unwrap();
     }
     source.remove(6).unwrap();
+}
+
+#[test]
+fn match_binaries_prefix_and_postfix_compare_the_executables_full_path() {
+    let mut source = load();
+    let python = python();
+    let python_tail = &python[python.len() - 6..];
+    let posting = |op, values: Vec<String>| Selector {
+        args: vec![ArgMatch::Int { index: 0, op: IntOp::Equal, values: vec![0o031] }],
+        binaries: Some((op, values)),
+        actions: Actions { post: true, ..Default::default() },
+        ..Default::default()
+    };
+    // Overlapping prefixes: the longest listed one must carry both bits.
+    let hook = umask_hook(vec![
+        posting(BinariesOp::Prefix, vec!["/usr/bin/pyth".into(), "/nowhere/".into()]),
+        posting(BinariesOp::Postfix, vec!["/perl".into()]),
+    ]);
+    source.install(90, &hook).unwrap();
+    let other = umask_hook(vec![posting(BinariesOp::NotPostfix, vec![python_tail.to_owned()])]);
+    source.install(91, &other).unwrap();
+    let wide = umask_hook(vec![posting(BinariesOp::Prefix, vec!["/usr/".into()])]);
+    source.install(92, &wide).unwrap();
+    let records = Records::new(&source);
+    let (py, out) = run_with_pid("/usr/bin/python3", &["-c", "import os; os.umask(0o031); print('alive')"]);
+    assert!(alive(&out), "{out:?}");
+    let (pl, out) = run_with_pid("/usr/bin/perl", &["-e", "umask 031; print \"alive\\n\""]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[py, pl], |got| got.len() >= 5);
+    let mut seen: Vec<(u32, u32, u32)> = got.iter().map(|r| (r.pid, r.hook, r.selector)).collect();
+    seen.sort();
+    let mut want = vec![(py, 90, 0), (py, 92, 0), (pl, 90, 1), (pl, 91, 0), (pl, 92, 0)];
+    want.sort();
+    assert_eq!(seen, want, "{got:#?}");
+    // Removing the wide prefix leaves the others' bits as they were.
+    source.remove(92).unwrap();
+    let records = Records::new(&source);
+    let (py, _) = run_with_pid("/usr/bin/python3", &["-c", "import os; os.umask(0o031)"]);
+    let got = records.of(&[py], py);
+    assert_eq!(got.iter().map(|r| (r.hook, r.selector)).collect::<Vec<_>>(), [(90, 0)]);
 }

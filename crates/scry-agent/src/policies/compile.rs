@@ -840,24 +840,36 @@ fn actions(
     Ok((actions, written))
 }
 
-/// matchBinaries In / NotIn (followChildren is the caller's to read).
-fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::BinaryOp, Vec<String>)>, PolicyError> {
-    match &s.binaries {
-        None => Ok(None),
-        Some(b) => {
-            let op = match b.op {
-                BinaryOp::In => engine::BinaryOp::In,
-                BinaryOp::NotIn => engine::BinaryOp::NotIn,
-                _ => {
-                    return Err(unsupported(
-                        &format!("{path}.matchBinaries[0].operator"),
-                        "only In and NotIn are supported by this engine yet",
-                    ));
-                }
-            };
-            Ok(Some((op, b.paths.clone())))
-        }
+/// matchBinaries (followChildren is the caller's to read; not with Prefix
+/// or Postfix).
+fn binaries(path: &str, s: &scry_policy::Selector) -> Result<Option<(engine::BinariesOp, Vec<String>)>, PolicyError> {
+    let Some(b) = &s.binaries else { return Ok(None) };
+    let op = match b.op {
+        BinaryOp::In => engine::BinariesOp::In,
+        BinaryOp::NotIn => engine::BinariesOp::NotIn,
+        BinaryOp::Prefix => engine::BinariesOp::Prefix,
+        BinaryOp::NotPrefix => engine::BinariesOp::NotPrefix,
+        BinaryOp::Postfix => engine::BinariesOp::Postfix,
+        BinaryOp::NotPostfix => engine::BinariesOp::NotPostfix,
+    };
+    let (max, what) = match b.op {
+        BinaryOp::In | BinaryOp::NotIn => (engine::MAX_BINARY_PATH, "paths"),
+        BinaryOp::Prefix | BinaryOp::NotPrefix => (engine::MAX_BINARY_PATH, "Prefix values"),
+        BinaryOp::Postfix | BinaryOp::NotPostfix => (engine::MAX_POSTFIX, "Postfix values"),
+    };
+    if let Some((i, long)) = b.paths.iter().enumerate().find(|(_, p)| p.len() > max) {
+        return Err(unsupported(
+            &format!("{path}.matchBinaries[0].values[{i}]"),
+            format!("{} bytes; this engine compares {what} of at most {max} bytes", long.len()),
+        ));
     }
+    if b.follow_children && !matches!(b.op, BinaryOp::In | BinaryOp::NotIn) {
+        return Err(unsupported(
+            &format!("{path}.matchBinaries[0].followChildren"),
+            "followChildren goes with In and NotIn only in this engine",
+        ));
+    }
+    Ok(Some((op, b.paths.clone())))
 }
 
 /// matchPIDs, matchNamespaces and matchCapabilities into `out`.
@@ -1471,6 +1483,6 @@ mod tests {
         let h = &compile(&p, 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!() };
         assert!(hook.selectors[0].follow_children);
-        assert_eq!(hook.selectors[0].binaries, Some((engine::BinaryOp::In, vec!["/usr/bin/dash".to_owned()])));
+        assert_eq!(hook.selectors[0].binaries, Some((engine::BinariesOp::In, vec!["/usr/bin/dash".to_owned()])));
     }
 }

@@ -105,6 +105,31 @@ struct {
 	__type(value, __u64);
 } task_follow SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bin_prefix_key);
+	__type(value, __u64);
+} bin_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bin_postfix_key);
+	__type(value, __u64);
+} bin_postfix SEC(".maps");
+
+/* Each process's executable's pattern bits (matchBinaries Prefix/Postfix),
+ * set at exec and inherited at fork. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, __u64);
+} task_patterns SEC(".maps");
+
 /* Each process's executable id, when policies name it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -153,6 +178,8 @@ struct scratch {
 		struct prefix_key prefix;
 		struct postfix_key postfix;
 		struct rate_key rate;
+		struct bin_prefix_key bin_prefix;
+		struct bin_postfix_key bin_postfix;
 	} key;
 };
 
@@ -383,6 +410,13 @@ static __always_inline int binaries_match(const struct selector *s, __u32 binary
 
 	if (s->bin_op == BIN_NONE)
 		return 1;
+	if (s->bin_op >= BIN_MATCH) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 *mask = bpf_map_lookup_elem(&task_patterns, &tgid);
+
+		in = mask && (*mask & s->pattern_bit);
+		return s->bin_op == BIN_MATCH ? in : !in;
+	}
 	in = in_binaries(BIN_IN, s->nbinaries, s->binaries, binary);
 	if (!in && s->follow_bit) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -1065,6 +1099,34 @@ int BPF_PROG(policy_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* The pattern bits of an executable's path (pb's `len` bytes at `pos`):
+ * its longest listed prefix's and postfix's. */
+static __always_inline __u64 binary_patterns(struct scratch *sc, struct path_buf *pb, __u32 pos, __u32 len)
+{
+	struct bin_prefix_key *pk = &sc->key.bin_prefix;
+	struct bin_postfix_key *sk = &sc->key.bin_postfix;
+	__u32 n = len < POLICY_BINARY_SIZE - 1 ? len : POLICY_BINARY_SIZE - 1, i;
+	__u64 mask = 0, *bits;
+
+	/* Values are at most 255 bytes: a longer path's first 255 decide. */
+	pk->prefixlen = 8 * n;
+	bpf_probe_read_kernel(pk->path, n & (POLICY_BINARY_SIZE - 1), &pb->buf[pos & (PATH_SIZE - 1)]);
+	bits = bpf_map_lookup_elem(&bin_prefix, pk);
+	if (bits)
+		mask |= *bits;
+	n = len < POLICY_POSTFIX_SIZE ? len : POLICY_POSTFIX_SIZE;
+	sk->prefixlen = 8 * n;
+	for (i = 0; i < POLICY_POSTFIX_SIZE; i++) {
+		if (i >= n)
+			break;
+		sk->path[i] = pb->buf[(pos + len - 1 - i) & (PATH_SIZE - 1)];
+	}
+	bits = bpf_map_lookup_elem(&bin_postfix, sk);
+	if (bits)
+		mask |= *bits;
+	return mask;
+}
+
 /* At exec: the exec hooks run first (security_bprm_check's equivalent: the
  * process's binary is still the caller's), then the new executable's full
  * path names the process's id (or forgets an old one). */
@@ -1072,6 +1134,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 zero = 0, tgid = task->tgid, len, pos, *id, site = SITE_EXEC;
+	__u64 patterns;
 	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
 	struct file *exe = task->mm->exe_file;
 	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
@@ -1099,6 +1162,11 @@ int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		bpf_map_update_elem(&task_binary, &tgid, id, BPF_ANY);
 	else
 		bpf_map_delete_elem(&task_binary, &tgid);
+	patterns = binary_patterns(call.sc, pb, pos, len);
+	if (patterns)
+		bpf_map_update_elem(&task_patterns, &tgid, &patterns, BPF_ANY);
+	else
+		bpf_map_delete_elem(&task_patterns, &tgid);
 	return 0;
 }
 
@@ -1292,13 +1360,16 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(policy_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, *id;
-	__u64 mask = 0, *inherited, *bits;
+	__u64 mask = 0, *inherited, *bits, *patterns;
 
 	if (ptgid == ctgid)
 		return 0;
 	id = bpf_map_lookup_elem(&task_binary, &ptgid);
 	if (id)
 		bpf_map_update_elem(&task_binary, &ctgid, id, BPF_ANY);
+	patterns = bpf_map_lookup_elem(&task_patterns, &ptgid);
+	if (patterns)
+		bpf_map_update_elem(&task_patterns, &ctgid, patterns, BPF_ANY);
 	/* The child follows what its parent follows, and the parent itself
 	 * when a followChildren selector lists its executable. */
 	inherited = bpf_map_lookup_elem(&task_follow, &ptgid);
@@ -1320,6 +1391,7 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 	if (task->pid == tgid) {
 		bpf_map_delete_elem(&task_binary, &tgid);
 		bpf_map_delete_elem(&task_follow, &tgid);
+		bpf_map_delete_elem(&task_patterns, &tgid);
 	}
 	return 0;
 }

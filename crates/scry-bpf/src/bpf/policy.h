@@ -100,6 +100,8 @@ enum policy_bin_op {
 	BIN_NONE = 0,
 	BIN_IN,
 	BIN_NOT_IN,
+	BIN_MATCH,     /* Prefix, Postfix: the executable's pattern bits have pattern_bit */
+	BIN_NOT_MATCH, /* NotPrefix, NotPostfix */
 };
 
 /* What a hook argument is made from. */
@@ -260,6 +262,9 @@ struct selector {
 	/* matchBinaries followChildren: this selector's bit in the masks of
 	 * the listed binaries' descendants (task_follow); 0 without. */
 	__u64 follow_bit;
+	/* matchBinaries Prefix/Postfix: this selector's bit in the pattern
+	 * masks of the executables its values match (task_patterns). */
+	__u64 pattern_bit;
 	struct pid_filter pids[POLICY_PID_FILTERS];
 	struct ns_filter ns[POLICY_NS_FILTERS];
 	struct cap_filter caps[POLICY_CAP_FILTERS];
@@ -340,6 +345,19 @@ struct site_hooks {
 
 struct binary_key {
 	char path[POLICY_BINARY_SIZE];
+};
+
+/* matchBinaries Prefix and Postfix values in LPM tries, each entry's value
+ * the pattern bits of every value that is a prefix (postfix) of it: a
+ * lookup finds the longest only. */
+struct bin_prefix_key {
+	__u32 prefixlen; /* 8 per byte */
+	char path[POLICY_BINARY_SIZE];
+};
+
+struct bin_postfix_key {
+	__u32 prefixlen;
+	char path[POLICY_POSTFIX_SIZE]; /* reversed: last byte first */
 };
 
 /* A hook's selector matched and its action ran. String arguments follow
