@@ -198,6 +198,16 @@ pub enum ArgKind {
     CurrentCred,
     /// A `kernel_cap_t *`: its 64 bits, compared as an integer.
     KernelCap,
+    /// Bytes in the calling process's memory, as many as `size` says (the
+    /// first [`MAX_STRING`] kept; the record's value is the length).
+    UserBuffer { size: ArgSource },
+    /// The same in kernel memory.
+    KernelBuffer { size: ArgSource },
+    /// A `struct iovec` array in the caller's memory, `count` entries (up
+    /// to 64): their bytes one after another ([`MAX_STRING`] kept; the
+    /// record's value is their total length). The hook's first string-like
+    /// argument.
+    UserIovec { count: ArgSource },
 }
 
 impl ArgKind {
@@ -220,6 +230,9 @@ impl ArgKind {
                 | ArgKind::Path
                 | ArgKind::KernelString
                 | ArgKind::Filename
+                | ArgKind::UserBuffer { .. }
+                | ArgKind::KernelBuffer { .. }
+                | ArgKind::UserIovec { .. }
         )
     }
 
@@ -678,6 +691,16 @@ fn port_values(ranges: &[(u16, u16)], dst: &mut [u64; MAX_VALUES]) {
 
 const STR_NONE: u8 = 0xff;
 
+/// Where the kernel finds an argument's raw value.
+fn source_index(source: ArgSource) -> Result<u8, PolicyLoadError> {
+    Ok(match source {
+        ArgSource::Register(r) if r < 6 => r,
+        ArgSource::Register(r) => return Err(PolicyLoadError::Limit(format!("syscall argument {r}"))),
+        ArgSource::Return => 6,
+        ArgSource::Bprm => 7,
+    })
+}
+
 fn set_op(op: BinaryOp) -> u8 {
     match op {
         BinaryOp::In => 1,
@@ -1034,12 +1057,7 @@ impl PolicySource {
         };
         let (mut nstr, mut nsock) = (0, 0);
         for (i, (dst, a)) in out.args.iter_mut().zip(&hook.args).enumerate() {
-            dst.source = match a.source {
-                ArgSource::Register(r) if r < 6 => r,
-                ArgSource::Register(r) => return Err(PolicyLoadError::Limit(format!("syscall argument {r}"))),
-                ArgSource::Return => 6,
-                ArgSource::Bprm => 7,
-            };
+            dst.source = source_index(a.source)?;
             dst.kind = match a.kind {
                 ArgKind::Int => 0,
                 ArgKind::UserString => 1,
@@ -1060,6 +1078,23 @@ impl PolicySource {
                 ArgKind::Cred => 13,
                 ArgKind::CurrentCred => 14,
                 ArgKind::KernelCap => 15,
+                ArgKind::UserBuffer { size } => {
+                    dst.size = source_index(size)?;
+                    16
+                }
+                ArgKind::KernelBuffer { size } => {
+                    dst.size = source_index(size)?;
+                    17
+                }
+                ArgKind::UserIovec { count } => {
+                    if nstr != 0 {
+                        return Err(PolicyLoadError::Limit(
+                            "a char_iovec argument after another string-like one (it must come first)".into(),
+                        ));
+                    }
+                    dst.size = source_index(count)?;
+                    18
+                }
             };
             dst.slot = STR_NONE;
             if a.kind.is_string() {

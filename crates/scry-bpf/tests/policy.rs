@@ -1134,3 +1134,56 @@ fn match_binaries_prefix_and_postfix_compare_the_executables_full_path() {
     let got = records.of(&[py], py);
     assert_eq!(got.iter().map(|r| (r.hook, r.selector)).collect::<Vec<_>>(), [(90, 0)]);
 }
+
+#[test]
+fn buffers_are_read_by_their_length_argument_at_entry_or_at_return_and_iovecs_in_order() {
+    let mut source = load();
+    const SYS_READ: u32 = 0;
+    const SYS_WRITEV: u32 = 20;
+    let dir = test_dir("buffers");
+    let file = format!("{dir}/data");
+    std::fs::write(&file, "scry-read-data").unwrap();
+    let prefix = |index: u8| Selector {
+        args: vec![ArgMatch::Str { index, op: StrOp::Prefix, values: vec!["scry-".into()] }],
+        binaries: Some((BinariesOp::In, vec![python()])),
+        actions: Actions { post: true, ..Default::default() },
+        ..Default::default()
+    };
+    let hook = |sites, kind| Hook {
+        policy_id: 15,
+        sites,
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int },
+            ArgSpec { source: ArgSource::Register(1), kind },
+        ],
+        skip_failed: true,
+        selectors: vec![prefix(1)],
+    };
+    source
+        .install(100, &hook(vec![Site::Enter(SYS_WRITE)], ArgKind::UserBuffer { size: ArgSource::Register(2) }))
+        .unwrap();
+    source.install(101, &hook(vec![Site::Exit(SYS_READ)], ArgKind::UserBuffer { size: ArgSource::Return })).unwrap();
+    source
+        .install(102, &hook(vec![Site::Enter(SYS_WRITEV)], ArgKind::UserIovec { count: ArgSource::Register(2) }))
+        .unwrap();
+    let records = Records::new(&source);
+    let script = format!(
+        "import os\nfd = os.open('/dev/null', os.O_WRONLY)\nos.write(fd, b'scry-secret')\nos.write(fd, b'scry-' + b'x' * 5000)\n\
+         os.writev(fd, [b'scry-', b'iov', b'ec'])\nr = os.open('{file}', os.O_RDONLY)\nos.read(r, 100)\nprint('alive')"
+    );
+    let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", &script]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[pid], |got| got.len() >= 4);
+    let seen: Vec<(u32, Vec<u8>, u64, bool)> =
+        got.iter().map(|r| (r.hook, r.strings[0].bytes.clone(), r.args[1], r.strings[0].truncated)).collect();
+    let long = [b"scry-".as_slice(), &[b'x'; 4090]].concat();
+    assert_eq!(
+        seen,
+        vec![
+            (100, b"scry-secret".to_vec(), 11, false),
+            (100, long, 5005, true),
+            (102, b"scry-iovec".to_vec(), 10, false),
+            (101, b"scry-read-data".to_vec(), 14, false),
+        ]
+    );
+}

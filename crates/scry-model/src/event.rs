@@ -501,6 +501,11 @@ pub struct KprobeArgument {
     /// A capability set as hex (`0x000001ffffffffff`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_cap_t_arg: Option<String>,
+    /// Bytes, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_arg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_bytes_arg: Option<KprobeTruncatedBytes>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
 }
@@ -575,6 +580,16 @@ impl ProcessCredentials {
         ];
         NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| (*n).to_owned()).collect()
     }
+}
+
+/// Tetragon's `KprobeTruncatedBytes`: the first bytes kept of a longer buffer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeTruncatedBytes {
+    /// Base64.
+    pub bytes_arg: String,
+    #[serde(with = "u64_string")]
+    pub orig_size: u64,
 }
 
 /// Tetragon's `KprobeCapability`: a capability by number and name.

@@ -46,6 +46,8 @@ pub enum Shown {
     KernelCap,
     /// `capability_arg { value, name }`.
     Capability,
+    /// `bytes_arg`, or `truncated_bytes_arg` with the original size.
+    Bytes,
 }
 
 /// How an event shows one argument, and its label.
@@ -368,6 +370,7 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
         ArgType::Cred => (ArgKind::Cred, Shown::Cred),
         ArgType::KernelCap => (ArgKind::KernelCap, Shown::KernelCap),
         ArgType::Capability => (ArgKind::Int, Shown::Capability),
+        ArgType::CharBuf(b) => (ArgKind::KernelBuffer { size: buffer_size(b)? }, Shown::Bytes),
         _ => return None,
     })
 }
@@ -377,16 +380,19 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
 fn syscall_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
     user_arg(ty).or(match ty {
         ArgType::Fd => Some((ArgKind::Fd, Shown::File)),
+        ArgType::CharIovec(b) => Some((ArgKind::UserIovec { count: buffer_size(b)? }, Shown::Bytes)),
         ArgType::Sockaddr => Some((ArgKind::UserSockAddr, Shown::SockAddr)),
         _ => None,
     })
 }
 
-/// A user function's argument of type `ty`: integers and user strings.
+/// A user function's argument of type `ty`: integers, user strings and
+/// buffers.
 fn user_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
     Some(match ty {
         ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
         ArgType::String => (ArgKind::UserString, Shown::String),
+        ArgType::CharBuf(b) => (ArgKind::UserBuffer { size: buffer_size(b)? }, Shown::Bytes),
         _ => return None,
     })
 }
@@ -406,11 +412,48 @@ fn register_args(
         if a.index > 5 {
             return Err(unsupported(&format!("{path}.index"), "this engine reads a call's first 6 arguments (0-5)"));
         }
+        if let ArgType::CharBuf(b) | ArgType::CharIovec(b) = a.ty {
+            buffer_supported(&path, b)?;
+        }
         let (kind, show) = made(a.ty).ok_or_else(|| unsupported(&format!("{path}.type"), refusal))?;
         specs.push(ArgSpec { source: ArgSource::Register(a.index as u8), kind });
         shown.push((show, a.label.clone()));
     }
     Ok((specs, shown))
+}
+
+/// What a char_buf or char_iovec needs that this engine does not do.
+fn buffer_supported(path: &str, b: scry_policy::Buffer) -> Result<(), PolicyError> {
+    if b.max_data {
+        return Err(unsupported(&format!("{path}.maxData"), "this engine captures the first 4095 bytes of a buffer"));
+    }
+    if b.size_arg.is_some_and(|i| i > 5) {
+        return Err(unsupported(&format!("{path}.sizeArgIndex"), "this engine reads a call's first 6 arguments"));
+    }
+    Ok(())
+}
+
+/// Where a buffer's length comes from: the return value (returnCopy) or
+/// another argument.
+fn buffer_size(b: scry_policy::Buffer) -> Option<ArgSource> {
+    if b.return_copy { Some(ArgSource::Return) } else { b.size_arg.map(|i| ArgSource::Register(i as u8)) }
+}
+
+/// returnCopy where this engine runs nothing at the return.
+fn refuse_return_copy(h: &Hook, hook: &str) -> Result<(), PolicyError> {
+    let at = h.args.iter().position(|a| matches!(a.ty, ArgType::CharBuf(b) | ArgType::CharIovec(b) if b.return_copy));
+    match at {
+        Some(i) => Err(unsupported(
+            &format!("{}.args[{i}].returnCopy", h.path),
+            format!("this engine reads nothing when {hook} returns (return probes are not supported here yet)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether any captured buffer is read when the call returns.
+fn copies_at_return(h: &Hook) -> bool {
+    h.args.iter().any(|a| matches!(a.ty, ArgType::CharBuf(b) | ArgType::CharIovec(b) if b.return_copy))
 }
 
 /// A kernel function's or LSM hook's captured arguments.
@@ -425,6 +468,7 @@ fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
 
 /// A kernel function through a kprobe (this kernel has them).
 fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    refuse_return_copy(h, "a kernel function")?;
     if h.return_arg.is_some() {
         return Err(unsupported(
             &format!("{}.return", h.path),
@@ -569,6 +613,7 @@ fn compile_tracepoint(h: &Hook, t: &scry_policy::Tracepoint, ctx: &Context<'_>) 
 /// User functions through uprobes: integer and string arguments from the
 /// argument registers, in the process's memory.
 fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    refuse_return_copy(h, "a user function")?;
     if h.return_arg.is_some() {
         return Err(unsupported(&format!("{}.return", h.path), "uretprobes are not supported by this engine yet"));
     }
@@ -619,6 +664,7 @@ fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Resul
 /// A BPF LSM hook: the engine runs `file_open` and `bprm_check_security`;
 /// Override is the hook's verdict.
 fn compile_lsm(h: &Hook, name: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
+    refuse_return_copy(h, "an LSM hook")?;
     if let Err(why) = &ctx.kernel.lsm {
         return Err(unsupported(&h.path, format!("this kernel runs no BPF LSM programs ({why})")));
     }
@@ -688,7 +734,8 @@ fn compile_syscall(
         },
     };
     let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a syscall tracepoint"))?;
-    let site = if ret.is_some() { Site::Exit(nr) } else { Site::Enter(nr) };
+    // A buffer read at return (read(2)'s) needs the exit, as a return value does.
+    let site = if ret.is_some() || copies_at_return(h) { Site::Exit(nr) } else { Site::Enter(nr) };
     let attachment = match site {
         Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
         _ => format!("tracepoint syscalls/sys_enter_{name}"),
@@ -1266,6 +1313,36 @@ mod tests {
             compiled("  hostSelector: {}\n").unwrap_err(),
             "spec.hostSelector: this engine scopes policies to pods only yet (a hostSelector's host processes are \
              not tracked)"
+        );
+    }
+
+    #[test]
+    fn buffers_compile_with_their_length_and_what_cannot_be_read_is_refused_by_path() {
+        let read = "  - call: sys_read\n    syscall: true\n    args:\n    - index: 0\n      type: fd\n    - index: 1\n      \
+                    type: char_buf\n      returnCopy: true\n";
+        let hooks = compile(&policy(read), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.sites, vec![Site::Exit(0)], "read at the return");
+        assert_eq!(h.args[1].kind, ArgKind::UserBuffer { size: ArgSource::Return });
+        let write = "  - call: sys_write\n    syscall: true\n    args:\n    - index: 1\n      type: char_buf\n      \
+                     sizeArgIndex: 3\n";
+        let hooks = compile(&policy(write), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(
+            (h.sites.as_slice(), h.args[0].kind),
+            ([Site::Enter(1)].as_slice(), ArgKind::UserBuffer { size: ArgSource::Register(2) })
+        );
+        assert_eq!(
+            error(&format!("{write}      maxData: true\n")),
+            "spec.kprobes[0].args[0].maxData: this engine captures the first 4095 bytes of a buffer"
+        );
+        let kernel = "  - call: tcp_sendmsg\n    syscall: false\n    args:\n    - index: 1\n      type: char_buf\n      \
+                      returnCopy: true\n";
+        let p = policy(kernel);
+        assert_eq!(
+            compile(&p, 1, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string(),
+            "spec.kprobes[0].args[0].returnCopy: this engine reads nothing when a kernel function returns (return \
+             probes are not supported here yet)"
         );
     }
 

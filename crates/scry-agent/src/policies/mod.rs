@@ -13,12 +13,13 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use base64::Engine as _;
 use scry_bpf::policy::UserTarget;
 use scry_bpf::policy::{CredInfo, MAX_HOOKS, PolicyRecord, PolicySource, Site, SockTuple, decode};
 use scry_model::caps::CapSet;
 use scry_model::event::{
     Capabilities, Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
-    Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
+    KprobeTruncatedBytes, Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
 };
 use scry_model::socket_names as names;
 use scry_model::status::{Fallback, PolicyHookInfo, PolicyInfo, SourceStatus};
@@ -521,6 +522,17 @@ fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Opt
                 Shown::Sock => KprobeArgument { sock_arg: sockets.next().map(sock_arg), label, ..Default::default() },
                 Shown::SockAddr => {
                     KprobeArgument { sockaddr_arg: sockets.next().map(sockaddr_arg), label, ..Default::default() }
+                }
+                Shown::Bytes => {
+                    let s = strings.next();
+                    let kept =
+                        s.map(|s| base64::engine::general_purpose::STANDARD.encode(&s.bytes)).unwrap_or_default();
+                    if s.is_some_and(|s| s.truncated) {
+                        let truncated = KprobeTruncatedBytes { bytes_arg: kept, orig_size: r.args[i] };
+                        KprobeArgument { truncated_bytes_arg: Some(truncated), label, ..Default::default() }
+                    } else {
+                        KprobeArgument { bytes_arg: Some(kept), label, ..Default::default() }
+                    }
                 }
                 Shown::Cred => KprobeArgument {
                     process_credentials_arg: r.cred.as_ref().map(credentials),

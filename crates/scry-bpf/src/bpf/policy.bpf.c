@@ -733,6 +733,63 @@ static __always_inline struct file *fd_file(__u64 fd)
 	return f;
 }
 
+/* A char_iovec argument's gathering: the iovecs' bytes one after another
+ * into the first string slot, up to its size. */
+struct iovec_read {
+	struct policy_call *c;
+	__u64 iov;
+	__u64 total; /* every entry's length, kept or not */
+	__u32 len;
+	bool trunc;
+};
+
+static long iovec_cb(__u32 i, void *data)
+{
+	struct iovec_read *r = data;
+	struct iovec iov = {};
+	__u32 room, n;
+
+	if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(r->iov + (__u64)i * sizeof(iov)))) {
+		r->trunc = true;
+		return 1;
+	}
+	r->total += iov.iov_len;
+	if (r->len >= POLICY_STR_SIZE - 1) {
+		r->trunc = r->trunc || iov.iov_len;
+		return 0;
+	}
+	room = POLICY_STR_SIZE - 1 - r->len;
+	n = iov.iov_len < room ? iov.iov_len : room;
+	if (iov.iov_len > room)
+		r->trunc = true;
+	barrier_var(n);
+	if (n > POLICY_STR_SIZE - 1)
+		n = POLICY_STR_SIZE - 1;
+	/* Offset below the slot's size and size at most that: the write stays
+	 * in the scratch value (slot 0 has the other slot behind it), and the
+	 * room left keeps it in slot 0. */
+	if (bpf_probe_read_user(&r->c->str[0][r->len & (POLICY_STR_SIZE - 1)], n, iov.iov_base)) {
+		r->trunc = true;
+		return 1;
+	}
+	r->len += n;
+	return 0;
+}
+
+static __always_inline __u32 read_iovecs(struct policy_call *c, __u64 iov, __u64 count, bool *trunc, __u64 *total)
+{
+	struct iovec_read r = { .c = c, .iov = iov };
+
+	if (count > POLICY_IOVECS) {
+		count = POLICY_IOVECS;
+		r.trunc = true;
+	}
+	bpf_loop(count, iovec_cb, &r, 0);
+	*trunc = r.trunc;
+	*total = r.total;
+	return r.len;
+}
+
 /* Fills string slot `k` from hook argument `a`: a user string is copied,
  * a descriptor, file or binprm is resolved to its full path (relative to
  * the process's root, as d_path would). */
@@ -741,7 +798,7 @@ static __always_inline void read_string(struct scratch *sc, const struct hook *h
 	struct policy_call *c = &sc->call;
 	const struct arg_spec *spec = &h->args[a < POLICY_ARGS ? a : 0];
 	__u32 k = spec->slot & (POLICY_STRS - 1), zero = 0, len = 0, pos, i, n;
-	__u64 v = raw[spec->source & (POLICY_SOURCES - 1)];
+	__u64 v = raw[spec->source & (POLICY_SOURCES - 1)], size;
 	struct file *f = NULL;
 	bool trunc = false;
 	long got;
@@ -764,6 +821,32 @@ static __always_inline void read_string(struct scratch *sc, const struct hook *h
 		break;
 	case ARG_BPRM:
 		f = BPF_CORE_READ((struct linux_binprm *)v, file);
+		break;
+	case ARG_USER_BUF:
+	case ARG_KERNEL_BUF:
+		/* As many bytes as the length argument says, up to the slot's
+		 * size: the record's argument value becomes that length. */
+		size = raw[spec->size & (POLICY_SOURCES - 1)];
+		c->e.args[a < POLICY_ARGS ? a : 0] = size;
+		/* At most a string's 4095 bytes: lengths stay below the slot's size. */
+		trunc = size > POLICY_STR_SIZE - 1;
+		len = trunc ? POLICY_STR_SIZE - 1 : size;
+		/* Forgotten, then bounded again where the verifier sees it. */
+		barrier_var(len);
+		if (len > POLICY_STR_SIZE - 1)
+			len = POLICY_STR_SIZE - 1;
+		if (spec->kind == ARG_USER_BUF)
+			got = bpf_probe_read_user(c->str[k], len, (const void *)v);
+		else
+			got = bpf_probe_read_kernel(c->str[k], len, (const void *)v);
+		if (got < 0) {
+			len = 0;
+			trunc = true;
+		}
+		break;
+	case ARG_USER_IOVEC:
+		len = read_iovecs(c, v, raw[spec->size & (POLICY_SOURCES - 1)], &trunc, &size);
+		c->e.args[a < POLICY_ARGS ? a : 0] = size;
 		break;
 	case ARG_KERNEL_STRING:
 	case ARG_FILENAME:

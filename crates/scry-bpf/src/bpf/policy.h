@@ -122,7 +122,12 @@ enum arg_kind {
 	ARG_CRED,        /* a struct cred * */
 	ARG_CURRENT_CRED, /* the calling task's credentials (after the call, at an exit) */
 	ARG_KERNEL_CAP,  /* a kernel_cap_t *: its 64 bits, compared as an integer */
+	ARG_USER_BUF,    /* bytes in the caller's memory, as many as source `size` says */
+	ARG_KERNEL_BUF,  /* the same in kernel memory */
+	ARG_USER_IOVEC,  /* a struct iovec array in the caller's memory, `size` entries */
 };
+
+#define POLICY_IOVECS 64 /* iovec entries a char_iovec argument reads */
 
 /* A cred argument: ids, securebits and capability sets. */
 struct cred_info {
@@ -168,6 +173,8 @@ struct arg_spec {
 	__u8 kind;   /* enum arg_kind */
 	__u8 slot;   /* string slot (< POLICY_STRS) or socket slot (< POLICY_SOCKS) */
 	__u8 tail;   /* 1: Postfix compares it (keep its end reversed) */
+	__u8 size;   /* buffers: the source of their length (iovecs: their count) */
+	__u8 pad[3];
 };
 
 /* What a matching selector does. */
