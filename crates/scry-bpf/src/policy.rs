@@ -65,6 +65,9 @@ pub enum Site {
     /// connect() of any IPv4 or IPv6 socket, from the same hooks: what
     /// security_socket_connect sees.
     SocketConnect,
+    /// A kernel function's return (kretprobe), by the id its kprobe has:
+    /// the arguments kept at its entry and the return value.
+    KprobeReturn(u32),
 }
 
 /// Where a tracepoint hook's value is in the record (from tracefs).
@@ -100,6 +103,7 @@ const SITE_UPROBE: u32 = SITE_LSM + 2;
 pub const MAX_UPROBES: u32 = 64;
 const SITE_TRACEPOINT: u32 = SITE_UPROBE + MAX_UPROBES;
 const SITE_TCP_CONNECT: u32 = SITE_TRACEPOINT + MAX_TRACEPOINTS;
+const SITE_KRETPROBE: u32 = SITE_TCP_CONNECT + 2;
 
 impl Site {
     fn index(self) -> u32 {
@@ -114,6 +118,7 @@ impl Site {
             Site::Tracepoint(id) => SITE_TRACEPOINT + id,
             Site::TcpConnect => SITE_TCP_CONNECT,
             Site::SocketConnect => SITE_TCP_CONNECT + 1,
+            Site::KprobeReturn(id) => SITE_KRETPROBE + id,
         }
     }
 
@@ -128,7 +133,8 @@ impl Site {
             i if i < SITE_TRACEPOINT => Site::Uprobe(i - SITE_UPROBE),
             i if i < SITE_TCP_CONNECT => Site::Tracepoint(i - SITE_TRACEPOINT),
             SITE_TCP_CONNECT => Site::TcpConnect,
-            _ => Site::SocketConnect,
+            i if i < SITE_KRETPROBE => Site::SocketConnect,
+            i => Site::KprobeReturn(i - SITE_KRETPROBE),
         }
     }
 
@@ -566,6 +572,9 @@ pub struct PolicySource {
     /// Each hooked function's kprobe, and whether it is the one that can
     /// override.
     kprobe_links: HashMap<u32, (Link, bool)>,
+    /// Each function hooked at its return: the kprobe keeping its
+    /// arguments and the kretprobe.
+    kretprobe_links: HashMap<u32, [Link; 2]>,
     lsm_links: HashMap<LsmHook, Link>,
     /// User functions by uprobe site id, and their uprobes.
     uprobe_ids: HashMap<UserFunction, u32>,
@@ -764,6 +773,8 @@ impl PolicySource {
         // Programs of kinds this kernel refuses would fail the whole load.
         open.progs.policy_kprobe.set_autoload(kernel.kprobes.is_ok());
         open.progs.policy_kprobe_override.set_autoload(kernel.override_return);
+        open.progs.policy_kprobe_entry.set_autoload(kernel.kprobes.is_ok());
+        open.progs.policy_kretprobe.set_autoload(kernel.kprobes.is_ok());
         open.progs.policy_lsm_file_open.set_autoload(kernel.lsm.is_ok());
         open.progs.policy_lsm_bprm_check.set_autoload(kernel.lsm.is_ok());
         let mut skel = open.load().map_err(load_err)?;
@@ -771,8 +782,15 @@ impl PolicySource {
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             // Attached while a hook needs them.
-            let on_demand =
-                ["policy_sys_", "policy_connect", "policy_kprobe", "policy_lsm_", "policy_uprobe", "policy_tracepoint"];
+            let on_demand = [
+                "policy_sys_",
+                "policy_connect",
+                "policy_kprobe",
+                "policy_kretprobe",
+                "policy_lsm_",
+                "policy_uprobe",
+                "policy_tracepoint",
+            ];
             if on_demand.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
@@ -793,6 +811,7 @@ impl PolicySource {
             kernel,
             kprobe_ids: HashMap::new(),
             kprobe_links: HashMap::new(),
+            kretprobe_links: HashMap::new(),
             lsm_links: HashMap::new(),
             uprobe_ids: HashMap::new(),
             uprobe_links: HashMap::new(),
@@ -880,17 +899,27 @@ impl PolicySource {
     /// The site of kernel function `function`'s kprobe (attached once a
     /// hook is installed there).
     pub fn kprobe_site(&mut self, function: &str) -> Result<Site, PolicyLoadError> {
+        self.kprobe_id(function).map(Site::Kprobe)
+    }
+
+    /// The site of kernel function `function`'s return (a kretprobe, and a
+    /// kprobe keeping its arguments; attached once a hook is installed there).
+    pub fn kretprobe_site(&mut self, function: &str) -> Result<Site, PolicyLoadError> {
+        self.kprobe_id(function).map(Site::KprobeReturn)
+    }
+
+    fn kprobe_id(&mut self, function: &str) -> Result<u32, PolicyLoadError> {
         if let Err(why) = &self.kernel.kprobes {
             return Err(PolicyLoadError::Load(format!("{function}: this kernel attaches no kprobes ({why})")));
         }
         if let Some(id) = self.kprobe_ids.get(function) {
-            return Ok(Site::Kprobe(*id));
+            return Ok(*id);
         }
         let id = (0..MAX_KPROBES).find(|id| !self.kprobe_ids.values().any(|used| used == id)).ok_or_else(|| {
             PolicyLoadError::Limit(format!("{MAX_KPROBES} kernel functions are hooked; the engine takes no more"))
         })?;
         self.kprobe_ids.insert(function.to_owned(), id);
-        Ok(Site::Kprobe(id))
+        Ok(id)
     }
 
     pub fn ring(&self) -> &dyn MapCore {
@@ -1317,6 +1346,7 @@ impl PolicySource {
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
         let want_connect = sites().any(|s| matches!(s, Site::TcpConnect | Site::SocketConnect));
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
+        let mut want_kretprobes = Vec::new();
         let mut want_lsm = Vec::new();
         let mut want_uprobes = Vec::new();
         let mut want_tracepoints = Vec::new();
@@ -1325,6 +1355,7 @@ impl PolicySource {
             for site in &h.sites {
                 match site {
                     Site::Kprobe(id) => *want_kprobes.entry(*id).or_default() |= overrides,
+                    Site::KprobeReturn(id) => want_kretprobes.push(*id),
                     Site::Lsm(hook) => want_lsm.push(*hook),
                     Site::Uprobe(id) => want_uprobes.push(*id),
                     Site::Tracepoint(id) => want_tracepoints.push(*id),
@@ -1376,6 +1407,17 @@ impl PolicySource {
                     .map_err(|e| PolicyLoadError::Load(format!("attaching a kprobe to {function}: {e}")))?
             };
             self.kprobe_links.insert(*id, (link, overrides));
+        }
+        self.kretprobe_links.retain(|id, _| want_kretprobes.contains(id));
+        for (function, id) in &self.kprobe_ids {
+            if self.kretprobe_links.contains_key(id) || !want_kretprobes.contains(id) {
+                continue;
+            }
+            let opts = || libbpf_rs::KprobeOpts { cookie: u64::from(SITE_KRETPROBE + id), ..Default::default() };
+            let err = |e| PolicyLoadError::Load(format!("attaching a kretprobe to {function}: {e}"));
+            let entry = progs.policy_kprobe_entry.attach_kprobe_with_opts(false, function, opts()).map_err(err)?;
+            let exit = progs.policy_kretprobe.attach_kprobe_with_opts(true, function, opts()).map_err(err)?;
+            self.kretprobe_links.insert(*id, [entry, exit]);
         }
         self.uprobe_links.retain(|id, _| want_uprobes.contains(id));
         for (function, id) in &self.uprobe_ids {
@@ -1517,6 +1559,16 @@ impl PolicySource {
         let overrides = hook.selectors.iter().any(|s| s.actions.override_error.is_some());
         for site in &hook.sites {
             match site {
+                Site::KprobeReturn(_) => {
+                    if let Err(why) = &self.kernel.kprobes {
+                        return Err(PolicyLoadError::Load(format!("this kernel attaches no kprobes ({why})")));
+                    }
+                    if overrides {
+                        return Err(PolicyLoadError::Load(
+                            "Override at a function's return: it has run, and its return value stays".into(),
+                        ));
+                    }
+                }
                 Site::Kprobe(_) => {
                     if let Err(why) = &self.kernel.kprobes {
                         return Err(PolicyLoadError::Load(format!("this kernel attaches no kprobes ({why})")));
@@ -1557,7 +1609,11 @@ impl PolicySource {
     pub fn remove(&mut self, slot: u32) -> Result<(), PolicyLoadError> {
         self.uninstall(slot)?;
         let installed = &self.installed;
-        self.kprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Kprobe(*id))));
+        self.kprobe_ids.retain(|_, id| {
+            installed
+                .values()
+                .any(|h| h.sites.contains(&Site::Kprobe(*id)) || h.sites.contains(&Site::KprobeReturn(*id)))
+        });
         self.uprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Uprobe(*id))));
         self.tracepoints.retain(|id, _| installed.values().any(|h| h.sites.contains(&Site::Tracepoint(*id))));
         Ok(())

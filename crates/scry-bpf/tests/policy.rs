@@ -1187,3 +1187,48 @@ fn buffers_are_read_by_their_length_argument_at_entry_or_at_return_and_iovecs_in
         ]
     );
 }
+
+#[test]
+fn a_kernel_functions_return_is_hooked_with_the_arguments_kept_from_its_entry() {
+    let mut source = load();
+    if let Err(why) = source.kernel().kprobes.clone() {
+        let err = source.kretprobe_site("security_file_open").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("cannot load the policy engine: security_file_open: this kernel attaches no kprobes ({why})")
+        );
+        return;
+    }
+    let dir = test_dir("kretprobe");
+    std::fs::write(format!("{dir}/kret-target"), "x").unwrap();
+    let site = source.kretprobe_site("security_file_open").unwrap();
+    let hook = Hook {
+        policy_id: 16,
+        sites: vec![site],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File },
+            ArgSpec { source: ArgSource::Return, kind: ArgKind::Int },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec!["/kret-target".into()] },
+                ArgMatch::Int { index: 1, op: IntOp::Equal, values: vec![0] },
+            ],
+            binaries: Some((BinariesOp::In, vec![python()])),
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(110, &hook).unwrap();
+    let records = Records::new(&source);
+    let script = format!("open('{dir}/kret-target').read(); open('{dir}/kret-target').read(); print('alive')");
+    let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", &script]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[pid], |got| got.len() >= 2);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    for r in &got {
+        assert_eq!((r.site, r.ret, str_arg(r, 0)), (site, 0, format!("{dir}/kret-target")));
+    }
+    exercised("kretprobe");
+}

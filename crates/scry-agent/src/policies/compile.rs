@@ -85,8 +85,9 @@ pub struct CompiledHook {
 pub enum EngineHook {
     /// On syscall entries or exits, at exec, or on an LSM hook.
     Site(EngineSiteHook),
-    /// On a kernel function's kprobe: its site is the engine's to give.
-    Kprobe { function: String, hook: EngineSiteHook },
+    /// On a kernel function's kprobe (or, `at_return`, its kretprobe): its
+    /// site is the engine's to give.
+    Kprobe { function: String, at_return: bool, hook: EngineSiteHook },
     /// On user functions' uprobes (one site each, in this order).
     Uprobe { functions: Vec<UserFunction>, hook: EngineSiteHook },
     /// On a tracepoint, its arguments at these places in the record.
@@ -468,14 +469,59 @@ fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
 
 /// A kernel function through a kprobe (this kernel has them).
 fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
-    refuse_return_copy(h, "a kernel function")?;
-    if h.return_arg.is_some() {
-        return Err(unsupported(
-            &format!("{}.return", h.path),
-            "return probes on kernel functions are not supported by this engine yet",
-        ));
+    if h.return_arg.is_none() {
+        refuse_return_copy(h, "a kernel function")?;
     }
-    let (specs, shown) = kernel_args(h)?;
+    let (mut specs, shown) = kernel_args(h)?;
+    // `return: true`: the hook runs at the function's return (a kretprobe),
+    // with the arguments kept at its entry.
+    let ret = match &h.return_arg {
+        None => None,
+        Some(r) => match r.ty {
+            ArgType::Int(ty) => {
+                specs.push(ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
+                Some((ty, r.label.clone()))
+            }
+            _ => {
+                return Err(unsupported(
+                    &format!("{}.returnArg.type", h.path),
+                    "this engine captures a kernel function's return value as an integer",
+                ));
+            }
+        },
+    };
+    if ret.is_some() {
+        let (selectors, signals) = selectors(
+            h,
+            &specs,
+            ctx,
+            Overridable::No("Override at a function's return: it has run, and its return value stays".into()),
+        )?;
+        return Ok(CompiledHook {
+            path: h.path.clone(),
+            asked: format!("kprobe {function} (return)"),
+            attachment: "kretprobe (arguments kept by a kprobe at entry)".into(),
+            function: function.to_owned(),
+            args: shown,
+            ret,
+            message: h.message.clone(),
+            tags: h.tags.clone(),
+            signals,
+            at_exec: false,
+            lsm: false,
+            hook: EngineHook::Kprobe {
+                function: function.to_owned(),
+                at_return: true,
+                hook: EngineSiteHook {
+                    policy_id: ctx.policy_id,
+                    sites: Vec::new(),
+                    args: specs,
+                    skip_failed: false,
+                    selectors,
+                },
+            },
+        });
+    }
     // The LSM hook a security_* function calls can override where kprobes
     // cannot (Debian's kernels lack bpf_override_return).
     let lsm = match function {
@@ -528,6 +574,7 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         lsm: false,
         hook: EngineHook::Kprobe {
             function: function.to_owned(),
+            at_return: false,
             hook: EngineSiteHook {
                 policy_id: ctx.policy_id,
                 sites: Vec::new(),
@@ -1347,6 +1394,21 @@ mod tests {
     }
 
     #[test]
+    fn a_kernel_functions_return_runs_at_its_kretprobe_where_kprobes_run() {
+        let hook = "  - call: security_file_open\n    syscall: false\n    return: true\n    args:\n    - index: 0\n      \
+                    type: file\n    returnArg:\n      index: 0\n      type: int\n    selectors:\n    - matchReturnArgs:\n      \
+                    - index: 0\n        operator: NotEqual\n        values: [\"0\"]\n";
+        let hooks = compile(&policy(hook), 1, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Kprobe { at_return: true, hook: h, .. } = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.args[1], ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
+        assert_eq!(
+            h.selectors[0].args,
+            vec![engine::ArgMatch::Int { index: 1, op: engine::IntOp::NotEqual, values: vec![0] }]
+        );
+        assert_eq!(hooks[0].attachment, "kretprobe (arguments kept by a kprobe at entry)");
+    }
+
+    #[test]
     fn a_syscall_hook_compiles_to_the_engine() {
         let p = policy(
             "  - call: sys_setuid\n    syscall: true\n    args:\n    - index: 0\n      type: uint32\n    selectors:\n    \
@@ -1480,7 +1542,7 @@ mod tests {
              matchActions:\n      - action: Override\n        argError: -1\n",
         );
         let h = &compile(&p, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
-        let EngineHook::Kprobe { function, hook } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
+        let EngineHook::Kprobe { function, hook, .. } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
         assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "kprobe (bpf_override_return)"));
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }]);
         assert_eq!(hook.selectors[0].actions.override_error, Some(-1));

@@ -308,11 +308,16 @@ impl Engine {
                     .next()
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| self.source.install(slot, h).map(|()| slot).map_err(|e| e.to_string())),
-                EngineHook::Kprobe { function, hook } => free_site
+                EngineHook::Kprobe { function, at_return, hook } => free_site
                     .next()
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
                     .and_then(|slot| {
-                        let site = self.source.kprobe_site(function).map_err(|e| e.to_string())?;
+                        let site = if *at_return {
+                            self.source.kretprobe_site(function)
+                        } else {
+                            self.source.kprobe_site(function)
+                        };
+                        let site = site.map_err(|e| e.to_string())?;
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
                         self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())
                     }),

@@ -1255,7 +1255,7 @@ int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_
 
 /* A kernel function's hooks, from its kprobe: the attachment's cookie is
  * the site. Returns whether a selector asked for Override. */
-static __always_inline int run_function(__u32 site, const __u64 *args)
+static __always_inline int run_function(__u32 site, const __u64 *args, long ret)
 {
 	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
 	__u32 zero = 0, i;
@@ -1270,7 +1270,7 @@ static __always_inline int run_function(__u32 site, const __u64 *args)
 	call.raw = call.sc->raw;
 	for (i = 0; i < POLICY_ARGS; i++)
 		call.raw[i] = args[i];
-	call.raw[SRC_RET] = 0;
+	call.raw[SRC_RET] = ret;
 	call.raw[SRC_BPRM] = 0;
 	run_site(site, &call, current_binary());
 	return call.sc->call.override;
@@ -1297,7 +1297,7 @@ int policy_sys_enter(struct syscall_enter_record *ctx)
 	 * is shorter than the program's furthest context access). */
 	bpf_probe_read_kernel(args, sizeof(args), ctx->args);
 	if (site < POLICY_SYSCALLS)
-		run_function((__u32)site, args);
+		run_function((__u32)site, args, 0);
 	return 0;
 }
 
@@ -1309,7 +1309,7 @@ static __always_inline int run_kprobe(struct pt_regs *ctx)
 
 	if (site < SITE_KPROBE || site >= SITE_KPROBE + POLICY_KPROBES)
 		return 0;
-	return run_function((__u32)site, args);
+	return run_function((__u32)site, args, 0);
 }
 
 /* Two programs: one that can override is attachable only to functions on
@@ -1337,6 +1337,54 @@ int policy_kprobe_override(struct pt_regs *ctx)
 	return 0;
 }
 
+/* A kernel function's arguments, kept from its entry to its return for
+ * the hooks that run there, by thread and return site. */
+struct ret_key {
+	__u32 tid;
+	__u32 site;
+};
+
+struct saved_args {
+	__u64 args[POLICY_ARGS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct ret_key);
+	__type(value, struct saved_args);
+} ret_args SEC(".maps");
+
+/* The entry of a function hooked at its return (the cookie: the return
+ * site): its arguments, kept. */
+SEC("kprobe")
+int policy_kprobe_entry(struct pt_regs *ctx)
+{
+	struct ret_key key = { .tid = (__u32)bpf_get_current_pid_tgid(), .site = (__u32)bpf_get_attach_cookie(ctx) };
+	struct saved_args a = { { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 } };
+
+	bpf_map_update_elem(&ret_args, &key, &a, BPF_ANY);
+	return 0;
+}
+
+/* Its return: the hooks there, with the kept arguments and the value
+ * returned. */
+SEC("kretprobe")
+int policy_kretprobe(struct pt_regs *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx);
+	struct ret_key key = { .tid = (__u32)bpf_get_current_pid_tgid(), .site = (__u32)site };
+	struct saved_args *kept = bpf_map_lookup_elem(&ret_args, &key);
+	__u64 args[POLICY_ARGS];
+
+	if (!kept || site < SITE_KRETPROBE || site >= SITE_KRETPROBE + POLICY_KPROBES)
+		return 0;
+	__builtin_memcpy(args, kept->args, sizeof(args));
+	bpf_map_delete_elem(&ret_args, &key);
+	run_function((__u32)site, args, PT_REGS_RC(ctx));
+	return 0;
+}
+
 /* A user function's hooks: the same registers, in the process's own
  * memory (string arguments are user strings). */
 SEC("uprobe")
@@ -1346,7 +1394,7 @@ int policy_uprobe(struct pt_regs *ctx)
 	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
 
 	if (site >= SITE_UPROBE && site < SITE_UPROBE + POLICY_UPROBES)
-		run_function((__u32)site, args);
+		run_function((__u32)site, args, 0);
 	return 0;
 }
 
@@ -1403,7 +1451,7 @@ int policy_tracepoint(void *ctx)
 			v = base + (v & 0xffff);
 		args[i] = v;
 	}
-	run_function((__u32)site, args);
+	run_function((__u32)site, args, 0);
 	return 0;
 }
 
@@ -1417,7 +1465,7 @@ static __always_inline long lsm_verdict(__u32 site, __u64 arg, int ret)
 
 	if (ret)
 		return lsm_result(ret);
-	if (!run_function(site, args))
+	if (!run_function(site, args, 0))
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	return sc ? lsm_result(sc->call.error) : 0;

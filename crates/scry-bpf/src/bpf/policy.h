@@ -36,7 +36,10 @@
  * security_socket_connect (any) see it. */
 #define SITE_TCP_CONNECT (SITE_TRACEPOINT + POLICY_TRACEPOINTS)
 #define SITE_SOCKET_CONNECT (SITE_TCP_CONNECT + 1)
-#define POLICY_SITES (SITE_SOCKET_CONNECT + 1)
+/* A kernel function's return (kretprobe), by the same id as its kprobe:
+ * the hooks see the arguments kept at its entry and the return value. */
+#define SITE_KRETPROBE (SITE_SOCKET_CONNECT + 1)
+#define POLICY_SITES (SITE_KRETPROBE + POLICY_KPROBES)
 
 /* Where a tracepoint site's raw values are in its record (from the
  * tracepoint's tracefs format): size 0 ends the list. A __data_loc field
