@@ -1106,7 +1106,10 @@ impl PolicySource {
                 }
                 ArgKind::Cred => 13,
                 ArgKind::CurrentCred => 14,
-                ArgKind::KernelCap => 15,
+                ArgKind::KernelCap => {
+                    out.deref = 1;
+                    15
+                }
                 ArgKind::UserBuffer { size } => {
                     dst.size = source_index(size)?;
                     16

@@ -1089,11 +1089,16 @@ static __always_inline void run_hook(__u32 i, struct site_call *sc, const bool d
 	ev.h = h;
 	ev.raw = sc->raw;
 	ev.matched = -1;
-	bpf_loop(c->e.nstr, string_cb, &ev, 0);
-	bpf_loop(c->e.nsock, sock_cb, &ev, 0);
+	/* Each only when the hook has such arguments: a helper call costs. */
+	if (c->e.nstr)
+		bpf_loop(c->e.nstr, string_cb, &ev, 0);
+	if (c->e.nsock)
+		bpf_loop(c->e.nsock, sock_cb, &ev, 0);
 	c->e.ncred = h->cred_arg != STR_NONE;
-	bpf_loop(c->e.ncred, cred_cb, &ev, 0);
-	bpf_loop(h->nargs, deref_cb, &ev, 0);
+	if (c->e.ncred)
+		bpf_loop(1, cred_cb, &ev, 0);
+	if (h->deref)
+		bpf_loop(h->nargs, deref_cb, &ev, 0);
 	if (h->nselectors == 0) {
 		act(sc->sc, idx, h, 0, &post_every_call, deferred);
 		return;

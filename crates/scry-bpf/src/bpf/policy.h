@@ -293,7 +293,8 @@ struct hook {
 	/* Which argument fills each socket slot, and the cred (STR_NONE: none). */
 	__u8 sock_arg[POLICY_SOCKS];
 	__u8 cred_arg;
-	__u8 pad2[3];
+	__u8 deref; /* 1: an argument is a kernel_cap_t pointer to read through */
+	__u8 pad2[2];
 	struct selector selectors[POLICY_SELECTORS];
 };
 
