@@ -665,7 +665,7 @@ fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Resul
         return Err(unsupported(&format!("{}.return", h.path), "uretprobes are not supported by this engine yet"));
     }
     let (specs, shown) =
-        register_args(h, user_arg, "on a user function this engine captures integer and string arguments")?;
+        register_args(h, user_arg, "on a user function this engine captures integer, string and char_buf arguments")?;
     let (selectors, signals) =
         selectors(h, &specs, ctx, Overridable::No("Override on a uprobe is not supported by this engine".into()))?;
     let functions: Vec<UserFunction> = match &u.target {
@@ -763,8 +763,11 @@ fn compile_syscall(
 ) -> Result<CompiledHook, PolicyError> {
     let nr = syscalls::number(name)
         .ok_or_else(|| unsupported(&format!("{}.call", h.path), format!("{call:?} is not an x86_64 syscall")))?;
-    let (mut specs, shown) =
-        register_args(h, syscall_arg, "on a syscall hook this engine captures integer, string and fd arguments")?;
+    let (mut specs, shown) = register_args(
+        h,
+        syscall_arg,
+        "on a syscall hook this engine captures integer, string, fd, char_buf, char_iovec and sockaddr arguments",
+    )?;
     let ret = match &h.return_arg {
         None => None,
         Some(r) => match r.ty {
@@ -1441,10 +1444,9 @@ mod tests {
              syscall bodies; syscall hooks: `syscall: true`)"
         );
         assert_eq!(
-            error(
-                "  - call: sys_read\n    syscall: true\n    args:\n    - index: 1\n      type: char_buf\n      sizeArgIndex: 3\n"
-            ),
-            "spec.kprobes[0].args[0].type: on a syscall hook this engine captures integer, string and fd arguments"
+            error("  - call: sys_read\n    syscall: true\n    args:\n    - index: 1\n      type: file\n"),
+            "spec.kprobes[0].args[0].type: on a syscall hook this engine captures integer, string, fd, char_buf, \
+             char_iovec and sockaddr arguments"
         );
         assert_eq!(
             error(
