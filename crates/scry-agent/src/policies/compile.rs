@@ -107,12 +107,6 @@ pub fn compile(
     host: &HostNamespaces,
     tracefs: &Tracefs,
 ) -> Result<Vec<CompiledHook>, PolicyError> {
-    if policy.workloads.host {
-        return Err(unsupported(
-            "spec.hostSelector",
-            "this engine scopes policies to pods only yet (a hostSelector's host processes are not tracked)",
-        ));
-    }
     let ctx = Context { mode: policy.mode, policy_id, kernel, host, tracefs };
     policy.hooks.iter().map(|h| compile_hook(h, &ctx)).collect()
 }
@@ -1347,7 +1341,7 @@ mod tests {
     }
 
     #[test]
-    fn workload_scopes_compile_and_host_selectors_are_refused_by_path() {
+    fn workload_scopes_compile() {
         let yaml = |scope: &str| {
             format!(
                 "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n{scope}  kprobes:\n  \
@@ -1359,11 +1353,7 @@ mod tests {
             compile(&p, 1, &host(), &HostNamespaces::default(), &no_tracefs).map_err(|e| e.to_string())
         };
         assert!(compiled("  podSelector:\n    matchLabels:\n      app: web\n").is_ok());
-        assert_eq!(
-            compiled("  hostSelector: {}\n").unwrap_err(),
-            "spec.hostSelector: this engine scopes policies to pods only yet (a hostSelector's host processes are \
-             not tracked)"
-        );
+        assert!(compiled("  hostSelector: {}\n").is_ok());
     }
 
     #[test]

@@ -384,13 +384,11 @@ impl Engine {
         if self.policies.iter().all(|p| p.scope.is_none()) {
             return;
         }
-        let pods: Vec<(u64, Arc<scry_model::event::Pod>)> = scope::cgroups(&self.cgroup_root)
-            .into_iter()
-            .filter_map(|c| self.pipeline.pod_of_cgroup(&c).map(|pod| (c.id, pod)))
-            .collect();
+        let cgroups: Vec<(u64, Option<Arc<scry_model::event::Pod>>)> =
+            scope::cgroups(&self.cgroup_root).into_iter().map(|c| (c.id, self.pipeline.pod_of_cgroup(&c))).collect();
         for p in &self.policies {
             let Some(scope) = &p.scope else { continue };
-            let ids = pods.iter().filter(|(_, pod)| scope.admits(pod)).map(|(id, _)| *id).collect();
+            let ids = cgroups.iter().filter(|(_, pod)| scope.admits(pod.as_deref())).map(|(id, _)| *id).collect();
             if let Err(e) = self.source.update_scope(p.id, &ids) {
                 tracing::warn!("policy {}: its workloads' cgroups could not all be scoped: {e}", p.name);
             }

@@ -20,6 +20,8 @@ pub struct WorkloadScope {
     namespace: Option<String>,
     pods: Option<LabelSelector>,
     containers: Option<LabelSelector>,
+    /// `hostSelector: {}`: processes outside any pod too (alone: only them).
+    host: bool,
 }
 
 impl WorkloadScope {
@@ -30,15 +32,25 @@ impl WorkloadScope {
             Scope::Cluster => None,
         };
         let w = &policy.workloads;
-        (namespace.is_some() || w.pods.is_some() || w.containers.is_some()).then(|| WorkloadScope {
+        (namespace.is_some() || w.pods.is_some() || w.containers.is_some() || w.host).then(|| WorkloadScope {
             namespace,
             pods: w.pods.clone(),
             containers: w.containers.clone(),
+            host: w.host,
         })
     }
 
-    /// Whether a process of `pod` (its container, when known) is in scope.
-    pub fn admits(&self, pod: &Pod) -> bool {
+    /// Whether a process in a cgroup of `pod` (or of no pod) is in scope.
+    pub fn admits(&self, pod: Option<&Pod>) -> bool {
+        match pod {
+            None => self.host,
+            // hostSelector alone: the host only.
+            Some(_) if self.host && self.pods.is_none() && self.containers.is_none() => false,
+            Some(pod) => self.admits_pod(pod),
+        }
+    }
+
+    fn admits_pod(&self, pod: &Pod) -> bool {
         if self.namespace.as_ref().is_some_and(|ns| *ns != pod.namespace) {
             return false;
         }
@@ -72,13 +84,16 @@ fn repository(image: &str) -> String {
     }
 }
 
-/// Every cgroup under the cgroup v2 mount `root`, with its id (the
-/// directory's inode) and the names attribution reads (container runtimes
-/// nest a container at most a few levels down).
+/// Every cgroup under the cgroup v2 mount `root` and the root itself, with
+/// its id (the directory's inode) and the names attribution reads
+/// (container runtimes nest a container at most a few levels down).
 pub fn cgroups(root: &Path) -> Vec<CgroupRef> {
     use std::os::unix::fs::MetadataExt;
     const DEPTH: usize = 8;
-    let mut out = Vec::new();
+    let mut out: Vec<CgroupRef> = std::fs::metadata(root)
+        .map(|m| CgroupRef { id: m.ino(), name: String::new(), parent_name: String::new() })
+        .into_iter()
+        .collect();
     let mut dirs = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
@@ -131,22 +146,29 @@ mod tests {
         let web = pod("shop", "web", "nginx", "docker.io/library/nginx:1.25@sha256:00");
         let db = pod("shop", "db", "postgres", "postgres:16");
         let other = pod("bank", "web", "nginx", "nginx");
+        let admits = |s: &WorkloadScope, p: &Pod| s.admits(Some(p));
         let namespaced = scope("", "TracingPolicyNamespaced");
-        assert!(namespaced.admits(&web) && namespaced.admits(&db) && !namespaced.admits(&other));
+        assert!(admits(&namespaced, &web) && admits(&namespaced, &db) && !admits(&namespaced, &other));
+        assert!(!namespaced.admits(None), "not the host");
         let by_label = scope("  podSelector:\n    matchLabels:\n      app: web\n", "TracingPolicy");
-        assert!(by_label.admits(&web) && !by_label.admits(&db) && by_label.admits(&other));
+        assert!(admits(&by_label, &web) && !admits(&by_label, &db) && admits(&by_label, &other));
+        let host_only = scope("  hostSelector: {}\n", "TracingPolicy");
+        assert!(host_only.admits(None) && !admits(&host_only, &web));
+        let label_and_host =
+            scope("  podSelector:\n    matchLabels:\n      app: web\n  hostSelector: {}\n", "TracingPolicy");
+        assert!(label_and_host.admits(None) && admits(&label_and_host, &web) && !admits(&label_and_host, &db));
         let by_ns_label =
             scope("  podSelector:\n    matchLabels:\n      k8s:io.kubernetes.pod.namespace: bank\n", "TracingPolicy");
-        assert!(!by_ns_label.admits(&web) && by_ns_label.admits(&other));
+        assert!(!admits(&by_ns_label, &web) && admits(&by_ns_label, &other));
         let by_repo = scope(
             "  containerSelector:\n    matchExpressions:\n    - key: repo\n      operator: In\n      \
              values: [docker.io/library/nginx, postgres]\n",
             "TracingPolicy",
         );
-        assert!(by_repo.admits(&web) && by_repo.admits(&db) && !by_repo.admits(&other));
+        assert!(admits(&by_repo, &web) && admits(&by_repo, &db) && !admits(&by_repo, &other));
         let by_name = scope("  containerSelector:\n    matchLabels:\n      name: postgres\n", "TracingPolicy");
-        assert!(!by_name.admits(&web) && by_name.admits(&db));
-        assert!(!by_name.admits(&Pod { container: None, ..db.clone() }), "no container known yet");
+        assert!(!admits(&by_name, &web) && admits(&by_name, &db));
+        assert!(!admits(&by_name, &Pod { container: None, ..db.clone() }), "no container known yet");
     }
 
     #[test]
