@@ -395,11 +395,7 @@ impl Pipeline {
             docker: attribution.docker,
             parent_exec_id: parent_exec_id.unwrap_or_default(),
             refcnt: 0,
-            cap: Some(Capabilities {
-                permitted: CapSet(r.caps.permitted),
-                effective: CapSet(r.caps.effective),
-                inheritable: CapSet(r.caps.inheritable),
-            }),
+            cap: Some(capabilities(&r.caps)),
             ns: Some(Namespaces {
                 uts: ns(0),
                 ipc: ns(1),
@@ -413,17 +409,7 @@ impl Pipeline {
                 user: ns(9),
             }),
             tid: Some(r.tid),
-            process_credentials: Some(ProcessCredentials {
-                uid: Some(c.uid),
-                gid: Some(c.gid),
-                euid: Some(c.euid),
-                egid: Some(c.egid),
-                suid: Some(c.suid),
-                sgid: Some(c.sgid),
-                fsuid: Some(c.fsuid),
-                fsgid: Some(c.fsgid),
-                ..Default::default()
-            }),
+            process_credentials: Some(credentials(c)),
             binary_properties: binary_properties(r),
             host: attribution.host,
         })
@@ -447,6 +433,26 @@ fn binary_properties(r: &ExecRecord) -> Option<BinaryProperties> {
         });
     }
     (props != BinaryProperties::default()).then_some(props)
+}
+
+/// A task's ids as Tetragon's `process_credentials` carries them.
+pub(crate) fn credentials(c: &scry_bpf::process::Creds) -> ProcessCredentials {
+    ProcessCredentials {
+        uid: Some(c.uid),
+        gid: Some(c.gid),
+        euid: Some(c.euid),
+        egid: Some(c.egid),
+        suid: Some(c.suid),
+        sgid: Some(c.sgid),
+        fsuid: Some(c.fsuid),
+        fsgid: Some(c.fsgid),
+        ..Default::default()
+    }
+}
+
+/// A task's capability sets as Tetragon writes them.
+pub(crate) fn capabilities(c: &scry_bpf::process::Caps) -> Capabilities {
+    Capabilities { permitted: CapSet(c.permitted), effective: CapSet(c.effective), inheritable: CapSet(c.inheritable) }
 }
 
 #[cfg(test)]

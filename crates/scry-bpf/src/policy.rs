@@ -1730,18 +1730,9 @@ pub struct PolicyRecord {
 /// A cred argument as the kernel read it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CredInfo {
-    pub uid: u32,
-    pub gid: u32,
-    pub euid: u32,
-    pub egid: u32,
-    pub suid: u32,
-    pub sgid: u32,
-    pub fsuid: u32,
-    pub fsgid: u32,
+    pub ids: crate::process::Creds,
     pub securebits: u32,
-    pub permitted: u64,
-    pub effective: u64,
-    pub inheritable: u64,
+    pub caps: crate::process::Caps,
 }
 
 /// A socket or address argument as the kernel read it. An address
@@ -1807,18 +1798,22 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
         cred: (e.ncred != 0).then(|| {
             let c = &e.cred;
             CredInfo {
-                uid: c.uid,
-                gid: c.gid,
-                euid: c.euid,
-                egid: c.egid,
-                suid: c.suid,
-                sgid: c.sgid,
-                fsuid: c.fsuid,
-                fsgid: c.fsgid,
+                ids: crate::process::Creds {
+                    uid: c.uid,
+                    gid: c.gid,
+                    euid: c.euid,
+                    egid: c.egid,
+                    suid: c.suid,
+                    sgid: c.sgid,
+                    fsuid: c.fsuid,
+                    fsgid: c.fsgid,
+                },
                 securebits: c.securebits,
-                permitted: c.permitted,
-                effective: c.effective,
-                inheritable: c.inheritable,
+                caps: crate::process::Caps {
+                    effective: c.effective,
+                    permitted: c.permitted,
+                    inheritable: c.inheritable,
+                },
             }
         }),
     })

@@ -1084,8 +1084,9 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
     assert_eq!(got.len(), want, "{got:#?}");
     for r in &got {
         let c = r.cred.expect("the credentials");
-        assert_eq!((c.uid, c.euid, c.suid, c.fsuid, c.gid), (4243, 4243, 4243, 4243, 0), "{r:?}");
-        assert_eq!((c.permitted, c.effective), (0, 0), "root's capabilities are gone: {r:?}");
+        let ids = c.ids;
+        assert_eq!((ids.uid, ids.euid, ids.suid, ids.fsuid, ids.gid), (4243, 4243, 4243, 4243, 0), "{r:?}");
+        assert_eq!((c.caps.permitted, c.caps.effective), (0, 0), "root's capabilities are gone: {r:?}");
     }
     if kprobes {
         assert_eq!(got.iter().filter(|r| r.policy_id == 14).count(), 1);

@@ -461,6 +461,21 @@ fn kernel_args(h: &Hook) -> Result<(Vec<ArgSpec>, Vec<ShownArg>), PolicyError> {
     )
 }
 
+/// The hook's returnArg, when it probes the return: an integer, appended to
+/// `specs` as the last engine argument; `refusal` for any other type.
+fn int_return(
+    h: &Hook,
+    specs: &mut Vec<ArgSpec>,
+    refusal: &str,
+) -> Result<Option<(IntType, Option<String>)>, PolicyError> {
+    let Some(r) = &h.return_arg else { return Ok(None) };
+    let ArgType::Int(ty) = r.ty else {
+        return Err(unsupported(&format!("{}.returnArg.type", h.path), refusal));
+    };
+    specs.push(ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
+    Ok(Some((ty, r.label.clone())))
+}
+
 /// A kernel function through a kprobe (this kernel has them).
 fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
     if h.return_arg.is_none() {
@@ -469,21 +484,7 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
     let (mut specs, shown) = kernel_args(h)?;
     // `return: true`: the hook runs at the function's return (a kretprobe),
     // with the arguments kept at its entry.
-    let ret = match &h.return_arg {
-        None => None,
-        Some(r) => match r.ty {
-            ArgType::Int(ty) => {
-                specs.push(ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
-                Some((ty, r.label.clone()))
-            }
-            _ => {
-                return Err(unsupported(
-                    &format!("{}.returnArg.type", h.path),
-                    "this engine captures a kernel function's return value as an integer",
-                ));
-            }
-        },
-    };
+    let ret = int_return(h, &mut specs, "this engine captures a kernel function's return value as an integer")?;
     if ret.is_some() {
         let (selectors, signals) = selectors(
             h,
@@ -762,21 +763,7 @@ fn compile_syscall(
         syscall_arg,
         "on a syscall hook this engine captures integer, string, fd, char_buf, char_iovec and sockaddr arguments",
     )?;
-    let ret = match &h.return_arg {
-        None => None,
-        Some(r) => match r.ty {
-            ArgType::Int(ty) => {
-                specs.push(ArgSpec { source: ArgSource::Return, kind: ArgKind::Int });
-                Some((ty, r.label.clone()))
-            }
-            _ => {
-                return Err(unsupported(
-                    &format!("{}.returnArg.type", h.path),
-                    "a syscall returns an integer: this engine captures its return as one",
-                ));
-            }
-        },
-    };
+    let ret = int_return(h, &mut specs, "a syscall returns an integer: this engine captures its return as one")?;
     let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a syscall tracepoint"))?;
     // A buffer read at return (read(2)'s) needs the exit, as a return value does.
     let site = if ret.is_some() || copies_at_return(h) { Site::Exit(nr) } else { Site::Enter(nr) };

@@ -16,9 +16,8 @@ use std::thread::JoinHandle;
 use base64::Engine as _;
 use scry_bpf::policy::UserTarget;
 use scry_bpf::policy::{CredInfo, MAX_HOOKS, PolicyRecord, PolicySource, Site, SockTuple, decode};
-use scry_model::caps::CapSet;
 use scry_model::event::{
-    Capabilities, Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
+    Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
     KprobeTruncatedBytes, Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
 };
 use scry_model::socket_names as names;
@@ -583,20 +582,9 @@ fn sock_arg(t: &SockTuple) -> KprobeSock {
 /// Tetragon's `process_credentials_arg`.
 fn credentials(c: &CredInfo) -> ProcessCredentials {
     ProcessCredentials {
-        uid: Some(c.uid),
-        gid: Some(c.gid),
-        euid: Some(c.euid),
-        egid: Some(c.egid),
-        suid: Some(c.suid),
-        sgid: Some(c.sgid),
-        fsuid: Some(c.fsuid),
-        fsgid: Some(c.fsgid),
         securebits: ProcessCredentials::securebit_names(c.securebits),
-        caps: Some(Capabilities {
-            permitted: CapSet(c.permitted),
-            effective: CapSet(c.effective),
-            inheritable: CapSet(c.inheritable),
-        }),
+        caps: Some(crate::pipeline::capabilities(&c.caps)),
+        ..crate::pipeline::credentials(&c.ids)
     }
 }
 

@@ -1532,11 +1532,11 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 	return 0;
 }
 
-static __always_inline void run_connect_site(__u32 site, struct site_call *call)
+static __always_inline void run_connect_site(__u32 site, struct site_call *call, __u32 binary)
 {
 	call->list = bpf_map_lookup_elem(&site_hooks, &site);
 	if (call->list && call->list->n)
-		run_site_as(site, call, current_binary(), true);
+		run_site_as(site, call, binary, true);
 }
 
 /* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
@@ -1550,7 +1550,7 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 	struct bpf_sock *sk = ctx->sk;
 	struct sock_tuple *t;
 	struct site_call call;
-	__u32 zero = 0;
+	__u32 zero = 0, binary;
 
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc || !sk)
@@ -1602,9 +1602,10 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 	call.sc->call.deny = 0;
 	/* Unrolled: 6.1's verifier takes a loop over the two sites for an
 	 * infinite one. */
+	binary = current_binary();
 	if (ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP)
-		run_connect_site(SITE_TCP_CONNECT, &call);
-	run_connect_site(SITE_SOCKET_CONNECT, &call);
+		run_connect_site(SITE_TCP_CONNECT, &call, binary);
+	run_connect_site(SITE_SOCKET_CONNECT, &call, binary);
 	return !call.sc->call.deny;
 }
 
