@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use scry_e2e::pods::{Cluster, Pod};
 use scry_e2e::{Agent, Background, observe, observe_until, pod_of, python_file_server, scry_bin, wait_listening};
@@ -149,16 +150,33 @@ fn loss_makes_retransmits_per_pod_pair_and_ipv6_and_icmp_are_flows() {
     // Retransmits: the server's socket toward client-1 counted them (a
     // retransmitted skb may carry several segments, so at most the kernel's
     // segment count); none toward client-2.
-    let lossy_pair = pair_flows(&agent, "shop/web-1", "shop/client-1", |f| retransmits(f) > 0);
-    let counted = retransmits(&lossy_pair);
-    assert!((1..=retrans_kernel).contains(&counted), "{counted} retransmits counted, the kernel made {retrans_kernel}");
+    let lossy = || retransmits(&pair_flows(&agent, "shop/web-1", "shop/client-1", |f| retransmits(f) > 0));
+    let mut counted = lossy();
     let clean_pair = pair_flows(&agent, "shop/web-1", "shop/client-2", |f| f.len() >= 4);
     assert!(clean_pair.len() >= 4, "{clean_pair:#?}");
     assert_eq!(retransmits(&clean_pair), 0, "no loss, no retransmits");
 
     // Per pod pair, one query away: the service map script combines each
-    // connection's two observers.
-    let graph = run_script(&agent, &["px/net_flow_graph", "--", "--start_time=-5m", "--namespace=shop"]);
+    // connection's two observers. A last retransmit's flow record may land
+    // between the two queries: both are read again until they agree or 5 s
+    // pass (then the asserts below say which differs).
+    let script = ["px/net_flow_graph", "--", "--start_time=-5m", "--namespace=shop"];
+    let mut graph = run_script(&agent, &script);
+    let graph_retransmits = |graph: &[Value]| {
+        graph
+            .iter()
+            .find(|r| r["requestor"] == "shop/client-1" && r["responder"] == "shop/web-1")
+            .map(|e| e["retransmits"].clone())
+    };
+    for _ in 0..10 {
+        if graph_retransmits(&graph) == Some(Value::from(counted)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        counted = lossy();
+        graph = run_script(&agent, &script);
+    }
+    assert!((1..=retrans_kernel).contains(&counted), "{counted} retransmits counted, the kernel made {retrans_kernel}");
     let edge = |requestor: &str| {
         let e = graph.iter().find(|r| r["requestor"] == requestor && r["responder"] == "shop/web-1");
         e.unwrap_or_else(|| panic!("no edge {requestor} -> shop/web-1 in {graph:#?}"))
