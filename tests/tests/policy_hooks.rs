@@ -468,7 +468,7 @@ fn scoped_policies_run_only_in_the_pods_and_containers_they_select() {
 }
 
 #[test]
-fn a_written_buffer_is_captured_by_its_length_and_a_long_one_says_it_was_cut() {
+fn a_written_buffer_is_captured_by_its_length_a_long_one_says_it_was_cut_and_max_data_keeps_it_whole() {
     use base64::Engine as _;
     let (_, agent) = setup();
     let policy = "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: write-bytes\nspec:\n  kprobes:\n  \
@@ -476,10 +476,16 @@ fn a_written_buffer_is_captured_by_its_length_and_a_long_one_says_it_was_cut() {
                   type: char_buf\n      sizeArgIndex: 3\n    - index: 2\n      type: size_t\n    selectors:\n    \
                   - matchArgs:\n      - index: 1\n        operator: Prefix\n        values: [\"scry-e2e-\"]\n";
     add(agent, policy);
+    // With maxData, the whole of a long buffer.
+    let max_data = policy
+        .replace("name: write-bytes", "name: write-bytes-max")
+        .replace("sizeArgIndex: 3", "sizeArgIndex: 3\n      maxData: true")
+        .replace("scry-e2e-", "scry-max-");
+    add(agent, &max_data);
     let rt = runtime();
     let mut events = subscribe(&rt, &[EventType::ProcessKprobe]);
     let script = "import os\nfd = os.open('/dev/null', os.O_WRONLY)\nos.write(fd, b'scry-e2e-bytes\\x00\\x01')\n\
-                  os.write(fd, b'scry-e2e-' + b'y' * 6000)\nprint(os.getpid())";
+                  os.write(fd, b'scry-e2e-' + b'y' * 6000)\nos.write(fd, b'scry-max-' + b'z' * 60000)\nprint(os.getpid())";
     let out = Command::new("/usr/bin/python3").args(["-c", script]).output().unwrap();
     let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let mine = |seen: &[EventEnvelope]| -> Vec<ProcessKprobe> {
@@ -493,5 +499,18 @@ fn a_written_buffer_is_captured_by_its_length_and_a_long_one_says_it_was_cut() {
     let cut = got[1].args[1].truncated_bytes_arg.as_ref().expect("cut");
     assert_eq!(cut.orig_size, 6009);
     assert_eq!(cut.bytes_arg, b64(&[b"scry-e2e-".as_slice(), &[b'y'; 4086]].concat()));
-    rt.block_on(agent.client().policy_command(PolicyCommand::Delete, "write-bytes")).unwrap();
+    let whole = |seen: &[EventEnvelope]| -> Vec<ProcessKprobe> {
+        kprobes(seen, "write-bytes-max").into_iter().filter(|k| k.process.pid == Some(pid)).cloned().collect()
+    };
+    rt.block_on(events.until(WAIT, "the maxData write", |seen| !whole(seen).is_empty()));
+    let got = whole(&events.seen);
+    assert_eq!(got.len(), 1, "one write matches the maxData policy");
+    assert_eq!(
+        got[0].args[1].bytes_arg.as_deref(),
+        Some(b64(&[b"scry-max-".as_slice(), &[b'z'; 60000]].concat()).as_str())
+    );
+    assert_eq!(got[0].args[2].size_arg.as_deref(), Some("60009"));
+    for name in ["write-bytes", "write-bytes-max"] {
+        rt.block_on(agent.client().policy_command(PolicyCommand::Delete, name)).unwrap();
+    }
 }

@@ -229,6 +229,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             .map(|tables| tables.redacting(cfg.socket_tracing.redact).with_l7(l7_sink))
             .map_err(|e| e.to_string())
             .and_then(|tables| {
+                if !cfg.socket_tracing.enabled {
+                    return Err("turned off by --socket-tracing off".to_owned());
+                }
                 start_socket_collector(
                     SocketSourceConfig::default(),
                     cfg.socket_tracing.clone(),

@@ -35,6 +35,8 @@ pub const MAX_BINARY_PATH: usize = 255;
 pub const MAX_SYSCALL: u32 = 512;
 /// Bytes kept of a string or path argument; longer ones are truncated.
 pub const MAX_STRING: usize = 4095;
+/// The ring's record kinds (each record's first u32).
+const RECORD_DATA: u32 = 1;
 /// Longest value of Equal / NotEqual, Prefix / NotPrefix, Postfix / NotPostfix.
 pub const MAX_EQUAL: usize = 255;
 pub const MAX_PREFIX: usize = 254;
@@ -205,10 +207,12 @@ pub enum ArgKind {
     /// A `kernel_cap_t *`: its 64 bits, compared as an integer.
     KernelCap,
     /// Bytes in the calling process's memory, as many as `size` says (the
-    /// first [`MAX_STRING`] kept; the record's value is the length).
-    UserBuffer { size: ArgSource },
+    /// first [`MAX_STRING`] kept, or with `max_data` the first
+    /// [`MAX_DATA`] in data records before the event; the record's value is
+    /// the length).
+    UserBuffer { size: ArgSource, max_data: bool },
     /// The same in kernel memory.
-    KernelBuffer { size: ArgSource },
+    KernelBuffer { size: ArgSource, max_data: bool },
     /// A `struct iovec` array in the caller's memory, `count` entries (up
     /// to 64): their bytes one after another ([`MAX_STRING`] kept; the
     /// record's value is their total length). The hook's first string-like
@@ -548,9 +552,13 @@ pub struct PolicySource {
     /// The sys_exit program runs on every syscall of the node: attached
     /// only while a hook needs it.
     sys_exit: Option<Link>,
-    /// The connect programs (connect4, connect6, sys_exit_connect), attached
-    /// while a hook is installed on a connect site.
+    /// The connect programs (connect4, connect6), attached while a hook is
+    /// installed on a connect site.
     connect: Vec<Link>,
+    /// sys_exit_connect, which delivers the signals connect sites decided:
+    /// a syscall tracepoint puts every syscall of the node on the kernel's
+    /// slow path, so only while a connect hook may signal.
+    connect_exit: Option<Link>,
     /// The root cgroup v2 the connect programs attach to.
     cgroup_root: std::path::PathBuf,
     /// Executable paths policies name, by id (ids from 1).
@@ -802,6 +810,7 @@ impl PolicySource {
             sys_enter: HashMap::new(),
             sys_exit: None,
             connect: Vec::new(),
+            connect_exit: None,
             cgroup_root: cgroup_root.to_owned(),
             binaries: HashMap::new(),
             installed: HashMap::new(),
@@ -1082,6 +1091,7 @@ impl PolicySource {
             str_arg: [STR_NONE; MAX_STRING_ARGS],
             sock_arg: [STR_NONE; MAX_SOCKET_ARGS],
             cred_arg: STR_NONE,
+            data_arg: STR_NONE,
             ..Default::default()
         };
         let (mut nstr, mut nsock) = (0, 0);
@@ -1110,13 +1120,17 @@ impl PolicySource {
                     out.deref = 1;
                     15
                 }
-                ArgKind::UserBuffer { size } => {
+                ArgKind::UserBuffer { size, max_data } | ArgKind::KernelBuffer { size, max_data } => {
                     dst.size = source_index(size)?;
-                    16
-                }
-                ArgKind::KernelBuffer { size } => {
-                    dst.size = source_index(size)?;
-                    17
+                    if max_data {
+                        if out.data_arg != STR_NONE {
+                            return Err(PolicyLoadError::Limit(
+                                "2 maxData arguments; the engine takes at most 1".into(),
+                            ));
+                        }
+                        out.data_arg = i as u8;
+                    }
+                    if matches!(a.kind, ArgKind::UserBuffer { .. }) { 16 } else { 17 }
                 }
                 ArgKind::UserIovec { count } => {
                     if nstr != 0 {
@@ -1347,7 +1361,12 @@ impl PolicySource {
         let want_enter: Vec<u32> =
             sites().filter_map(|s| if let Site::Enter(nr) = s { Some(*nr) } else { None }).collect();
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
-        let want_connect = sites().any(|s| matches!(s, Site::TcpConnect | Site::SocketConnect));
+        let connect_site = |s: &Site| matches!(s, Site::TcpConnect | Site::SocketConnect);
+        let want_connect = sites().any(connect_site);
+        let want_connect_exit = self
+            .installed
+            .values()
+            .any(|h| h.sites.iter().any(connect_site) && h.selectors.iter().any(|s| s.actions.signal.is_some()));
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_kretprobes = Vec::new();
         let mut want_lsm = Vec::new();
@@ -1461,10 +1480,17 @@ impl PolicySource {
                 self.connect = vec![
                     progs.policy_connect4.attach_cgroup(fd).map_err(attach_err("policy_connect4".into()))?,
                     progs.policy_connect6.attach_cgroup(fd).map_err(attach_err("policy_connect6".into()))?,
-                    progs.policy_connect_exit.attach().map_err(attach_err("policy_connect_exit".into()))?,
                 ];
             }
             (false, false) => self.connect.clear(),
+            _ => {}
+        }
+        match (want_connect_exit, self.connect_exit.is_some()) {
+            (true, false) => {
+                let link = progs.policy_connect_exit.attach().map_err(attach_err("policy_connect_exit".into()))?;
+                self.connect_exit = Some(link);
+            }
+            (false, true) => self.connect_exit = None,
             _ => {}
         }
         self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
@@ -1755,7 +1781,112 @@ pub struct SockTuple {
 #[error("policy record of {0} bytes is shorter than {1}")]
 pub struct PolicyDecodeError(usize, usize);
 
-pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
+/// Bytes of a maxData buffer kept: the event's own [`MAX_STRING`], then
+/// data records up to this.
+pub const MAX_DATA: usize = 327_680;
+
+/// A record of the engine's ring: an event, or a piece of a maxData buffer
+/// sent right before its event.
+#[derive(Clone, Debug)]
+pub enum RingRecord {
+    Event { record: PolicyRecord, data: Option<DataRef> },
+    Data(DataChunk),
+}
+
+/// An event's maxData buffer: its string slot, and the bytes sent for it
+/// in data records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataRef {
+    pub slot: usize,
+    pub len: usize,
+}
+
+/// Bytes of a maxData buffer from `offset` on, for the event of thread
+/// `tid` at `id` (its ktime).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataChunk {
+    pub tid: u32,
+    pub id: u64,
+    pub offset: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Threads whose chunks may wait for their event at once: a program run
+/// sends its chunks and then its event, so more only stay when events were
+/// lost in the kernel.
+const PENDING_DATA: usize = 64;
+
+/// Joins maxData chunks to their events, records in ring order.
+#[derive(Default)]
+pub struct DataJoiner {
+    pending: HashMap<u32, (u64, Vec<u8>)>,
+    /// Chunks no event took (their event lost in the kernel, or cut short).
+    pub orphaned: u64,
+}
+
+impl DataJoiner {
+    /// The event `record` completes, if it is one.
+    pub fn push(&mut self, record: RingRecord) -> Option<PolicyRecord> {
+        match record {
+            RingRecord::Data(c) => {
+                if self.pending.len() >= PENDING_DATA && !self.pending.contains_key(&c.tid) {
+                    self.orphaned += self.pending.len() as u64;
+                    self.pending.clear();
+                }
+                let entry = self.pending.entry(c.tid).or_insert_with(|| (c.id, Vec::new()));
+                if entry.0 != c.id || MAX_STRING + entry.1.len() != c.offset {
+                    // Another event's, or not following on: what waited is
+                    // an orphan; this starts afresh only at the beginning.
+                    self.orphaned += 1;
+                    *entry = (c.id, Vec::new());
+                    if c.offset != MAX_STRING {
+                        self.pending.remove(&c.tid);
+                        return None;
+                    }
+                }
+                entry.1.extend_from_slice(&c.bytes);
+                None
+            }
+            RingRecord::Event { mut record, data } => {
+                let waiting = self.pending.remove(&record.tid);
+                if let Some(d) = data {
+                    let Some(s) = record.strings.get_mut(d.slot) else { return Some(record) };
+                    match waiting {
+                        Some((id, bytes)) if id == record.ktime && bytes.len() == d.len => {
+                            s.bytes.extend_from_slice(&bytes)
+                        }
+                        other => {
+                            self.orphaned += u64::from(other.is_some());
+                            s.truncated = true;
+                        }
+                    }
+                } else if waiting.is_some() {
+                    self.orphaned += 1;
+                }
+                Some(record)
+            }
+        }
+    }
+}
+
+pub fn decode(bytes: &[u8]) -> Result<RingRecord, PolicyDecodeError> {
+    let kind: u32 = read_prefix(bytes.get(..4).ok_or(PolicyDecodeError(bytes.len(), 4))?);
+    if kind == RECORD_DATA {
+        let head = std::mem::offset_of!(types::policy_chunk, bytes);
+        if bytes.len() < head {
+            return Err(PolicyDecodeError(bytes.len(), head));
+        }
+        let field = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let len = field(std::mem::offset_of!(types::policy_chunk, len)) as usize;
+        let Some(data) = bytes.get(head..head + len) else { return Err(PolicyDecodeError(bytes.len(), head + len)) };
+        let id_at = std::mem::offset_of!(types::policy_chunk, id);
+        return Ok(RingRecord::Data(DataChunk {
+            tid: field(std::mem::offset_of!(types::policy_chunk, tid)),
+            id: u64::from_ne_bytes(bytes[id_at..id_at + 8].try_into().expect("8 bytes")),
+            offset: field(std::mem::offset_of!(types::policy_chunk, offset)) as usize,
+            bytes: data.to_vec(),
+        }));
+    }
     let head = size_of::<types::policy_event>();
     if bytes.len() < head {
         return Err(PolicyDecodeError(bytes.len(), head));
@@ -1769,7 +1900,8 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
         strings.push(StrArg { bytes: s.to_vec(), truncated: e.str_trunc[k] != 0 });
         at += len;
     }
-    Ok(PolicyRecord {
+    let data = (e.data_len != 0).then_some(DataRef { slot: usize::from(e.data_slot), len: e.data_len as usize });
+    let record = PolicyRecord {
         ktime: e.ktime,
         pid: e.pid,
         tid: e.tid,
@@ -1816,5 +1948,83 @@ pub fn decode(bytes: &[u8]) -> Result<PolicyRecord, PolicyDecodeError> {
                 },
             }
         }),
-    })
+    };
+    Ok(RingRecord::Event { record, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(tid: u32, ktime: u64, data: Option<DataRef>) -> RingRecord {
+        let record = PolicyRecord {
+            ktime,
+            pid: tid,
+            tid,
+            hook: 0,
+            policy_id: 1,
+            site: Site::Enter(1),
+            selector: 0,
+            post: true,
+            signal: None,
+            overridden: false,
+            binary: 0,
+            args: [0; 6],
+            ret: 0,
+            strings: vec![StrArg { bytes: vec![b'a'; MAX_STRING], truncated: data.is_some() }],
+            sockets: Vec::new(),
+            cred: None,
+        };
+        RingRecord::Event { record, data }
+    }
+
+    fn chunk(tid: u32, id: u64, offset: usize, len: usize) -> RingRecord {
+        RingRecord::Data(DataChunk { tid, id, offset, bytes: vec![b'b'; len] })
+    }
+
+    #[test]
+    fn chunks_join_their_event_and_what_does_not_follow_on_is_counted_and_cut() {
+        let mut j = DataJoiner::default();
+        // Two threads' chunks interleaved, each event after its own.
+        assert!(j.push(chunk(1, 10, MAX_STRING, 3)).is_none());
+        assert!(j.push(chunk(2, 20, MAX_STRING, 2)).is_none());
+        assert!(j.push(chunk(1, 10, MAX_STRING + 3, 4)).is_none());
+        let one = j.push(event(1, 10, Some(DataRef { slot: 0, len: 7 }))).unwrap();
+        assert_eq!((one.strings[0].bytes.len(), one.strings[0].truncated), (MAX_STRING + 7, true));
+        let two = j.push(event(2, 20, Some(DataRef { slot: 0, len: 2 }))).unwrap();
+        assert_eq!(two.strings[0].bytes.len(), MAX_STRING + 2);
+        assert_eq!(j.orphaned, 0);
+        // An event lost in the kernel: its chunks are orphans when the
+        // thread's next ones start; the next event still joins its own.
+        j.push(chunk(1, 30, MAX_STRING, 5));
+        j.push(chunk(1, 40, MAX_STRING, 1));
+        let next = j.push(event(1, 40, Some(DataRef { slot: 0, len: 1 }))).unwrap();
+        assert_eq!(next.strings[0].bytes.len(), MAX_STRING + 1);
+        assert_eq!(j.orphaned, 1);
+        // A gap: the event keeps its own bytes and says it was cut.
+        j.push(chunk(3, 50, MAX_STRING, 4));
+        j.push(chunk(3, 50, MAX_STRING + 8, 4));
+        let gap = j.push(event(3, 50, Some(DataRef { slot: 0, len: 8 }))).unwrap();
+        assert_eq!((gap.strings[0].bytes.len(), gap.strings[0].truncated), (MAX_STRING, true));
+        assert_eq!(j.orphaned, 2);
+        // A slot the event lacks changes nothing.
+        let odd = j.push(event(4, 60, Some(DataRef { slot: 5, len: 1 }))).unwrap();
+        assert_eq!(odd.strings[0].bytes.len(), MAX_STRING);
+    }
+
+    #[test]
+    fn records_of_any_bytes_decode_or_are_refused_without_panicking() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..600 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng as u8 & 1
+                })
+                .collect();
+            let _ = decode(&bytes);
+        }
+    }
 }

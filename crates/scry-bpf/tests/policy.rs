@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
     Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinariesOp, BinaryOp, CapabilityMatch, CapabilitySet, ConnectView,
-    Hook, IntOp, LsmHook, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource, RateLimit, RateScope,
-    Selector, Side, Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget, decode,
+    DataJoiner, Hook, IntOp, LsmHook, MAX_DATA, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource,
+    RateLimit, RateScope, Selector, Side, Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget,
+    decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -66,10 +67,13 @@ impl Records {
     fn new(source: &PolicySource) -> Records {
         let got = Rc::new(RefCell::new(Vec::new()));
         let sink = got.clone();
+        let mut joiner = DataJoiner::default();
         let mut builder = libbpf_rs::RingBufferBuilder::new();
         builder
             .add(source.ring(), move |bytes: &[u8]| {
-                sink.borrow_mut().push(decode(bytes).expect("record decodes"));
+                let record = decode(bytes).expect("record decodes");
+                sink.borrow_mut().extend(joiner.push(record));
+                assert_eq!(joiner.orphaned, 0, "every data record joins its event");
                 0
             })
             .unwrap();
@@ -1161,9 +1165,17 @@ fn buffers_are_read_by_their_length_argument_at_entry_or_at_return_and_iovecs_in
         selectors: vec![prefix(1)],
     };
     source
-        .install(100, &hook(vec![Site::Enter(SYS_WRITE)], ArgKind::UserBuffer { size: ArgSource::Register(2) }))
+        .install(
+            100,
+            &hook(vec![Site::Enter(SYS_WRITE)], ArgKind::UserBuffer { size: ArgSource::Register(2), max_data: false }),
+        )
         .unwrap();
-    source.install(101, &hook(vec![Site::Exit(SYS_READ)], ArgKind::UserBuffer { size: ArgSource::Return })).unwrap();
+    source
+        .install(
+            101,
+            &hook(vec![Site::Exit(SYS_READ)], ArgKind::UserBuffer { size: ArgSource::Return, max_data: false }),
+        )
+        .unwrap();
     source
         .install(102, &hook(vec![Site::Enter(SYS_WRITEV)], ArgKind::UserIovec { count: ArgSource::Register(2) }))
         .unwrap();
@@ -1187,6 +1199,48 @@ fn buffers_are_read_by_their_length_argument_at_entry_or_at_return_and_iovecs_in
             (101, b"scry-read-data".to_vec(), 14, false),
         ]
     );
+}
+
+#[test]
+fn a_max_data_buffer_arrives_whole_up_to_its_bound_and_beyond_it_cut_with_its_length() {
+    let mut source = load();
+    const SYS_WRITE: u32 = 1;
+    let hook = Hook {
+        policy_id: 17,
+        sites: vec![Site::Enter(SYS_WRITE)],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Int },
+            ArgSpec {
+                source: ArgSource::Register(1),
+                kind: ArgKind::UserBuffer { size: ArgSource::Register(2), max_data: true },
+            },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 1, op: StrOp::Prefix, values: vec!["bigw-".into()] }],
+            binaries: Some((BinariesOp::In, vec![python()])),
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(103, &hook).unwrap();
+    let records = Records::new(&source);
+    // Below one chunk's end, across chunks, and beyond the bound; every
+    // byte numbered by its position so a misplaced chunk shows.
+    let script = "import os\nfd = os.open('/dev/null', os.O_WRONLY)\n\
+                  for n in (5000, 100000, 400000):\n    \
+                  os.write(fd, (b'bigw-' + bytes(i % 251 for i in range(n)))[:n])\nprint('alive')";
+    let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", script]);
+    assert!(alive(&out), "{out:?}");
+    let got = records.until(&[pid], |got| got.len() >= 3);
+    let want =
+        |n: usize| (b"bigw-".iter().copied().chain((0..n).map(|i| (i % 251) as u8))).take(n).collect::<Vec<u8>>();
+    let seen: Vec<(usize, u64, bool)> =
+        got.iter().map(|r| (r.strings[0].bytes.len(), r.args[1], r.strings[0].truncated)).collect();
+    assert_eq!(seen, vec![(5000, 5000, false), (100_000, 100_000, false), (MAX_DATA, 400_000, true)]);
+    assert_eq!(got[0].strings[0].bytes, want(5000));
+    assert_eq!(got[1].strings[0].bytes, want(100_000));
+    assert_eq!(got[2].strings[0].bytes, want(400_000)[..MAX_DATA]);
 }
 
 #[test]

@@ -105,6 +105,12 @@ enum Kubernetes {
     Off,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Args)]
 struct AgentArgs {
     #[command(flatten)]
@@ -157,6 +163,12 @@ struct AgentArgs {
     /// rows, Redis values (Pixie's PIIRestricted mode, applied at capture).
     #[arg(long)]
     redact: bool,
+    /// Socket data tracing (Pixie's http_events, dns_events, … and
+    /// conn_stats). `off` for runtime security and flows alone: the socket
+    /// tracer's syscall tracepoints put every syscall of the node on the
+    /// kernel's slow path (`scry status` says it is off and why).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    socket_tracing: Switch,
     /// Seconds between two conn_stats samples.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     conn_stats_interval: u64,
@@ -311,6 +323,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         store_bytes: args.store_size_mb << 20,
         query_memory_bytes: args.query_memory_mb << 20,
         socket_tracing: SocketTracingConfig {
+            enabled: args.socket_tracing == Switch::On,
             conn_stats_every: Duration::from_secs(args.conn_stats_interval),
             limits: scry_protocols::Limits { body_bytes: args.max_body_bytes },
             redact: args.redact,

@@ -365,7 +365,7 @@ fn kernel_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
         ArgType::Cred => (ArgKind::Cred, Shown::Cred),
         ArgType::KernelCap => (ArgKind::KernelCap, Shown::KernelCap),
         ArgType::Capability => (ArgKind::Int, Shown::Capability),
-        ArgType::CharBuf(b) => (ArgKind::KernelBuffer { size: buffer_size(b)? }, Shown::Bytes),
+        ArgType::CharBuf(b) => (ArgKind::KernelBuffer { size: buffer_size(b)?, max_data: b.max_data }, Shown::Bytes),
         _ => return None,
     })
 }
@@ -387,7 +387,7 @@ fn user_arg(ty: ArgType) -> Option<(ArgKind, Shown)> {
     Some(match ty {
         ArgType::Int(t) => (ArgKind::Int, Shown::Int(t)),
         ArgType::String => (ArgKind::UserString, Shown::String),
-        ArgType::CharBuf(b) => (ArgKind::UserBuffer { size: buffer_size(b)? }, Shown::Bytes),
+        ArgType::CharBuf(b) => (ArgKind::UserBuffer { size: buffer_size(b)?, max_data: b.max_data }, Shown::Bytes),
         _ => return None,
     })
 }
@@ -417,11 +417,10 @@ fn register_args(
     Ok((specs, shown))
 }
 
-/// What a char_buf or char_iovec needs that this engine does not do.
+/// What a char_buf or char_iovec needs that this engine does not do
+/// (maxData with returnCopy, or on a char_iovec, the policy's validation
+/// refuses).
 fn buffer_supported(path: &str, b: scry_policy::Buffer) -> Result<(), PolicyError> {
-    if b.max_data {
-        return Err(unsupported(&format!("{path}.maxData"), "this engine captures the first 4095 bytes of a buffer"));
-    }
     if b.size_arg.is_some_and(|i| i > 5) {
         return Err(unsupported(&format!("{path}.sizeArgIndex"), "this engine reads a call's first 6 arguments"));
     }
@@ -1350,19 +1349,25 @@ mod tests {
         let hooks = compile(&policy(read), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
         let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
         assert_eq!(h.sites, vec![Site::Exit(0)], "read at the return");
-        assert_eq!(h.args[1].kind, ArgKind::UserBuffer { size: ArgSource::Return });
+        assert_eq!(h.args[1].kind, ArgKind::UserBuffer { size: ArgSource::Return, max_data: false });
         let write = "  - call: sys_write\n    syscall: true\n    args:\n    - index: 1\n      type: char_buf\n      \
                      sizeArgIndex: 3\n";
         let hooks = compile(&policy(write), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
         let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
         assert_eq!(
             (h.sites.as_slice(), h.args[0].kind),
-            ([Site::Enter(1)].as_slice(), ArgKind::UserBuffer { size: ArgSource::Register(2) })
+            ([Site::Enter(1)].as_slice(), ArgKind::UserBuffer { size: ArgSource::Register(2), max_data: false })
         );
-        assert_eq!(
-            error(&format!("{write}      maxData: true\n")),
-            "spec.kprobes[0].args[0].maxData: this engine captures the first 4095 bytes of a buffer"
-        );
+        let hooks = compile(
+            &policy(&format!("{write}      maxData: true\n")),
+            1,
+            &host(),
+            &HostNamespaces::default(),
+            &no_tracefs,
+        )
+        .unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.args[0].kind, ArgKind::UserBuffer { size: ArgSource::Register(2), max_data: true });
         let kernel = "  - call: tcp_sendmsg\n    syscall: false\n    args:\n    - index: 1\n      type: char_buf\n      \
                       returnCopy: true\n";
         let p = policy(kernel);

@@ -15,7 +15,9 @@ use std::thread::JoinHandle;
 
 use base64::Engine as _;
 use scry_bpf::policy::UserTarget;
-use scry_bpf::policy::{CredInfo, MAX_HOOKS, PolicyRecord, PolicySource, Site, SockTuple, decode};
+use scry_bpf::policy::{
+    CredInfo, DataJoiner, MAX_HOOKS, PolicyRecord, PolicySource, RingRecord, Site, SockTuple, decode,
+};
 use scry_model::event::{
     Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
     KprobeTruncatedBytes, Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
@@ -228,7 +230,7 @@ struct Engine {
 impl Engine {
     fn run(
         &mut self,
-        ring: &DecodedRing<'_, PolicyRecord>,
+        ring: &DecodedRing<'_, RingRecord>,
         rx: &Receiver<Command>,
         stop: &AtomicBool,
         status: &Mutex<SourceStatus>,
@@ -236,6 +238,7 @@ impl Engine {
         // Records wait until the process collector has handled everything
         // up to them, so a process that exec'd just before has its binary.
         let mut pending: Vec<PolicyRecord> = Vec::new();
+        let mut joiner = DataJoiner::default();
         let (mut events, mut maps_counted) = (0u64, None);
         while !stop.load(Ordering::Relaxed) {
             for cmd in rx.try_iter() {
@@ -243,12 +246,13 @@ impl Engine {
             }
             let drained = ring.drain();
             events += drained.len() as u64;
-            pending.extend(drained);
+            pending.extend(drained.into_iter().filter_map(|r| joiner.push(r)));
             {
                 let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                 s.events = events;
                 s.kernel_lost = self.source.counters().lost;
-                s.decode_errors = ring.decode_errors();
+                // Data records no event took count as records that did not decode.
+                s.decode_errors = ring.decode_errors() + joiner.orphaned;
                 ring.fill().write(&mut s);
                 if let Some(maps) = count_maps(&mut maps_counted, &self.source.maps()) {
                     s.maps = maps;

@@ -17,6 +17,8 @@ pub mod tracker;
 /// How socket tracing records what it sees.
 #[derive(Clone, Debug)]
 pub struct SocketTracingConfig {
+    /// Off by `--socket-tracing off`: the tables exist and stay empty.
+    pub enabled: bool,
     /// How often `conn_stats` is sampled (Pixie: every 5–10 s).
     pub conn_stats_every: Duration,
     /// Sizes of body columns.
@@ -28,6 +30,11 @@ pub struct SocketTracingConfig {
 
 impl Default for SocketTracingConfig {
     fn default() -> Self {
-        SocketTracingConfig { conn_stats_every: Duration::from_secs(5), limits: Default::default(), redact: false }
+        SocketTracingConfig {
+            enabled: true,
+            conn_stats_every: Duration::from_secs(5),
+            limits: Default::default(),
+            redact: false,
+        }
     }
 }

@@ -39,6 +39,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct policy_event _policy_event = {};
+struct policy_chunk _policy_chunk = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -191,6 +192,14 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct scratch));
 } scratch_map SEC(".maps");
+
+/* A maxData data record, built per CPU (16 KiB). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct policy_chunk);
+} data_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -670,6 +679,75 @@ static __always_inline int rate_limited(struct scratch *sc, __u32 idx, const str
 	return 0;
 }
 
+/* A maxData buffer's sending: the bytes from `sent` to `total`, a chunk
+ * per data record. */
+struct data_send {
+	const struct policy_call *c;
+	__u64 src;
+	__u32 sent;
+	__u32 total;
+	bool user;
+};
+
+static long data_cb(__u32 i, void *data)
+{
+	struct data_send *d = data;
+	struct policy_chunk *rec;
+	__u32 zero = 0, n;
+	long got;
+
+	if (d->sent >= d->total)
+		return 1;
+	rec = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!rec)
+		return 1;
+	n = d->total - d->sent;
+	if (n > POLICY_DATA_CHUNK)
+		n = POLICY_DATA_CHUNK;
+	barrier_var(n);
+	if (n > POLICY_DATA_CHUNK)
+		return 1;
+	if (d->user)
+		got = bpf_probe_read_user(rec->bytes, n, (const void *)(d->src + d->sent));
+	else
+		got = bpf_probe_read_kernel(rec->bytes, n, (const void *)(d->src + d->sent));
+	if (got < 0)
+		return 1;
+	rec->kind = RECORD_DATA;
+	rec->tid = d->c->e.tid;
+	rec->id = d->c->e.ktime;
+	rec->offset = d->sent;
+	rec->len = n;
+	if (bpf_ringbuf_output(&events, rec, offsetof(struct policy_chunk, bytes) + n, BPF_RB_NO_WAKEUP)) {
+		count(PSTAT_LOST);
+		return 1;
+	}
+	d->sent += n;
+	return 0;
+}
+
+/* Sends the hook's maxData buffer beyond the bytes the event keeps, up to
+ * POLICY_DATA_MAX; returns how many bytes went out. */
+static __always_inline __u32 send_data(struct scratch *sc, const struct hook *h)
+{
+	const struct arg_spec *spec = &h->args[h->data_arg < POLICY_ARGS ? h->data_arg : 0];
+	struct policy_call *c = &sc->call;
+	struct data_send d = { .c = c, .user = spec->kind == ARG_USER_BUF };
+	__u32 slot = spec->slot & (POLICY_STRS - 1);
+	__u64 size = sc->raw[spec->size & (POLICY_SOURCES - 1)];
+
+	d.src = sc->raw[spec->source & (POLICY_SOURCES - 1)];
+	/* Only after a whole first part: a failed read sends nothing more. */
+	d.sent = c->e.str_len[slot];
+	if (d.sent < POLICY_STR_SIZE - 1 || size <= d.sent)
+		return 0;
+	d.total = size < POLICY_DATA_MAX ? size : POLICY_DATA_MAX;
+	bpf_loop(POLICY_DATA_MAX / POLICY_DATA_CHUNK + 1, data_cb, &d, 0);
+	c->e.str_trunc[slot] = d.sent < size;
+	c->e.data_slot = slot;
+	return d.sent - (POLICY_STR_SIZE - 1);
+}
+
 /* Runs a matching selector's actions: the signal first, then the record.
  * `deferred` (a constant: connect sites, whose cgroup programs may not send
  * signals): the signal waits for the syscall's exit and the connect is
@@ -704,6 +782,12 @@ static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook
 	c->e.selector = sel;
 	c->e.actions = actions;
 	c->e.signal = signal;
+	c->e.kind = RECORD_EVENT;
+	c->e.data_len = 0;
+	/* Connect sites (deferred) have no buffers, and cgroup programs may
+	 * not read memory. */
+	if (!deferred && h->data_arg != STR_NONE)
+		c->e.data_len = send_data(sc, h);
 	if (c->e.nstr > 1) {
 		/* Pack the second string right after the first. */
 		len1 = c->e.str_len[1] & (POLICY_STR_SIZE - 1);

@@ -294,7 +294,8 @@ struct hook {
 	__u8 sock_arg[POLICY_SOCKS];
 	__u8 cred_arg;
 	__u8 deref; /* 1: an argument is a kernel_cap_t pointer to read through */
-	__u8 pad2[2];
+	__u8 data_arg; /* the maxData buffer argument (STR_NONE: none) */
+	__u8 pad2;
 	struct selector selectors[POLICY_SELECTORS];
 };
 
@@ -371,9 +372,29 @@ struct bin_postfix_key {
 	char path[POLICY_POSTFIX_SIZE]; /* reversed: last byte first */
 };
 
+/* What a ring record is (its first field). */
+#define RECORD_EVENT 0
+#define RECORD_DATA 1
+
+#define POLICY_DATA_CHUNK 16384 /* bytes of a maxData buffer per data record */
+#define POLICY_DATA_MAX 327680  /* bytes of a maxData buffer kept (Tetragon keeps ~327 KB) */
+
+/* A maxData buffer's bytes beyond the event's own (the first 4095), sent
+ * in records right before the event, from the same program run. */
+struct policy_chunk {
+	__u32 kind; /* RECORD_DATA */
+	__u32 tid;
+	__u64 id;     /* the event's ktime */
+	__u32 offset; /* of bytes[0] in the buffer */
+	__u32 len;
+	char bytes[POLICY_DATA_CHUNK];
+};
+
 /* A hook's selector matched and its action ran. String arguments follow
  * the record: str_len[0] bytes of the first, then str_len[1] of the second. */
 struct policy_event {
+	__u32 kind;     /* RECORD_EVENT */
+	__u32 data_len; /* a maxData buffer's bytes sent before it in data records */
 	__u64 ktime;
 	__u32 pid; /* tgid */
 	__u32 tid;
@@ -392,7 +413,7 @@ struct policy_event {
 	__u8 nstr;
 	__u8 nsock;
 	__u8 ncred;
-	__u8 pad;
+	__u8 data_slot; /* the string slot data records continue */
 	struct sock_tuple sock[POLICY_SOCKS]; /* by socket slot */
 	struct cred_info cred;
 };
