@@ -1529,7 +1529,13 @@ impl PolicySource {
                 slots.len()
             )));
         }
-        let mut list = types::site_hooks { n: slots.len() as u32, ..Default::default() };
+        let lists_binaries = |s: &Selector| matches!(s.binaries, Some((BinariesOp::In, _))) && !s.follow_children;
+        let binary_gate = slots.iter().all(|slot| {
+            let selectors = &self.installed[slot].selectors;
+            !selectors.is_empty() && selectors.iter().all(lists_binaries)
+        });
+        let mut list =
+            types::site_hooks { n: slots.len() as u32, binary_gate: u32::from(binary_gate), ..Default::default() };
         list.hook[..slots.len()].copy_from_slice(&slots);
         self.skel
             .maps

@@ -1235,6 +1235,15 @@ static __always_inline __u32 current_binary(void)
 	return bin ? *bin : 0;
 }
 
+/* Whether `site` has hooks this process may match: sites whose every
+ * selector lists executables are skipped by processes running none. */
+static __always_inline bool site_wanted(__u32 site)
+{
+	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
+
+	return list && list->n && (!list->binary_gate || current_binary());
+}
+
 /* A syscall's entry or exit site: its hooks, with the argument registers. */
 static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long ret)
 {
@@ -1242,7 +1251,7 @@ static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long r
 	__u32 zero = 0;
 	struct site_call call;
 
-	if (!list || !list->n)
+	if (!list || !site_wanted(site))
 		return;
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc)
@@ -1381,12 +1390,13 @@ int policy_sys_enter(struct syscall_enter_record *ctx)
 {
 	__u64 site = bpf_get_attach_cookie(ctx), args[POLICY_ARGS];
 
+	if (site >= POLICY_SYSCALLS || !site_wanted((__u32)site))
+		return 0;
 	/* Read, not loaded: a direct load of args[5] would make the kernel
 	 * refuse the attachment to syscalls with fewer arguments (their record
 	 * is shorter than the program's furthest context access). */
 	bpf_probe_read_kernel(args, sizeof(args), ctx->args);
-	if (site < POLICY_SYSCALLS)
-		run_function((__u32)site, args, 0);
+	run_function((__u32)site, args, 0);
 	return 0;
 }
 

@@ -352,6 +352,10 @@ struct addr_key {
 /* The hooks on one site, by index in the hooks array. */
 struct site_hooks {
 	__u32 n;
+	/* 1: every selector of every hook here has matchBinaries In (without
+	 * followChildren), so a process running no listed executable skips
+	 * the site before its arguments are read. */
+	__u32 binary_gate;
 	__u32 hook[POLICY_HOOKS_PER_SITE];
 };
 
