@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use std::os::fd::AsFd;
+
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use crate::policy_skel::{PolicySkel, PolicySkelBuilder, types};
@@ -153,6 +155,10 @@ impl Site {
 pub struct KernelHooks {
     /// Kprobes on kernel functions, or why not.
     pub kprobes: Result<(), String>,
+    /// fentry and fexit on kernel functions (with bpf_get_func_arg, 5.17),
+    /// or why not: cheaper than kprobes, preferred where a hook does not
+    /// override.
+    pub fentry: Result<(), String>,
     /// `bpf_override_return` (Override on kprobes; functions must be on the
     /// kernel's error-injection list).
     pub override_return: bool,
@@ -577,12 +583,13 @@ pub struct PolicySource {
     kernel: KernelHooks,
     /// Kernel functions by kprobe site id.
     kprobe_ids: HashMap<String, u32>,
-    /// Each hooked function's kprobe, and whether it is the one that can
-    /// override.
-    kprobe_links: HashMap<u32, (Link, bool)>,
-    /// Each function hooked at its return: the kprobe keeping its
-    /// arguments and the kretprobe.
-    kretprobe_links: HashMap<u32, [Link; 2]>,
+    /// Each hooked function's fentry or kprobe, and whether it is the
+    /// kprobe that can override.
+    kprobe_links: HashMap<u32, (FunctionAttachment, bool)>,
+    /// Each function hooked at its return: its fexit, or the kprobe
+    /// keeping its arguments and the kretprobe.
+    kretprobe_links: HashMap<u32, FunctionAttachment>,
+    prefer_kprobes: bool,
     lsm_links: HashMap<LsmHook, Link>,
     /// User functions by uprobe site id, and their uprobes.
     uprobe_ids: HashMap<UserFunction, u32>,
@@ -761,7 +768,69 @@ fn probe_kernel() -> KernelHooks {
             std::ptr::null(),
         )
     };
-    KernelHooks { override_return: kprobes.is_ok() && helper == 1, kprobes, lsm: probe_kind(HookKind::Lsm) }
+    let fentry = probe_kind(HookKind::Fentry).and_then(|()| match kernel_release() {
+        Some(v) if v >= (5, 17) => Ok(()),
+        Some((major, minor)) => Err(format!("bpf_get_func_arg needs Linux 5.17; this is {major}.{minor}")),
+        None => Err("the kernel's release is unreadable (bpf_get_func_arg needs Linux 5.17)".into()),
+    });
+    KernelHooks { override_return: kprobes.is_ok() && helper == 1, kprobes, fentry, lsm: probe_kind(HookKind::Lsm) }
+}
+
+/// The running kernel's (major, minor).
+fn kernel_release() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut parts = release.trim().split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// How a kernel function is hooked: kprobe links, or an instance of the
+/// engine loaded for it whose fentry or fexit serves it (its link, then
+/// the object: the link goes first).
+enum FunctionAttachment {
+    Probes { _links: Vec<Link> },
+    Trampoline { _link: Link, _instance: Box<PolicySkel<'static>> },
+}
+
+/// Loads an instance of the engine for kernel function `function` whose
+/// fentry (or fexit) runs the hooks of `site`, sharing `engine`'s maps,
+/// and attaches it.
+fn function_instance(
+    engine: &PolicySkel<'static>,
+    function: &str,
+    site: u32,
+    exit: bool,
+) -> Result<FunctionAttachment, PolicyLoadError> {
+    let kind = if exit { "fexit" } else { "fentry" };
+    let err = |e: libbpf_rs::Error| PolicyLoadError::Load(format!("loading the {kind} of {function}: {e}"));
+    // Leaked, as the engine's own: the skeleton borrows it for its life (a
+    // pointer's worth per attachment).
+    let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    let mut open = PolicySkelBuilder::default().open(storage).map_err(err)?;
+    let wanted = if exit { "policy_fexit" } else { "policy_fentry" };
+    for mut prog in open.open_object_mut().progs_mut() {
+        let keep = prog.name() == wanted;
+        prog.set_autoload(keep);
+        if keep {
+            prog.set_attach_target(0, Some(function.to_owned())).map_err(err)?;
+        }
+    }
+    let rodata = open.maps.rodata_data.as_deref_mut();
+    rodata.ok_or_else(|| PolicyLoadError::Load("the engine object has no .rodata".into()))?.function_site = site;
+    // Every map but the instance's own globals (.rodata and the like) is the engine's.
+    for mut map in open.open_object_mut().maps_mut() {
+        let name = map.name().to_owned();
+        if name.to_string_lossy().contains('.') {
+            continue;
+        }
+        let Some(shared) = engine.object().maps().find(|m| m.name() == name) else {
+            return Err(PolicyLoadError::Load(format!("the engine has no map {}", name.to_string_lossy())));
+        };
+        map.reuse_fd(shared.as_fd()).map_err(err)?;
+    }
+    let skel = Box::new(open.load().map_err(err)?);
+    let prog = if exit { &skel.progs.policy_fexit } else { &skel.progs.policy_fentry };
+    let link = prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching the {kind} of {function}: {e}")))?;
+    Ok(FunctionAttachment::Trampoline { _link: link, _instance: skel })
 }
 
 impl PolicySource {
@@ -783,6 +852,9 @@ impl PolicySource {
         open.progs.policy_kprobe_override.set_autoload(kernel.override_return);
         open.progs.policy_kprobe_entry.set_autoload(kernel.kprobes.is_ok());
         open.progs.policy_kretprobe.set_autoload(kernel.kprobes.is_ok());
+        // Loaded per hooked function, in instances of their own.
+        open.progs.policy_fentry.set_autoload(false);
+        open.progs.policy_fexit.set_autoload(false);
         open.progs.policy_lsm_file_open.set_autoload(kernel.lsm.is_ok());
         open.progs.policy_lsm_bprm_check.set_autoload(kernel.lsm.is_ok());
         let mut skel = open.load().map_err(load_err)?;
@@ -798,6 +870,9 @@ impl PolicySource {
                 "policy_lsm_",
                 "policy_uprobe",
                 "policy_tracepoint",
+                // Loaded per hooked function, in instances of their own.
+                "policy_fentry",
+                "policy_fexit",
             ];
             if on_demand.iter().any(|p| name.starts_with(p)) {
                 continue;
@@ -821,6 +896,7 @@ impl PolicySource {
             kprobe_ids: HashMap::new(),
             kprobe_links: HashMap::new(),
             kretprobe_links: HashMap::new(),
+            prefer_kprobes: false,
             lsm_links: HashMap::new(),
             uprobe_ids: HashMap::new(),
             uprobe_links: HashMap::new(),
@@ -905,6 +981,22 @@ impl PolicySource {
         &self.kernel
     }
 
+    /// Whether kernel functions are hooked with kprobes even where fentry
+    /// and fexit run (for hooks attached from now on): kprobes reach
+    /// functions trampolines cannot, and tests compare the two.
+    pub fn set_prefer_kprobes(&mut self, on: bool) {
+        self.prefer_kprobes = on;
+    }
+
+    pub fn prefers_kprobes(&self) -> bool {
+        self.prefer_kprobes
+    }
+
+    /// Whether kernel functions are hooked with fentry and fexit.
+    fn trampolines(&self) -> bool {
+        self.kernel.fentry.is_ok() && !(self.prefer_kprobes && self.kernel.kprobes.is_ok())
+    }
+
     /// The site of kernel function `function`'s kprobe (attached once a
     /// hook is installed there).
     pub fn kprobe_site(&mut self, function: &str) -> Result<Site, PolicyLoadError> {
@@ -918,7 +1010,7 @@ impl PolicySource {
     }
 
     fn kprobe_id(&mut self, function: &str) -> Result<u32, PolicyLoadError> {
-        if let Err(why) = &self.kernel.kprobes {
+        if let (Err(why), Err(_)) = (&self.kernel.kprobes, &self.kernel.fentry) {
             return Err(PolicyLoadError::Load(format!("{function}: this kernel attaches no kprobes ({why})")));
         }
         if let Some(id) = self.kprobe_ids.get(function) {
@@ -1414,6 +1506,11 @@ impl PolicySource {
                 continue;
             }
             let overrides = want_kprobes[id];
+            if !overrides && self.trampolines() {
+                let attachment = function_instance(&self.skel, function, SITE_KPROBE + id, false)?;
+                self.kprobe_links.insert(*id, (attachment, false));
+                continue;
+            }
             let opts = libbpf_rs::KprobeOpts { cookie: u64::from(SITE_KPROBE + id), ..Default::default() };
             let link = if overrides {
                 progs.policy_kprobe_override.attach_kprobe_with_opts(false, function, opts).map_err(|e| {
@@ -1428,18 +1525,23 @@ impl PolicySource {
                     .attach_kprobe_with_opts(false, function, opts)
                     .map_err(|e| PolicyLoadError::Load(format!("attaching a kprobe to {function}: {e}")))?
             };
-            self.kprobe_links.insert(*id, (link, overrides));
+            self.kprobe_links.insert(*id, (FunctionAttachment::Probes { _links: vec![link] }, overrides));
         }
         self.kretprobe_links.retain(|id, _| want_kretprobes.contains(id));
         for (function, id) in &self.kprobe_ids {
             if self.kretprobe_links.contains_key(id) || !want_kretprobes.contains(id) {
                 continue;
             }
+            if self.trampolines() {
+                let attachment = function_instance(&self.skel, function, SITE_KRETPROBE + id, true)?;
+                self.kretprobe_links.insert(*id, attachment);
+                continue;
+            }
             let opts = || libbpf_rs::KprobeOpts { cookie: u64::from(SITE_KRETPROBE + id), ..Default::default() };
             let err = |e| PolicyLoadError::Load(format!("attaching a kretprobe to {function}: {e}"));
             let entry = progs.policy_kprobe_entry.attach_kprobe_with_opts(false, function, opts()).map_err(err)?;
             let exit = progs.policy_kretprobe.attach_kprobe_with_opts(true, function, opts()).map_err(err)?;
-            self.kretprobe_links.insert(*id, [entry, exit]);
+            self.kretprobe_links.insert(*id, FunctionAttachment::Probes { _links: vec![entry, exit] });
         }
         self.uprobe_links.retain(|id, _| want_uprobes.contains(id));
         for (function, id) in &self.uprobe_ids {

@@ -149,6 +149,7 @@ impl Drop for Engine {
         for slot in 0..scry_bpf::policy::MAX_HOOKS {
             let _ = self.0.0.remove(slot);
         }
+        self.0.0.set_prefer_kprobes(false);
     }
 }
 
@@ -457,9 +458,9 @@ fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
 }
 
 #[test]
-fn a_kernel_socket_argument_is_read_where_kprobes_run() {
+fn a_kernel_socket_argument_is_read_where_kernel_functions_are_hooked() {
     let mut source = load();
-    if source.kernel().kprobes.is_err() {
+    if source.kernel().kprobes.is_err() && source.kernel().fentry.is_err() {
         // This machine's own kernel: the refusal is the kprobe test's.
         return;
     }
@@ -494,7 +495,7 @@ fn a_kernel_socket_argument_is_read_where_kprobes_run() {
     let from = t.source.unwrap();
     assert_eq!(from.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
     assert!(from.port() >= 1024, "{t:?}");
-    exercised("kprobe");
+    exercised(function_hook_kind(&source));
     source.remove(5).unwrap();
 }
 
@@ -707,9 +708,9 @@ fn cat(path: &str) -> Output {
 }
 
 #[test]
-fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
+fn kernel_functions_run_through_fentry_and_kprobes_where_the_kernel_has_them() {
     let mut source = load();
-    if let Err(why) = source.kernel().kprobes.clone() {
+    if let (Err(why), Err(_)) = (source.kernel().kprobes.clone(), source.kernel().fentry.clone()) {
         // This machine's own kernel: a clear refusal, nothing installed.
         let err = source.kprobe_site("security_file_open").unwrap_err().to_string();
         assert_eq!(
@@ -718,6 +719,25 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
         );
         return;
     }
+    // fentry where it runs, then kprobes (each where the kernel has it).
+    for prefer_kprobes in [false, true] {
+        source.set_prefer_kprobes(prefer_kprobes);
+        let kind = function_hook_kind(&source);
+        if prefer_kprobes && kind != "kprobe" {
+            continue;
+        }
+        file_open_and_exec_hooks_deny_and_post(&mut source);
+        exercised(kind);
+    }
+}
+
+/// Which kind the engine hooks kernel functions with now.
+fn function_hook_kind(source: &PolicySource) -> &'static str {
+    let k = source.kernel();
+    if k.fentry.is_ok() && !(source.prefers_kprobes() && k.kprobes.is_ok()) { "fentry" } else { "kprobe" }
+}
+
+fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
     let dir = test_dir("kprobe");
     std::fs::write(format!("{dir}/c.secret"), "classified\n").unwrap();
     std::fs::write(format!("{dir}/c.txt"), "public\n").unwrap();
@@ -778,8 +798,8 @@ fn kernel_functions_run_through_kprobes_where_the_kernel_has_them() {
     assert_eq!((got[0].site, got[0].policy_id, str_arg(&got[0], 0)), (bprm, 21, "/usr/bin/cat".to_owned()));
     assert_eq!((got[1].site, got[1].signal), (open, Some((SIGKILL, 0))));
     assert_eq!(str_arg(&got[1], 0), format!("{dir}/c.secret"));
-    exercised("kprobe");
     source.remove(20).unwrap();
+    source.remove(21).unwrap();
     assert_eq!(cat(&format!("{dir}/c.secret")).stdout, b"classified\n", "removed");
 }
 
@@ -1068,7 +1088,7 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
         selectors: vec![python_posts()],
     };
     source.install(6, &after).unwrap();
-    let kprobes = source.kernel().kprobes.is_ok();
+    let kprobes = source.kernel().kprobes.is_ok() || source.kernel().fentry.is_ok();
     if kprobes {
         let site = source.kprobe_site("commit_creds").unwrap();
         let hook = Hook {
@@ -1094,7 +1114,7 @@ fn credentials_are_read_from_the_task_after_a_change_and_from_a_kprobe_argument(
     }
     if kprobes {
         assert_eq!(got.iter().filter(|r| r.policy_id == 14).count(), 1);
-        exercised("kprobe");
+        exercised(function_hook_kind(&source));
         source.remove(7).unwrap();
     }
     source.remove(6).unwrap();
@@ -1244,9 +1264,9 @@ fn a_max_data_buffer_arrives_whole_up_to_its_bound_and_beyond_it_cut_with_its_le
 }
 
 #[test]
-fn a_kernel_functions_return_is_hooked_with_the_arguments_kept_from_its_entry() {
+fn a_kernel_functions_return_is_hooked_at_fexit_and_kretprobe_with_its_arguments() {
     let mut source = load();
-    if let Err(why) = source.kernel().kprobes.clone() {
+    if let (Err(why), Err(_)) = (source.kernel().kprobes.clone(), source.kernel().fentry.clone()) {
         let err = source.kretprobe_site("security_file_open").unwrap_err().to_string();
         assert_eq!(
             err,
@@ -1256,6 +1276,21 @@ fn a_kernel_functions_return_is_hooked_with_the_arguments_kept_from_its_entry() 
     }
     let dir = test_dir("kretprobe");
     std::fs::write(format!("{dir}/kret-target"), "x").unwrap();
+    // fexit where it runs, then a kretprobe (each where the kernel has it).
+    for prefer_kprobes in [false, true] {
+        source.set_prefer_kprobes(prefer_kprobes);
+        let kind = if function_hook_kind(&source) == "fentry" { "fexit" } else { "kretprobe" };
+        if prefer_kprobes && kind != "kretprobe" {
+            continue;
+        }
+        returns_are_matched(&mut source, &dir);
+        exercised(kind);
+    }
+}
+
+/// A hook at security_file_open's return (its site taken anew: removing
+/// a function's last hook frees its id).
+fn returns_are_matched(source: &mut PolicySource, dir: &str) {
     let site = source.kretprobe_site("security_file_open").unwrap();
     let hook = Hook {
         policy_id: 16,
@@ -1285,5 +1320,5 @@ fn a_kernel_functions_return_is_hooked_with_the_arguments_kept_from_its_entry() 
     for r in &got {
         assert_eq!((r.site, r.ret, str_arg(r, 0)), (site, 0, format!("{dir}/kret-target")));
     }
-    exercised("kretprobe");
+    source.remove(110).unwrap();
 }

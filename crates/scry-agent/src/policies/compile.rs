@@ -307,7 +307,7 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) if let Some(eq) = equivalent(&f.call).filter(|eq| eq.connect) => {
             return compile_equivalent(h, &f.call, eq, ctx);
         }
-        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if ctx.kernel.kprobes.is_ok() => {
+        HookPoint::Kprobe(f) | HookPoint::Fentry(f) if ctx.kernel.kprobes.is_ok() || ctx.kernel.fentry.is_ok() => {
             return compile_kprobe(h, &f.call, ctx);
         }
         HookPoint::Kprobe(f) | HookPoint::Fentry(f) => {
@@ -475,7 +475,8 @@ fn int_return(
     Ok(Some((ty, r.label.clone())))
 }
 
-/// A kernel function through a kprobe (this kernel has them).
+/// A kernel function through fentry/fexit, or a kprobe (this kernel has
+/// one or the other; an overriding hook needs the kprobe).
 fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError> {
     if h.return_arg.is_none() {
         refuse_return_copy(h, "a kernel function")?;
@@ -494,7 +495,12 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         return Ok(CompiledHook {
             path: h.path.clone(),
             asked: format!("kprobe {function} (return)"),
-            attachment: "kretprobe (arguments kept by a kprobe at entry)".into(),
+            attachment: if ctx.kernel.fentry.is_ok() {
+                "fexit"
+            } else {
+                "kretprobe (arguments kept by a kprobe at entry)"
+            }
+            .into(),
             function: function.to_owned(),
             args: shown,
             ret,
@@ -557,7 +563,12 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
     Ok(CompiledHook {
         path: h.path.clone(),
         asked: format!("kprobe {function}"),
-        attachment: if overrides { "kprobe (bpf_override_return)" } else { "kprobe" }.into(),
+        attachment: match (overrides, ctx.kernel.fentry.is_ok()) {
+            (true, _) => "kprobe (bpf_override_return)",
+            (false, true) => "fentry",
+            (false, false) => "kprobe",
+        }
+        .into(),
         function: function.to_owned(),
         args: shown,
         ret: None,
@@ -1246,12 +1257,17 @@ mod tests {
 
     /// This machine's kernel: no kprobes, no BPF LSM.
     fn host() -> KernelHooks {
-        KernelHooks { kprobes: Err("no kprobes".into()), override_return: false, lsm: Err("no LSM".into()) }
+        KernelHooks {
+            kprobes: Err("no kprobes".into()),
+            fentry: Err("no fentry".into()),
+            override_return: false,
+            lsm: Err("no LSM".into()),
+        }
     }
 
     /// The matrix kernels: kprobes with bpf_override_return, BPF LSM.
     fn matrix() -> KernelHooks {
-        KernelHooks { kprobes: Ok(()), override_return: true, lsm: Ok(()) }
+        KernelHooks { kprobes: Ok(()), fentry: Ok(()), override_return: true, lsm: Ok(()) }
     }
 
     fn error(hook: &str) -> String {
@@ -1379,7 +1395,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kernel_functions_return_runs_at_its_kretprobe_where_kprobes_run() {
+    fn kernel_functions_run_at_fentry_and_fexit_where_they_attach_else_kprobes_and_override_at_the_kprobe() {
         let hook = "  - call: security_file_open\n    syscall: false\n    return: true\n    args:\n    - index: 0\n      \
                     type: file\n    returnArg:\n      index: 0\n      type: int\n    selectors:\n    - matchReturnArgs:\n      \
                     - index: 0\n        operator: NotEqual\n        values: [\"0\"]\n";
@@ -1390,7 +1406,20 @@ mod tests {
             h.selectors[0].args,
             vec![engine::ArgMatch::Int { index: 1, op: engine::IntOp::NotEqual, values: vec![0] }]
         );
+        assert_eq!(hooks[0].attachment, "fexit");
+        let no_fentry = KernelHooks { fentry: Err("no fentry".into()), ..matrix() };
+        let hooks = compile(&policy(hook), 1, &no_fentry, &HostNamespaces::default(), &no_tracefs).unwrap();
         assert_eq!(hooks[0].attachment, "kretprobe (arguments kept by a kprobe at entry)");
+        // Entry hooks: fentry, a kprobe without it, the kprobe to override.
+        let entry = "  - call: security_file_open\n    syscall: false\n    args:\n    - index: 0\n      type: file\n";
+        let attachment = |kernel: &KernelHooks, yaml: &str| {
+            compile(&policy(yaml), 1, kernel, &HostNamespaces::default(), &no_tracefs).unwrap()[0].attachment.clone()
+        };
+        assert_eq!(attachment(&matrix(), entry), "fentry");
+        assert_eq!(attachment(&no_fentry, entry), "kprobe");
+        let overriding =
+            format!("{entry}    selectors:\n    - matchActions:\n      - action: Override\n        argError: -1\n");
+        assert_eq!(attachment(&matrix(), &overriding), "kprobe (bpf_override_return)");
     }
 
     #[test]

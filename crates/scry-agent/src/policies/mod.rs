@@ -101,15 +101,20 @@ impl PolicyManager {
                 let k = engine.source.kernel();
                 // The kinds hooks can use here; `scry policy list` names each hook's.
                 let mut kinds = vec!["tracepoint", "tp_btf", "cgroup", "uprobe"];
+                kinds.extend(k.fentry.is_ok().then_some("fentry"));
                 kinds.extend(k.kprobes.is_ok().then_some("kprobe"));
                 kinds.extend(k.lsm.is_ok().then_some("lsm"));
                 s.hook = kinds.join(", ");
-                s.fallbacks = [("kprobe", &k.kprobes), ("lsm", &k.lsm)]
+                s.fallbacks = [("fentry", &k.fentry), ("kprobe", &k.kprobes), ("lsm", &k.lsm)]
                     .into_iter()
                     .filter_map(|(kind, r)| {
-                        r.as_ref().err().map(|why| Fallback {
-                            kind: kind.into(),
-                            reason: format!("{why}; well-known functions run through equivalent hooks"),
+                        r.as_ref().err().map(|why| {
+                            let instead = if kind != "lsm" && (k.kprobes.is_ok() || k.fentry.is_ok()) {
+                                "kernel functions run through the other of fentry and kprobes"
+                            } else {
+                                "well-known functions run through equivalent hooks"
+                            };
+                            Fallback { kind: kind.into(), reason: format!("{why}; {instead}") }
                         })
                     })
                     .collect();

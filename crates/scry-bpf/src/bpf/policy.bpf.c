@@ -1188,8 +1188,14 @@ static __always_inline void run_hook(__u32 i, struct site_call *sc, const bool d
 		return;
 	}
 	bpf_loop(h->nselectors, selector_cb, &ev, 0);
-	if (ev.matched >= 0 && ev.matched < POLICY_SELECTORS)
-		act(sc->sc, idx, h, ev.matched, &h->selectors[ev.matched], deferred);
+	if (ev.matched < 0)
+		return;
+	/* Checked right where it indexes: 6.1's verifier forgets the bound of
+	 * a copy clang spills before the check. */
+	j = ev.matched;
+	barrier_var(j);
+	if (j < POLICY_SELECTORS)
+		act(sc->sc, idx, h, j, &h->selectors[j], deferred);
 }
 
 static long hook_cb(__u32 i, void *data)
@@ -1481,6 +1487,44 @@ int policy_kretprobe(struct pt_regs *ctx)
 	__builtin_memcpy(args, kept->args, sizeof(args));
 	bpf_map_delete_elem(&ret_args, &key);
 	run_function((__u32)site, args, PT_REGS_RC(ctx));
+	return 0;
+}
+
+/* fentry and fexit: a trampoline is built for one function, so user space
+ * loads an instance of these per hooked function, with the site (a kprobe
+ * or kretprobe site: the hooks are the same) set before load. The
+ * arguments come through bpf_get_func_arg (5.17), which knows the
+ * function's own count; fexit sees them as they were at entry, with the
+ * value returned. */
+const volatile __u32 function_site = 0;
+
+static __always_inline void function_args(void *ctx, __u64 *args)
+{
+	int i;
+
+	for (i = 0; i < POLICY_ARGS; i++)
+		if (bpf_get_func_arg(ctx, i, &args[i]))
+			args[i] = 0;
+}
+
+SEC("fentry")
+int policy_fentry(void *ctx)
+{
+	__u64 args[POLICY_ARGS];
+
+	function_args(ctx, args);
+	run_function(function_site, args, 0);
+	return 0;
+}
+
+SEC("fexit")
+int policy_fexit(void *ctx)
+{
+	__u64 args[POLICY_ARGS], ret = 0;
+
+	function_args(ctx, args);
+	bpf_get_func_ret(ctx, &ret);
+	run_function(function_site, args, (long)ret);
 	return 0;
 }
 
