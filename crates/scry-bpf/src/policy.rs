@@ -1897,7 +1897,7 @@ pub const MAX_DATA: usize = 327_680;
 /// sent right before its event.
 #[derive(Clone, Debug)]
 pub enum RingRecord {
-    Event { record: PolicyRecord, data: Option<DataRef> },
+    Event { record: Box<PolicyRecord>, data: Option<DataRef> },
     Data(DataChunk),
 }
 
@@ -1958,7 +1958,7 @@ impl DataJoiner {
             RingRecord::Event { mut record, data } => {
                 let waiting = self.pending.remove(&record.tid);
                 if let Some(d) = data {
-                    let Some(s) = record.strings.get_mut(d.slot) else { return Some(record) };
+                    let Some(s) = record.strings.get_mut(d.slot) else { return Some(*record) };
                     match waiting {
                         Some((id, bytes)) if id == record.ktime && bytes.len() == d.len => {
                             s.bytes.extend_from_slice(&bytes)
@@ -1971,7 +1971,7 @@ impl DataJoiner {
                 } else if waiting.is_some() {
                     self.orphaned += 1;
                 }
-                Some(record)
+                Some(*record)
             }
         }
     }
@@ -2057,7 +2057,7 @@ pub fn decode(bytes: &[u8]) -> Result<RingRecord, PolicyDecodeError> {
             }
         }),
     };
-    Ok(RingRecord::Event { record, data })
+    Ok(RingRecord::Event { record: Box::new(record), data })
 }
 
 #[cfg(test)]
@@ -2083,7 +2083,7 @@ mod tests {
             sockets: Vec::new(),
             cred: None,
         };
-        RingRecord::Event { record, data }
+        RingRecord::Event { record: Box::new(record), data }
     }
 
     fn chunk(tid: u32, id: u64, offset: usize, len: usize) -> RingRecord {

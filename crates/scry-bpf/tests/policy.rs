@@ -787,7 +787,7 @@ fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
         }],
     };
     source.install(21, &exec).unwrap();
-    let records = Records::new(&source);
+    let records = Records::new(source);
     let out = cat(&format!("{dir}/c.txt"));
     assert_eq!(out.stdout, b"public\n", "{out:?}");
     let (victim, out) = run_with_pid("/usr/bin/cat", &[&format!("{dir}/c.secret")]);
@@ -1311,7 +1311,7 @@ fn returns_are_matched(source: &mut PolicySource, dir: &str) {
         }],
     };
     source.install(110, &hook).unwrap();
-    let records = Records::new(&source);
+    let records = Records::new(source);
     let script = format!("open('{dir}/kret-target').read(); open('{dir}/kret-target').read(); print('alive')");
     let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", &script]);
     assert!(alive(&out), "{out:?}");
