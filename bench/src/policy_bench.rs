@@ -9,13 +9,14 @@
 //!   (matchArgs on the flags with a value nobody passes, matchBinaries In
 //!   [/usr/bin/curl], Sigkill); the agent with a path policy evaluated on
 //!   every call (the file name, read from the caller's memory each time,
-//!   Prefix /etc/shadow, any binary, Sigkill); and the agent with socket
-//!   tracing off (runtime security alone) with the binary-scoped policy;
+//!   Prefix /etc/shadow, any binary, Sigkill); and the same three with the
+//!   agent running runtime security alone (`--socket-tracing off --flows
+//!   off`: no syscall tracepoints but the policy's, no per-packet work);
 //! - a connect() storm — 2 threads each connecting to a loopback listener,
 //!   reading the byte the acceptor (a third thread) sends, and closing
 //!   (with an RST: no TIME_WAIT to exhaust ports) — with no agent; the agent; the agent with a `tcp_connect`
 //!   policy evaluated on every connection that never triggers (DAddr
-//!   10.99.0.0/16, Sigkill); and the agent with socket tracing off with it.
+//!   10.99.0.0/16, Sigkill); and the same two with runtime security alone.
 //!
 //! Prints each case's rate, its ratio to no agent (the target: ≤
 //! 1.05 slowdown for in-kernel-filtered policies), each policy's own cost
@@ -72,7 +73,8 @@ struct Case {
 
 #[derive(Clone, Copy)]
 struct AgentSetup {
-    socket_tracing: bool,
+    /// `--socket-tracing off --flows off`: runtime security alone.
+    security_only: bool,
     policy: Option<Policy>,
 }
 
@@ -194,8 +196,8 @@ fn connect_storm(seconds: u64) -> f64 {
 /// /proc scan) is over.
 fn start_agent(scry: &Path, dir: &Path, setup: AgentSetup) -> Agent {
     let mut extra = Vec::new();
-    if !setup.socket_tracing {
-        extra.extend(["--socket-tracing".to_owned(), "off".to_owned()]);
+    if setup.security_only {
+        extra.extend(["--socket-tracing", "off", "--flows", "off"].map(str::to_owned));
     }
     let policies = dir.join("policies");
     let _ = std::fs::remove_dir_all(&policies);
@@ -219,26 +221,25 @@ fn policy_counts(agent: &Agent) -> (u64, u64) {
     list.iter().fold((0, 0), |(e, s), p| (e + p.events, s + p.signals))
 }
 
+/// The agent running runtime security alone.
+const SECURITY: &str = "runtime security only";
+
 fn cases() -> Vec<Case> {
-    let agent = |socket_tracing, policy| Some(AgentSetup { socket_tracing, policy });
+    let agent = |security_only, policy| Some(AgentSetup { security_only, policy });
+    let case = |storm, name, agent| Case { storm, name, agent };
     vec![
-        Case { storm: Storm::Open, name: "no agent", agent: None },
-        Case { storm: Storm::Open, name: "agent", agent: agent(true, None) },
-        Case { storm: Storm::Open, name: "agent + binary-scoped policy", agent: agent(true, Some(Policy::OpenBinary)) },
-        Case { storm: Storm::Open, name: "agent + path policy", agent: agent(true, Some(Policy::OpenPath)) },
-        Case {
-            storm: Storm::Open,
-            name: "agent, socket tracing off, + binary-scoped policy",
-            agent: agent(false, Some(Policy::OpenBinary)),
-        },
-        Case { storm: Storm::Connect, name: "no agent", agent: None },
-        Case { storm: Storm::Connect, name: "agent", agent: agent(true, None) },
-        Case { storm: Storm::Connect, name: "agent + tcp_connect policy", agent: agent(true, Some(Policy::Connect)) },
-        Case {
-            storm: Storm::Connect,
-            name: "agent, socket tracing off, + tcp_connect policy",
-            agent: agent(false, Some(Policy::Connect)),
-        },
+        case(Storm::Open, "no agent", None),
+        case(Storm::Open, "agent", agent(false, None)),
+        case(Storm::Open, "agent + binary-scoped policy", agent(false, Some(Policy::OpenBinary))),
+        case(Storm::Open, "agent + path policy", agent(false, Some(Policy::OpenPath))),
+        case(Storm::Open, SECURITY, agent(true, None)),
+        case(Storm::Open, "runtime security only + binary-scoped policy", agent(true, Some(Policy::OpenBinary))),
+        case(Storm::Open, "runtime security only + path policy", agent(true, Some(Policy::OpenPath))),
+        case(Storm::Connect, "no agent", None),
+        case(Storm::Connect, "agent", agent(false, None)),
+        case(Storm::Connect, "agent + tcp_connect policy", agent(false, Some(Policy::Connect))),
+        case(Storm::Connect, SECURITY, agent(true, None)),
+        case(Storm::Connect, "runtime security only + tcp_connect policy", agent(true, Some(Policy::Connect))),
     ]
 }
 
@@ -286,17 +287,20 @@ fn main() {
             let i = cases.iter().position(|c| c.storm == storm && c.name == name).unwrap();
             medians[i]
         };
-        let (none, bare) = (of("no agent"), of("agent"));
+        let none = of("no agent");
         println!("{} storm (medians, {}):", storm.call(), storm.unit());
         for (case, &rate) in cases.iter().zip(&medians).filter(|(c, _)| c.storm == storm) {
-            let mut line = format!("  {:<52} {rate:>10.0}", case.name);
-            if case.agent.is_some() {
-                line += &format!("   slowdown vs no agent {:.3}", none / rate);
-            }
-            if case.agent.is_some_and(|a| a.socket_tracing && a.policy.is_some()) {
-                // Per call of one thread: the policy's own time.
-                let own = (1e9 / rate - 1e9 / bare) * THREADS as f64;
-                line += &format!(", policy's own cost {:.3} ({own:.0} ns per {})", bare / rate, storm.call());
+            let mut line = format!("  {:<46} {rate:>10.0}", case.name);
+            let Some(setup) = case.agent else {
+                println!("{line}");
+                continue;
+            };
+            line += &format!("   slowdown vs no agent {:.3}", none / rate);
+            if setup.policy.is_some() {
+                // Against the same agent without it, per call of one thread.
+                let base = of(if setup.security_only { SECURITY } else { "agent" });
+                let own = (1e9 / rate - 1e9 / base) * THREADS as f64;
+                line += &format!(", policy's own cost {:.3} ({own:.0} ns per {})", base / rate, storm.call());
             }
             println!("{line}");
         }

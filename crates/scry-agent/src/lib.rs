@@ -201,6 +201,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let flow_collector = FlowTable::create(engine.store(), budget.get(NETWORK_FLOWS).copied().unwrap_or_default())
         .map_err(|e| e.to_string())
         .and_then(|table| {
+            if !cfg.flows.enabled {
+                return Err("turned off by --flows off".to_owned());
+            }
             FlowCollector {
                 cfg: scry_bpf::net::NetSourceConfig { cgroup_root: cgroup2_root, ..Default::default() },
                 pipeline: pipeline.clone(),

@@ -172,6 +172,10 @@ struct AgentArgs {
     /// Seconds between two conn_stats samples.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     conn_stats_interval: u64,
+    /// Network flows (Hubble's flows, `network_flows`, flow metrics). `off`
+    /// spares every packet the flow programs' work.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    flows: Switch,
     /// Flows kept for `scry observe --last` (Hubble's event buffer capacity).
     #[arg(long, default_value_t = scry_agent::flows::hub::DEFAULT_CAPACITY,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 24))]
@@ -328,7 +332,10 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
             limits: scry_protocols::Limits { body_bytes: args.max_body_bytes },
             redact: args.redact,
         },
-        flows: scry_agent::flows::FlowConfig { buffer_capacity: args.flow_buffer_capacity },
+        flows: scry_agent::flows::FlowConfig {
+            enabled: args.flows == Switch::On,
+            buffer_capacity: args.flow_buffer_capacity,
+        },
         metrics: scry_agent::metrics::MetricsConfig {
             listen: args.metrics_addr.0,
             flows: args.flow_metrics,

@@ -18,13 +18,15 @@ use scry_bpf::socket::Role;
 /// `scry agent`'s flow settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowConfig {
+    /// Off by `--flows off`: the table exists and stays empty.
+    pub enabled: bool,
     /// Flows `--last` can reach back to (Hubble's event buffer capacity).
     pub buffer_capacity: usize,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        FlowConfig { buffer_capacity: hub::DEFAULT_CAPACITY }
+        FlowConfig { enabled: true, buffer_capacity: hub::DEFAULT_CAPACITY }
     }
 }
 
