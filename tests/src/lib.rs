@@ -310,3 +310,11 @@ pub fn observe_until(
 pub fn pod_of(endpoint: &serde_json::Value) -> String {
     format!("{}/{}", endpoint["namespace"].as_str().unwrap_or(""), endpoint["pod_name"].as_str().unwrap_or(""))
 }
+
+/// Copies a program with `cp`: a copy written by this process would leave its
+/// write descriptor open in any child another test forks meanwhile, and
+/// running the copy then fails with ETXTBSY ("Text file busy").
+pub fn copy_executable(from: &str, to: &std::path::Path) {
+    let status = Command::new("cp").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp {from} {}: {status}", to.display());
+}

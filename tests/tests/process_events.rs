@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use scry_e2e::{Agent, Events, NODE, exec_of, execs_of, exit_of, real, runtime, scry_bin};
+use scry_e2e::{Agent, Events, NODE, copy_executable, exec_of, execs_of, exit_of, real, runtime, scry_bin};
 use scry_model::filter::EventFilter;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -22,14 +22,6 @@ fn agent() -> &'static Agent {
 
 fn all() -> EventFilter {
     EventFilter::default()
-}
-
-/// Copies a program with `cp`: a copy written by this process would leave its
-/// write descriptor open in any child another test forks meanwhile, and
-/// running the copy then fails with ETXTBSY ("Text file busy").
-fn copy_executable(from: &str, to: &std::path::Path) {
-    let status = Command::new("cp").arg(from).arg(to).status().unwrap();
-    assert!(status.success(), "cp {from} {}: {status}", to.display());
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn rows_when(agent: &Agent, query: &str, n: usize) -> Vec<Value> {
 fn shell_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join(name);
-    std::fs::copy("/bin/sh", &bin).unwrap();
+    scry_e2e::copy_executable("/bin/sh", &bin);
     let bin_real = real(bin.to_str().unwrap());
     (dir, bin, bin_real)
 }
