@@ -164,6 +164,9 @@ pub struct KernelHooks {
     pub override_return: bool,
     /// BPF LSM programs, or why not.
     pub lsm: Result<(), String>,
+    /// bpf_set_retval in cgroup programs (5.18): a refused connect fails
+    /// with Override's argError rather than EPERM.
+    pub connect_errno: bool,
 }
 
 /// Where a hook argument's raw value comes from.
@@ -773,7 +776,13 @@ fn probe_kernel() -> KernelHooks {
         Some((major, minor)) => Err(format!("bpf_get_func_arg needs Linux 5.17; this is {major}.{minor}")),
         None => Err("the kernel's release is unreadable (bpf_get_func_arg needs Linux 5.17)".into()),
     });
-    KernelHooks { override_return: kprobes.is_ok() && helper == 1, kprobes, fentry, lsm: probe_kind(HookKind::Lsm) }
+    KernelHooks {
+        override_return: kprobes.is_ok() && helper == 1,
+        kprobes,
+        fentry,
+        lsm: probe_kind(HookKind::Lsm),
+        connect_errno: kernel_release().is_some_and(|v| v >= (5, 18)),
+    }
 }
 
 /// The running kernel's (major, minor).
@@ -847,6 +856,9 @@ impl PolicySource {
         let kernel = probe_kernel();
         let mut open = PolicySkelBuilder::default().open(storage).map_err(load_err)?;
         open.maps.events.set_max_entries(ring_bytes).map_err(load_err)?;
+        let rodata = open.maps.rodata_data.as_deref_mut();
+        rodata.ok_or_else(|| PolicyLoadError::Load("the engine object has no .rodata".into()))?.connect_errno =
+            u32::from(kernel.connect_errno);
         // Programs of kinds this kernel refuses would fail the whole load.
         open.progs.policy_kprobe.set_autoload(kernel.kprobes.is_ok());
         open.progs.policy_kprobe_override.set_autoload(kernel.override_return);
@@ -1721,15 +1733,17 @@ impl PolicySource {
                         return Err(PolicyLoadError::Load(format!("this kernel runs no BPF LSM programs ({why})")));
                     }
                 }
-                Site::TcpConnect | Site::SocketConnect => {
+                Site::TcpConnect | Site::SocketConnect if !self.kernel.connect_errno => {
                     let other = hook.selectors.iter().filter_map(|s| s.actions.override_error).find(|e| *e != -1);
                     if let Some(error) = other {
                         return Err(PolicyLoadError::Load(format!(
-                            "Override with error {error} on connect: its cgroup hook refuses a connect with EPERM \
-                             (-1) only"
+                            "Override with error {error} on connect: this kernel's cgroup hook refuses a connect \
+                             with EPERM (-1) only (another errno needs Linux 5.18)"
                         )));
                     }
                 }
+                // bpf_set_retval makes the connect fail with argError.
+                Site::TcpConnect | Site::SocketConnect => {}
                 _ if overrides => {
                     return Err(PolicyLoadError::Load(format!(
                         "Override needs a kprobe or an LSM hook; {site:?} cannot change a return value"

@@ -371,7 +371,7 @@ fn tcp_connect_hooks_match_address_port_and_protocol_and_kill_before_any_packet_
 }
 
 #[test]
-fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
+fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm_or_the_errno_asked() {
     let mut source = load();
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -455,6 +455,20 @@ fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm() {
     source.remove(4).unwrap();
     let (_, out) = python_udp_connect("AF_INET", "127.0.0.1", port);
     assert_eq!(out.stdout, b"connected\n", "removed: {out:?}");
+    // Override's argError is connect()'s error where cgroup programs may set it.
+    let refusing = |error| Hook {
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Port { index: 1, side: Side::Source, negated: false, ranges: vec![(port, port)] }],
+            actions: Actions { override_error: Some(error), ..Default::default() },
+            ..Default::default()
+        }],
+        ..hook.clone()
+    };
+    source.install(3, &refusing(-111)).unwrap();
+    let (_, out) = python_udp_connect("AF_INET", "127.0.0.1", port);
+    let want: &[u8] = if source.kernel().connect_errno { b"refused 111\n" } else { b"refused 1\n" };
+    assert_eq!(out.stdout, want, "{out:?}");
+    source.remove(3).unwrap();
 }
 
 #[test]

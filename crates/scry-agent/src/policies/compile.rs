@@ -828,8 +828,12 @@ fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -
         specs.push(*spec);
         shown.push((show, a.label.clone()));
     }
-    let overridable = if eq.connect {
-        Overridable::Refuse("a connect's cgroup hook refuses it with EPERM only: argError must be -1")
+    let overridable = if eq.connect && !ctx.kernel.connect_errno {
+        Overridable::Refuse(
+            "this kernel's cgroup connect hook refuses with EPERM only (another errno needs Linux 5.18): argError must be -1",
+        )
+    } else if eq.connect {
+        Overridable::Yes
     } else {
         ctx.not_overridable("an equivalent hook")
     };
@@ -1262,12 +1266,13 @@ mod tests {
             fentry: Err("no fentry".into()),
             override_return: false,
             lsm: Err("no LSM".into()),
+            connect_errno: true,
         }
     }
 
     /// The matrix kernels: kprobes with bpf_override_return, BPF LSM.
     fn matrix() -> KernelHooks {
-        KernelHooks { kprobes: Ok(()), fentry: Ok(()), override_return: true, lsm: Ok(()) }
+        KernelHooks { kprobes: Ok(()), fentry: Ok(()), override_return: true, lsm: Ok(()), connect_errno: true }
     }
 
     fn error(hook: &str) -> String {
@@ -1327,10 +1332,16 @@ mod tests {
              address are not chosen yet (the kernel picks them after its cgroup hook): SAddr, SPort and SPortPriv \
              cannot be evaluated"
         );
+        // Another errno where cgroup programs may set one (5.18), else refused.
+        let eacces = socket.replace("argError: -1", "argError: -13");
+        let hooks = compile(&policy(&eacces), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.selectors[0].actions.override_error, Some(-13));
+        let old = KernelHooks { connect_errno: false, ..host() };
         assert_eq!(
-            error(&socket.replace("argError: -1", "argError: -13")),
-            "spec.kprobes[0].selectors[0].matchActions[0].argError: a connect's cgroup hook refuses it with EPERM \
-             only: argError must be -1"
+            compile(&policy(&eacces), 1, &old, &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string(),
+            "spec.kprobes[0].selectors[0].matchActions[0].argError: this kernel's cgroup connect hook refuses with \
+             EPERM only (another errno needs Linux 5.18): argError must be -1"
         );
         assert_eq!(
             error(&socket.replace(

@@ -218,6 +218,9 @@ struct {
 	__type(value, __u8);
 } policy_scope SEC(".maps");
 
+/* Set by user space where cgroup programs may choose their errno (5.18). */
+const volatile __u32 connect_errno = 0;
+
 /* Signals a connect site's hook decided on, sent when the thread's
  * connect() returns: cgroup programs may not send signals, tracepoints may. */
 struct {
@@ -765,6 +768,8 @@ static __always_inline void act(struct scratch *sc, __u32 idx, const struct hook
 			bpf_map_update_elem(&pending_signal, &c->e.tid, &signal, BPF_ANY);
 		if (actions & (ACTION_SIGNAL | ACTION_OVERRIDE))
 			c->deny = 1;
+		if (actions & ACTION_OVERRIDE)
+			c->error = s->error;
 	} else if (actions & ACTION_SIGNAL) {
 		c->e.signal_error = bpf_send_signal(signal);
 	}
@@ -1738,13 +1743,20 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 	call.raw[SRC_RET] = 0;
 	call.raw[SRC_BPRM] = 0;
 	call.sc->call.deny = 0;
+	call.sc->call.error = 0;
 	/* Unrolled: 6.1's verifier takes a loop over the two sites for an
 	 * infinite one. */
 	binary = current_binary();
 	if (ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP)
 		run_connect_site(SITE_TCP_CONNECT, &call, binary);
 	run_connect_site(SITE_SOCKET_CONNECT, &call, binary);
-	return !call.sc->call.deny;
+	if (!call.sc->call.deny)
+		return 1;
+	/* Override's argError (bpf_set_retval, 5.18; a constant, so older
+	 * kernels never verify the call); EPERM otherwise. */
+	if (connect_errno && call.sc->call.error < 0)
+		bpf_set_retval(call.sc->call.error);
+	return 0;
 }
 
 SEC("cgroup/connect4")
