@@ -3,28 +3,42 @@
 //! and no flow is; `scry status` says which is off and why. (Their own test
 //! binary: http.rs counts every request its agent sees.)
 
-use scry_e2e::pods::Cluster;
+use scry_e2e::pods::{Cluster, Pod};
 use scry_e2e::{Agent, python_file_server, runtime, sql_until};
 use serde_json::json;
 
-#[test]
-fn with_socket_tracing_off_no_request_is_recorded_flows_still_are_and_status_says_why() {
-    let cluster = Cluster::new("http-off", 214, &[("shop", "web-2"), ("shop", "client-2")]);
+/// An agent started with `flag off`, then `requests` curl requests from
+/// `client` to a Python server in `web`: the cluster, the agent and `web`.
+fn requests_with_source_off(
+    name: &str,
+    subnet: u8,
+    (web, client): (&str, &str),
+    flag: &str,
+    requests: usize,
+) -> (Cluster, Agent, Pod) {
+    let cluster = Cluster::new(name, subnet, &[("shop", web), ("shop", client)]);
     let mut args = cluster.agent_args();
-    args.extend(["--socket-tracing".to_owned(), "off".to_owned()]);
+    args.extend([flag.to_owned(), "off".to_owned()]);
     let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let (web, client) = (cluster.pod("web-2"), cluster.pod("client-2"));
+    let (web, client) = (cluster.pod(web).clone(), cluster.pod(client));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
-    let _server = python_file_server(&cluster, web, dir.path());
-    for _ in 0..2 {
-        let url = format!("http://{}:8080/hello.txt", web.ip);
+    let _server = python_file_server(&cluster, &web, dir.path());
+    let url = format!("http://{}:8080/hello.txt", web.ip);
+    for _ in 0..requests {
         let out = cluster
             .command(client, "/usr/bin/curl", &["-s", "-o", "/dev/null", "--retry", "5", "--retry-connrefused", &url])
             .output()
             .unwrap();
         assert!(out.status.success(), "curl {url}");
     }
+    (cluster, agent, web)
+}
+
+#[test]
+fn with_socket_tracing_off_no_request_is_recorded_flows_still_are_and_status_says_why() {
+    let (_cluster, agent, web) =
+        requests_with_source_off("http-off", 214, ("web-2", "client-2"), "--socket-tracing", 2);
     let status = runtime().block_on(agent.client().status()).unwrap();
     assert_eq!((status.sockets.enabled, status.sockets.detail.as_str()), (false, "turned off by --socket-tracing off"));
     // Flows still run: both connections are there (curl's retries while
@@ -42,20 +56,7 @@ fn with_socket_tracing_off_no_request_is_recorded_flows_still_are_and_status_say
 
 #[test]
 fn with_flows_off_requests_are_recorded_and_no_flow_is() {
-    let cluster = Cluster::new("flows-off", 215, &[("shop", "web-3"), ("shop", "client-3")]);
-    let mut args = cluster.agent_args();
-    args.extend(["--flows".to_owned(), "off".to_owned()]);
-    let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let (web, client) = (cluster.pod("web-3"), cluster.pod("client-3"));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
-    let _server = python_file_server(&cluster, web, dir.path());
-    let url = format!("http://{}:8080/hello.txt", web.ip);
-    let out = cluster
-        .command(client, "/usr/bin/curl", &["-s", "-o", "/dev/null", "--retry", "5", "--retry-connrefused", &url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "curl {url}");
+    let (_cluster, agent, web) = requests_with_source_off("flows-off", 215, ("web-3", "client-3"), "--flows", 1);
     let status = runtime().block_on(agent.client().status()).unwrap();
     assert_eq!((status.flows.enabled, status.flows.detail.as_str()), (false, "turned off by --flows off"));
     let query = format!("SELECT req_path, resp_status FROM http_events WHERE local_addr = '{}'", web.ip);

@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use std::os::fd::AsFd;
 
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use crate::policy_skel::{PolicySkel, PolicySkelBuilder, types};
@@ -771,7 +771,8 @@ fn probe_kernel() -> KernelHooks {
             std::ptr::null(),
         )
     };
-    let fentry = probe_kind(HookKind::Fentry).and_then(|()| match kernel_release() {
+    let release = kernel_release();
+    let fentry = probe_kind(HookKind::Fentry).and_then(|()| match release {
         Some(v) if v >= (5, 17) => Ok(()),
         Some((major, minor)) => Err(format!("bpf_get_func_arg needs Linux 5.17; this is {major}.{minor}")),
         None => Err("the kernel's release is unreadable (bpf_get_func_arg needs Linux 5.17)".into()),
@@ -781,7 +782,7 @@ fn probe_kernel() -> KernelHooks {
         kprobes,
         fentry,
         lsm: probe_kind(HookKind::Lsm),
-        connect_errno: kernel_release().is_some_and(|v| v >= (5, 18)),
+        connect_errno: release.is_some_and(|v| v >= (5, 18)),
     }
 }
 
@@ -1000,12 +1001,9 @@ impl PolicySource {
         self.prefer_kprobes = on;
     }
 
-    pub fn prefers_kprobes(&self) -> bool {
-        self.prefer_kprobes
-    }
-
-    /// Whether kernel functions are hooked with fentry and fexit.
-    fn trampolines(&self) -> bool {
+    /// Whether kernel functions are hooked with fentry and fexit (else
+    /// kprobes and kretprobes).
+    pub fn uses_trampolines(&self) -> bool {
         self.kernel.fentry.is_ok() && !(self.prefer_kprobes && self.kernel.kprobes.is_ok())
     }
 
@@ -1518,7 +1516,7 @@ impl PolicySource {
                 continue;
             }
             let overrides = want_kprobes[id];
-            if !overrides && self.trampolines() {
+            if !overrides && self.uses_trampolines() {
                 let attachment = function_instance(&self.skel, function, SITE_KPROBE + id, false)?;
                 self.kprobe_links.insert(*id, (attachment, false));
                 continue;
@@ -1544,7 +1542,7 @@ impl PolicySource {
             if self.kretprobe_links.contains_key(id) || !want_kretprobes.contains(id) {
                 continue;
             }
-            if self.trampolines() {
+            if self.uses_trampolines() {
                 let attachment = function_instance(&self.skel, function, SITE_KRETPROBE + id, true)?;
                 self.kretprobe_links.insert(*id, attachment);
                 continue;

@@ -733,22 +733,30 @@ fn kernel_functions_run_through_fentry_and_kprobes_where_the_kernel_has_them() {
         );
         return;
     }
-    // fentry where it runs, then kprobes (each where the kernel has it).
+    each_function_hook(&mut source, |source| {
+        file_open_and_exec_hooks_deny_and_post(source);
+        exercised(function_hook_kind(source));
+    });
+}
+
+/// Runs `scenario` once per way this kernel hooks kernel functions:
+/// fentry/fexit where they run, then kprobes where they do.
+fn each_function_hook(source: &mut PolicySource, mut scenario: impl FnMut(&mut PolicySource)) {
+    let mut done = Vec::new();
     for prefer_kprobes in [false, true] {
         source.set_prefer_kprobes(prefer_kprobes);
-        let kind = function_hook_kind(&source);
-        if prefer_kprobes && kind != "kprobe" {
-            continue;
+        let trampolines = source.uses_trampolines();
+        if !done.contains(&trampolines) {
+            done.push(trampolines);
+            scenario(source);
         }
-        file_open_and_exec_hooks_deny_and_post(&mut source);
-        exercised(kind);
     }
+    source.set_prefer_kprobes(false);
 }
 
 /// Which kind the engine hooks kernel functions with now.
 fn function_hook_kind(source: &PolicySource) -> &'static str {
-    let k = source.kernel();
-    if k.fentry.is_ok() && !(source.prefers_kprobes() && k.kprobes.is_ok()) { "fentry" } else { "kprobe" }
+    if source.uses_trampolines() { "fentry" } else { "kprobe" }
 }
 
 fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
@@ -1290,16 +1298,10 @@ fn a_kernel_functions_return_is_hooked_at_fexit_and_kretprobe_with_its_arguments
     }
     let dir = test_dir("kretprobe");
     std::fs::write(format!("{dir}/kret-target"), "x").unwrap();
-    // fexit where it runs, then a kretprobe (each where the kernel has it).
-    for prefer_kprobes in [false, true] {
-        source.set_prefer_kprobes(prefer_kprobes);
-        let kind = if function_hook_kind(&source) == "fentry" { "fexit" } else { "kretprobe" };
-        if prefer_kprobes && kind != "kretprobe" {
-            continue;
-        }
-        returns_are_matched(&mut source, &dir);
-        exercised(kind);
-    }
+    each_function_hook(&mut source, |source| {
+        returns_are_matched(source, &dir);
+        exercised(if source.uses_trampolines() { "fexit" } else { "kretprobe" });
+    });
 }
 
 /// A hook at security_file_open's return (its site taken anew: removing

@@ -417,9 +417,9 @@ fn register_args(
     Ok((specs, shown))
 }
 
-/// What a char_buf or char_iovec needs that this engine does not do
-/// (maxData with returnCopy, or on a char_iovec, the policy's validation
-/// refuses).
+/// What a char_buf or char_iovec needs that this engine does not do (the
+/// policy's validation already refuses maxData with returnCopy or on a
+/// char_iovec).
 fn buffer_supported(path: &str, b: scry_policy::Buffer) -> Result<(), PolicyError> {
     if b.size_arg.is_some_and(|i| i > 5) {
         return Err(unsupported(&format!("{path}.sizeArgIndex"), "this engine reads a call's first 6 arguments"));

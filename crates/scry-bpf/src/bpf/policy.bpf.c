@@ -1246,12 +1246,10 @@ static __always_inline __u32 current_binary(void)
 	return bin ? *bin : 0;
 }
 
-/* Whether `site` has hooks this process may match: sites whose every
- * selector lists executables are skipped by processes running none. */
-static __always_inline bool site_wanted(__u32 site)
+/* Whether a site's `list` has hooks this process may match: sites whose
+ * every selector lists executables are skipped by processes running none. */
+static __always_inline bool site_wanted(const struct site_hooks *list)
 {
-	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
-
 	return list && list->n && (!list->binary_gate || current_binary());
 }
 
@@ -1262,7 +1260,7 @@ static __always_inline void run_syscall(__u32 site, struct pt_regs *regs, long r
 	__u32 zero = 0;
 	struct site_call call;
 
-	if (!list || !site_wanted(site))
+	if (!site_wanted(list))
 		return;
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc)
@@ -1399,15 +1397,16 @@ struct syscall_enter_record {
 SEC("tracepoint")
 int policy_sys_enter(struct syscall_enter_record *ctx)
 {
-	__u64 site = bpf_get_attach_cookie(ctx), args[POLICY_ARGS];
+	__u32 site = bpf_get_attach_cookie(ctx);
+	__u64 args[POLICY_ARGS];
 
-	if (site >= POLICY_SYSCALLS || !site_wanted((__u32)site))
+	if (site >= POLICY_SYSCALLS || !site_wanted(bpf_map_lookup_elem(&site_hooks, &site)))
 		return 0;
 	/* Read, not loaded: a direct load of args[5] would make the kernel
 	 * refuse the attachment to syscalls with fewer arguments (their record
 	 * is shorter than the program's furthest context access). */
 	bpf_probe_read_kernel(args, sizeof(args), ctx->args);
-	run_function((__u32)site, args, 0);
+	run_function(site, args, 0);
 	return 0;
 }
 
