@@ -69,9 +69,21 @@ pub enum Site {
     /// connect() of any IPv4 or IPv6 socket, from the same hooks: what
     /// security_socket_connect sees.
     SocketConnect,
+    /// A flow's first packet before it exists, as ip_output (IPv4) or
+    /// ip6_output (IPv6) would see it: TCP and UDP connect() from the same
+    /// hooks, and UDP datagrams sent to an address from cgroup
+    /// sendmsg4/sendmsg6 (a connected socket's go where its connect said).
+    Output(IpVersion),
     /// A kernel function's return (kretprobe), by the id its kprobe has:
     /// the arguments kept at its entry and the return value.
     KprobeReturn(u32),
+}
+
+/// An IP version: which of ip_output (4) and ip6_output (6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IpVersion {
+    V4,
+    V6,
 }
 
 /// Where a tracepoint hook's value is in the record (from tracefs).
@@ -107,7 +119,8 @@ const SITE_UPROBE: u32 = SITE_LSM + 2;
 pub const MAX_UPROBES: u32 = 64;
 const SITE_TRACEPOINT: u32 = SITE_UPROBE + MAX_UPROBES;
 const SITE_TCP_CONNECT: u32 = SITE_TRACEPOINT + MAX_TRACEPOINTS;
-const SITE_KRETPROBE: u32 = SITE_TCP_CONNECT + 2;
+const SITE_IP_OUTPUT: u32 = SITE_TCP_CONNECT + 2;
+const SITE_KRETPROBE: u32 = SITE_IP_OUTPUT + 2;
 
 impl Site {
     fn index(self) -> u32 {
@@ -122,6 +135,8 @@ impl Site {
             Site::Tracepoint(id) => SITE_TRACEPOINT + id,
             Site::TcpConnect => SITE_TCP_CONNECT,
             Site::SocketConnect => SITE_TCP_CONNECT + 1,
+            Site::Output(IpVersion::V4) => SITE_IP_OUTPUT,
+            Site::Output(IpVersion::V6) => SITE_IP_OUTPUT + 1,
             Site::KprobeReturn(id) => SITE_KRETPROBE + id,
         }
     }
@@ -137,7 +152,9 @@ impl Site {
             i if i < SITE_TRACEPOINT => Site::Uprobe(i - SITE_UPROBE),
             i if i < SITE_TCP_CONNECT => Site::Tracepoint(i - SITE_TRACEPOINT),
             SITE_TCP_CONNECT => Site::TcpConnect,
-            i if i < SITE_KRETPROBE => Site::SocketConnect,
+            i if i < SITE_IP_OUTPUT => Site::SocketConnect,
+            SITE_IP_OUTPUT => Site::Output(IpVersion::V4),
+            i if i < SITE_KRETPROBE => Site::Output(IpVersion::V6),
             i => Site::KprobeReturn(i - SITE_KRETPROBE),
         }
     }
@@ -277,6 +294,9 @@ pub enum ConnectView {
     /// The address it connects to (security_socket_connect's second), as
     /// a sockaddr: family, address and port.
     Address,
+    /// The first packet (ip_output's skb): family, protocol, the source as
+    /// bound and the destination.
+    Packet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -562,12 +582,15 @@ pub struct PolicySource {
     /// only while a hook needs it.
     sys_exit: Option<Link>,
     /// The connect programs (connect4, connect6), attached while a hook is
-    /// installed on a connect site.
+    /// installed on a connect or output site.
     connect: Vec<Link>,
-    /// sys_exit_connect, which delivers the signals connect sites decided:
-    /// a syscall tracepoint puts every syscall of the node on the kernel's
-    /// slow path, so only while a connect hook may signal.
-    connect_exit: Option<Link>,
+    /// The sendmsg programs (sendmsg4, sendmsg6), while one is on an output site.
+    sendmsg: Vec<Link>,
+    /// The exits of the syscalls whose cgroup hooks may refuse (connect,
+    /// sendto, sendmsg, sendmmsg), by name: they deliver the signals those
+    /// hooks decided. A syscall tracepoint puts every syscall of the node on
+    /// the kernel's slow path, so each only while a hook there may signal.
+    signal_exits: HashMap<&'static str, Link>,
     /// The root cgroup v2 the connect programs attach to.
     cgroup_root: std::path::PathBuf,
     /// Executable paths policies name, by id (ids from 1).
@@ -878,6 +901,8 @@ impl PolicySource {
             let on_demand = [
                 "policy_sys_",
                 "policy_connect",
+                "policy_sendmsg",
+                "policy_signal_exit",
                 "policy_kprobe",
                 "policy_kretprobe",
                 "policy_lsm_",
@@ -898,7 +923,8 @@ impl PolicySource {
             sys_enter: HashMap::new(),
             sys_exit: None,
             connect: Vec::new(),
-            connect_exit: None,
+            sendmsg: Vec::new(),
+            signal_exits: HashMap::new(),
             cgroup_root: cgroup_root.to_owned(),
             binaries: HashMap::new(),
             installed: HashMap::new(),
@@ -1463,12 +1489,22 @@ impl PolicySource {
         let want_enter: Vec<u32> =
             sites().filter_map(|s| if let Site::Enter(nr) = s { Some(*nr) } else { None }).collect();
         let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
-        let connect_site = |s: &Site| matches!(s, Site::TcpConnect | Site::SocketConnect);
+        let output_site = |s: &Site| matches!(s, Site::Output(_));
+        let connect_site = |s: &Site| matches!(s, Site::TcpConnect | Site::SocketConnect) || output_site(s);
         let want_connect = sites().any(connect_site);
-        let want_connect_exit = self
-            .installed
-            .values()
-            .any(|h| h.sites.iter().any(connect_site) && h.selectors.iter().any(|s| s.actions.signal.is_some()));
+        let want_sendmsg = sites().any(output_site);
+        let signals = |on: &dyn Fn(&Site) -> bool| {
+            self.installed
+                .values()
+                .any(|h| h.sites.iter().any(on) && h.selectors.iter().any(|s| s.actions.signal.is_some()))
+        };
+        let mut want_signal_exits = Vec::new();
+        if signals(&connect_site) {
+            want_signal_exits.push("connect");
+        }
+        if signals(&output_site) {
+            want_signal_exits.extend(["sendto", "sendmsg", "sendmmsg"]);
+        }
         let mut want_kprobes: HashMap<u32, bool> = HashMap::new();
         let mut want_kretprobes = Vec::new();
         let mut want_lsm = Vec::new();
@@ -1582,28 +1618,48 @@ impl PolicySource {
                 .map_err(|e| PolicyLoadError::Load(format!("attaching to the tracepoint {subsystem}/{event}: {e}")))?;
             self.tracepoint_links.insert(*id, link);
         }
+        // The cgroup programs, on the root cgroup v2: every process's sockets.
+        let on_cgroup = |programs: [(&libbpf_rs::ProgramMut, &str); 2]| {
+            let cgroup = std::fs::File::open(&self.cgroup_root).map_err(|e| {
+                PolicyLoadError::Load(format!("opening the cgroup {}: {e}", self.cgroup_root.display()))
+            })?;
+            use std::os::fd::AsRawFd;
+            programs
+                .into_iter()
+                .map(|(prog, name)| prog.attach_cgroup(cgroup.as_raw_fd()).map_err(attach_err(name.into())))
+                .collect::<Result<Vec<_>, _>>()
+        };
         match (want_connect, self.connect.is_empty()) {
             (true, true) => {
-                let cgroup = std::fs::File::open(&self.cgroup_root).map_err(|e| {
-                    PolicyLoadError::Load(format!("opening the cgroup {}: {e}", self.cgroup_root.display()))
-                })?;
-                use std::os::fd::AsRawFd;
-                let fd = cgroup.as_raw_fd();
-                self.connect = vec![
-                    progs.policy_connect4.attach_cgroup(fd).map_err(attach_err("policy_connect4".into()))?,
-                    progs.policy_connect6.attach_cgroup(fd).map_err(attach_err("policy_connect6".into()))?,
-                ];
+                self.connect = on_cgroup([
+                    (&progs.policy_connect4, "policy_connect4"),
+                    (&progs.policy_connect6, "policy_connect6"),
+                ])?
             }
             (false, false) => self.connect.clear(),
             _ => {}
         }
-        match (want_connect_exit, self.connect_exit.is_some()) {
-            (true, false) => {
-                let link = progs.policy_connect_exit.attach().map_err(attach_err("policy_connect_exit".into()))?;
-                self.connect_exit = Some(link);
+        match (want_sendmsg, self.sendmsg.is_empty()) {
+            (true, true) => {
+                self.sendmsg = on_cgroup([
+                    (&progs.policy_sendmsg4, "policy_sendmsg4"),
+                    (&progs.policy_sendmsg6, "policy_sendmsg6"),
+                ])?
             }
-            (false, true) => self.connect_exit = None,
+            (false, false) => self.sendmsg.clear(),
             _ => {}
+        }
+        self.signal_exits.retain(|name, _| want_signal_exits.contains(name));
+        for name in want_signal_exits {
+            if self.signal_exits.contains_key(name) {
+                continue;
+            }
+            let event = format!("sys_exit_{name}");
+            let link = progs
+                .policy_signal_exit
+                .attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, &event)
+                .map_err(attach_err(format!("the tracepoint syscalls/{event}")))?;
+            self.signal_exits.insert(name, link);
         }
         self.lsm_links.retain(|hook, _| want_lsm.contains(hook));
         for hook in want_lsm {
@@ -1731,7 +1787,7 @@ impl PolicySource {
                         return Err(PolicyLoadError::Load(format!("this kernel runs no BPF LSM programs ({why})")));
                     }
                 }
-                Site::TcpConnect | Site::SocketConnect if !self.kernel.connect_errno => {
+                Site::TcpConnect | Site::SocketConnect | Site::Output(_) if !self.kernel.connect_errno => {
                     let other = hook.selectors.iter().filter_map(|s| s.actions.override_error).find(|e| *e != -1);
                     if let Some(error) = other {
                         return Err(PolicyLoadError::Load(format!(
@@ -1741,7 +1797,7 @@ impl PolicySource {
                     }
                 }
                 // bpf_set_retval makes the connect fail with argError.
-                Site::TcpConnect | Site::SocketConnect => {}
+                Site::TcpConnect | Site::SocketConnect | Site::Output(_) => {}
                 _ if overrides => {
                     return Err(PolicyLoadError::Load(format!(
                         "Override needs a kprobe or an LSM hook; {site:?} cannot change a return value"

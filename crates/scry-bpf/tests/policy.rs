@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use scry_bpf::policy::{
     Actions, ArgKind, ArgMatch, ArgSource, ArgSpec, BinariesOp, BinaryOp, CapabilityMatch, CapabilitySet, ConnectView,
-    DataJoiner, Hook, IntOp, LsmHook, MAX_DATA, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord, PolicySource,
-    RateLimit, RateScope, Selector, Side, Site, SockField, SockTuple, StrOp, TracepointField, UserFunction, UserTarget,
-    decode,
+    DataJoiner, Hook, IntOp, IpVersion, LsmHook, MAX_DATA, NamespaceMatch, NamespaceType, PidMatch, PolicyRecord,
+    PolicySource, RateLimit, RateScope, Selector, Side, Site, SockField, SockTuple, StrOp, TracepointField,
+    UserFunction, UserTarget, decode,
 };
 
 const SYS_UMASK: u32 = 95;
@@ -469,6 +469,131 @@ fn socket_connect_hooks_see_the_socket_and_its_address_and_refuse_with_eperm_or_
     let want: &[u8] = if source.kernel().connect_errno { b"refused 111\n" } else { b"refused 1\n" };
     assert_eq!(out.stdout, want, "{out:?}");
     source.remove(3).unwrap();
+}
+
+/// Python sending one UDP datagram from a fresh socket of `family` with
+/// sendto(), or (`connected`) with connect() then send(); prints "sent", or
+/// "refused" and the errno.
+fn python_udp_send(family: &str, host: &str, port: u16, connected: bool) -> (u32, Output) {
+    let send = if connected {
+        format!("s.connect(('{host}', {port}))\n    s.send(b'query')")
+    } else {
+        format!("s.sendto(b'query', ('{host}', {port}))")
+    };
+    let script = format!(
+        "import socket\ns = socket.socket(socket.{family}, socket.SOCK_DGRAM)\ntry:\n    {send}\n    \
+         print('sent', flush=True)\nexcept OSError as e:\n    print('refused', e.errno, flush=True)"
+    );
+    run_with_pid("/usr/bin/python3", &["-c", &script])
+}
+
+/// Whether a datagram waits on `socket` (within 1 s).
+fn received(socket: &std::net::UdpSocket) -> bool {
+    socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    socket.recv(&mut [0; 64]).is_ok()
+}
+
+#[test]
+fn output_hooks_stop_datagrams_and_connections_to_unlisted_servers_before_anything_leaves() {
+    let mut source = load();
+    // Tetragon's dns-only-specified-servers, on a port of the test's own:
+    // TCP or UDP to port P anywhere but 127.0.0.53 kills.
+    let allowed = std::net::UdpSocket::bind("127.0.0.53:0").unwrap();
+    let port = allowed.local_addr().unwrap().port();
+    let blocked = std::net::UdpSocket::bind(("127.0.0.2", port)).unwrap();
+    let blocked_v6 = std::net::UdpSocket::bind(("::1", port)).unwrap();
+    let blocked_tcp = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
+    blocked_tcp.set_nonblocking(true).unwrap();
+    let packet = ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Connect(ConnectView::Packet) };
+    let hook = |actions| Hook {
+        policy_id: 12,
+        sites: vec![Site::Output(IpVersion::V4), Site::Output(IpVersion::V6)],
+        args: vec![packet],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![
+                ArgMatch::Field { index: 0, field: SockField::Protocol, values: vec![6, 17] },
+                ArgMatch::Port { index: 0, side: Side::Destination, negated: false, ranges: vec![(port, port)] },
+                ArgMatch::Addr {
+                    index: 0,
+                    side: Side::Destination,
+                    negated: true,
+                    cidrs: vec![("127.0.0.53".parse().unwrap(), 32)],
+                },
+            ],
+            binaries: Some((BinariesOp::In, vec![python()])),
+            actions,
+            ..Default::default()
+        }],
+    };
+    source.install(5, &hook(Actions { post: true, signal: Some(SIGKILL), ..Default::default() })).unwrap();
+    let records = Records::new(&source);
+    let (ok, out) = python_udp_send("AF_INET", "127.0.0.53", port, false);
+    assert_eq!(out.stdout, b"sent\n", "{out:?}");
+    assert!(received(&allowed), "the allowed server got its datagram");
+    let (to, out) = python_udp_send("AF_INET", "127.0.0.2", port, false);
+    assert!(killed(&out), "sendto: {out:?}");
+    let (connected, out) = python_udp_send("AF_INET", "127.0.0.2", port, true);
+    assert!(killed(&out), "connect: {out:?}");
+    let (tcp, out) = python_connect("127.0.0.2", port);
+    assert!(killed(&out), "TCP: {out:?}");
+    // A v6 socket's IPv4-mapped destination leaves as IPv4.
+    let (mapped, out) = python_udp_send("AF_INET6", "::ffff:127.0.0.2", port, false);
+    assert!(killed(&out), "mapped: {out:?}");
+    let (v6, out) = python_udp_send("AF_INET6", "::1", port, false);
+    assert!(killed(&out), "v6: {out:?}");
+    exercised("cgroup_sock_addr");
+    // Nothing left: no datagram, no connection to accept.
+    assert!(!received(&blocked) && !received(&blocked_v6), "a refused datagram arrived");
+    assert_eq!(blocked_tcp.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    let pids = [ok, to, connected, tcp, mapped, v6];
+    let got = records.of(&pids, v6);
+    let seen: Vec<_> = got.iter().map(|r| (r.pid, r.site, r.signal)).collect();
+    let v4 = Site::Output(IpVersion::V4);
+    let killed_at = |pid, site| (pid, site, Some((SIGKILL, 0)));
+    assert_eq!(
+        seen,
+        vec![
+            killed_at(to, v4),
+            killed_at(connected, v4),
+            killed_at(tcp, v4),
+            killed_at(mapped, v4),
+            killed_at(v6, Site::Output(IpVersion::V6)),
+        ]
+    );
+    // The packet: protocol and destination; the source as bound (sendto
+    // binds a port first, connect() later).
+    let view: Vec<_> = got
+        .iter()
+        .map(|r| {
+            let t = &r.sockets[0];
+            let from = t.source.unwrap();
+            (t.family, t.protocol, t.destination.unwrap(), from.ip().is_unspecified(), from.port() != 0)
+        })
+        .collect();
+    let at = |s: &str| sock_addr(&format!("{s}:{port}"));
+    assert_eq!(
+        view,
+        vec![
+            (2, 17, at("127.0.0.2"), true, true),
+            (2, 17, at("127.0.0.2"), true, false),
+            (2, 6, at("127.0.0.2"), true, false),
+            (2, 17, at("127.0.0.2"), true, true),
+            (10, 17, at("[::1]"), true, true),
+        ]
+    );
+    // Override refuses the send with its argError where cgroup programs
+    // may set it (EPERM elsewhere); nothing is sent, nobody is killed.
+    source.remove(5).unwrap();
+    let (error, want): (i32, &[u8]) =
+        if source.kernel().connect_errno { (-13, b"refused 13\n") } else { (-1, b"refused 1\n") };
+    source.install(5, &hook(Actions { override_error: Some(error), ..Default::default() })).unwrap();
+    assert_eq!(python_udp_send("AF_INET", "127.0.0.2", port, false).1.stdout, want);
+    assert_eq!(python_udp_send("AF_INET", "127.0.0.2", port, true).1.stdout, want);
+    assert!(!received(&blocked), "a refused datagram arrived");
+    source.remove(5).unwrap();
+    assert_eq!(python_udp_send("AF_INET", "127.0.0.2", port, false).1.stdout, b"sent\n", "removed");
+    assert!(received(&blocked), "sent once removed");
 }
 
 #[test]

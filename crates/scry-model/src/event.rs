@@ -495,6 +495,8 @@ pub struct KprobeArgument {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sockaddr_arg: Option<KprobeSockaddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub skb_arg: Option<KprobeSkb>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_credentials_arg: Option<ProcessCredentials>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capability_arg: Option<KprobeCapability>,
@@ -563,6 +565,30 @@ pub struct KprobeSock {
     /// `TCP_SYN_SENT`
     #[serde(skip_serializing_if = "String::is_empty")]
     pub state: String,
+}
+
+/// Tetragon's `KprobeSkb`: a packet's protocol and ends (fields the hook
+/// did not see are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KprobeSkb {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub saddr: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub daddr: String,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub sport: u32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub dport: u32,
+    /// The IP protocol's number (6).
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub proto: u32,
+    /// `IPPROTO_TCP`
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    /// `AF_INET`
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub family: String,
 }
 
 impl ProcessCredentials {

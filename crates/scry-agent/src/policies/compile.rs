@@ -13,8 +13,8 @@
 //! Post, NoPost, Sigkill and Signal; enforce and monitor modes.
 
 use scry_bpf::policy::{
-    self as engine, ArgKind, ArgSource, ArgSpec, ConnectView, Hook as EngineSiteHook, KernelHooks, LsmHook, Site,
-    TracepointField, UserFunction, UserTarget,
+    self as engine, ArgKind, ArgSource, ArgSpec, ConnectView, Hook as EngineSiteHook, IpVersion, KernelHooks, LsmHook,
+    Site, TracepointField, UserFunction, UserTarget,
 };
 use scry_bpf::tracefs;
 use scry_policy::{
@@ -40,6 +40,8 @@ pub enum Shown {
     Sock,
     /// `sockaddr_arg`.
     SockAddr,
+    /// `skb_arg`.
+    Skb,
     /// `process_credentials_arg`.
     Cred,
     /// `kernel_cap_t_arg` (hex).
@@ -170,7 +172,10 @@ enum Param {
     Binprm,
     Sock,
     Sockaddr,
+    Skb,
     Cred,
+    /// An argument the equivalent hook does not have: what it is.
+    Absent(&'static str),
 }
 
 impl Param {
@@ -181,6 +186,7 @@ impl Param {
             (Param::Binprm, ArgType::LinuxBinprm) => Some(Shown::Binprm),
             (Param::Sock, ArgType::Sock | ArgType::Socket) => Some(Shown::Sock),
             (Param::Sockaddr, ArgType::Sockaddr) => Some(Shown::SockAddr),
+            (Param::Skb, ArgType::Skb) => Some(Shown::Skb),
             (Param::Cred, ArgType::Cred) => Some(Shown::Cred),
             _ => None,
         }
@@ -193,7 +199,9 @@ impl Param {
             Param::Binprm => "linux_binprm",
             Param::Sock => "sock (or socket)",
             Param::Sockaddr => "sockaddr",
+            Param::Skb => "skb",
             Param::Cred => "cred",
+            Param::Absent(what) => what,
         }
     }
 }
@@ -266,6 +274,38 @@ fn equivalent(function: &str) -> Option<Equivalent> {
             at_exec: false,
             connect: true,
         },
+        // A flow's first packet, before it exists: what stops a datagram
+        // before it leaves (Tetragon's own UDP example hooks ip_output).
+        "ip_output" | "ip6_output" => {
+            let v4 = function == "ip_output";
+            Equivalent {
+                sites: vec![Site::Output(if v4 { IpVersion::V4 } else { IpVersion::V6 })],
+                skip_failed: false,
+                attachment: if v4 {
+                    "cgroup connect4/connect6 and sendmsg4/sendmsg6 (IPv4 flows of TCP and UDP sockets, before their \
+                     first packet exists: TCP connect(), UDP connect() — a connected socket's datagrams go where it \
+                     said — and UDP datagrams sent to an address; not raw or ping sockets, nor connections accepted \
+                     from others. Once per flow or datagram rather than per packet. A signal or Override refuses the \
+                     call with EPERM, so nothing leaves; the signal follows when the syscall returns)"
+                } else {
+                    "cgroup connect6 and sendmsg6 (IPv6 flows of TCP and UDP sockets, before their first packet \
+                     exists: TCP connect(), UDP connect() — a connected socket's datagrams go where it said — and UDP \
+                     datagrams sent to an address; not raw or ping sockets, nor connections accepted from others. \
+                     Once per flow or datagram rather than per packet. A signal or Override refuses the call with \
+                     EPERM, so nothing leaves; the signal follows when the syscall returns)"
+                },
+                params: vec![
+                    (
+                        Param::Absent("struct net *, which this equivalent hook does not provide"),
+                        seen(ConnectView::Socket),
+                    ),
+                    (Param::Sock, seen(ConnectView::Connecting)),
+                    (Param::Skb, seen(ConnectView::Packet)),
+                ],
+                at_exec: false,
+                connect: true,
+            }
+        }
         // Every exec that succeeds, before the new program runs.
         "security_bprm_check" => Equivalent {
             sites: vec![Site::Exec],
@@ -321,7 +361,7 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
                     format!(
                         "{:?} is a kernel function: this kernel attaches neither kprobes nor fentry, and this \
                          engine has no equivalent hook for it (equivalents: tcp_connect, security_socket_connect, \
-                         security_bprm_check, security_file_open, fd_install, commit_creds, __sys_* syscall bodies; \
+                         ip_output, ip6_output, security_bprm_check, security_file_open, fd_install, commit_creds, __sys_* syscall bodies; \
                          syscall hooks: `syscall: true`)",
                         f.call
                     ),
@@ -1082,11 +1122,13 @@ fn connect_sees(h: &Hook, call: &str) -> Result<(), PolicyError> {
                 | ArgFilter::Addr { side, .. } => *side == Side::Source,
                 _ => false,
             };
-            if call == "tcp_connect" && source {
+            if matches!(call, "tcp_connect" | "ip_output" | "ip6_output") && source {
                 return Err(unsupported(
                     &format!("{at}.operator"),
-                    "on tcp_connect's equivalent hook the source port and address are not chosen yet (the kernel \
-                     picks them after its cgroup hook): SAddr, SPort and SPortPriv cannot be evaluated",
+                    format!(
+                        "on {call}'s equivalent hook the source port and address are not chosen yet (the kernel \
+                         picks them after its cgroup hook): SAddr, SPort and SPortPriv cannot be evaluated"
+                    ),
                 ));
             }
             if let ArgFilter::Family(families) = &m.filter
@@ -1462,8 +1504,8 @@ mod tests {
             error("  - call: tcp_sendmsg\n    syscall: false\n"),
             "spec.kprobes[0].call: \"tcp_sendmsg\" is a kernel function: this kernel attaches neither kprobes nor \
              fentry, and this engine has no equivalent hook for it (equivalents: tcp_connect, \
-             security_socket_connect, security_bprm_check, security_file_open, fd_install, commit_creds, __sys_* \
-             syscall bodies; syscall hooks: `syscall: true`)"
+             security_socket_connect, ip_output, ip6_output, security_bprm_check, security_file_open, fd_install, \
+             commit_creds, __sys_* syscall bodies; syscall hooks: `syscall: true`)"
         );
         assert_eq!(
             error("  - call: sys_read\n    syscall: true\n    args:\n    - index: 1\n      type: file\n"),

@@ -19,7 +19,7 @@ use scry_bpf::policy::{
     CredInfo, DataJoiner, MAX_HOOKS, PolicyRecord, PolicySource, RingRecord, Site, SockTuple, decode,
 };
 use scry_model::event::{
-    Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSock, KprobeSockaddr,
+    Event, EventEnvelope, KprobeArgument, KprobeCapability, KprobePath, KprobeSkb, KprobeSock, KprobeSockaddr,
     KprobeTruncatedBytes, Process, ProcessCredentials, ProcessKprobe, ProcessTracepoint, ProcessUprobe,
 };
 use scry_model::socket_names as names;
@@ -534,6 +534,7 @@ fn arguments(hook: &CompiledHook, r: &PolicyRecord) -> (Vec<KprobeArgument>, Opt
                 Shown::SockAddr => {
                     KprobeArgument { sockaddr_arg: sockets.next().map(sockaddr_arg), label, ..Default::default() }
                 }
+                Shown::Skb => KprobeArgument { skb_arg: sockets.next().map(skb_arg), label, ..Default::default() },
                 Shown::Bytes => {
                     let s = strings.next();
                     let kept =
@@ -585,6 +586,21 @@ fn sock_arg(t: &SockTuple) -> KprobeSock {
         sport: t.source.map_or(0, |a| u32::from(a.port())),
         dport: t.destination.map_or(0, |a| u32::from(a.port())),
         state: names::name(names::TCP_STATES, t.state),
+    }
+}
+
+/// Tetragon's `skb_arg`: the packet's protocol and ends; a source the
+/// kernel had not chosen yet (unbound) is left out.
+fn skb_arg(t: &SockTuple) -> KprobeSkb {
+    let source = t.source.filter(|a| !a.ip().is_unspecified());
+    KprobeSkb {
+        saddr: source.map(|a| a.ip().to_string()).unwrap_or_default(),
+        daddr: t.destination.map(|a| a.ip().to_string()).unwrap_or_default(),
+        sport: t.source.map_or(0, |a| u32::from(a.port())),
+        dport: t.destination.map_or(0, |a| u32::from(a.port())),
+        proto: u32::from(t.protocol),
+        protocol: names::protocol(t.protocol),
+        family: names::name(names::FAMILIES, t.family),
     }
 }
 

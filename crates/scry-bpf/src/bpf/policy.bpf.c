@@ -1681,24 +1681,61 @@ static __always_inline void run_connect_site(__u32 site, struct site_call *call,
 		run_site_as(site, call, binary, true);
 }
 
-/* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
- * the hooks of tcp_connect's equivalent (TCP sockets) and of
- * security_socket_connect's (any) run here, with what each would see. A
- * selector that signals or overrides refuses the connection (EPERM), so
- * nothing leaves; the signal follows when connect() returns. Returns 1 to
- * allow. */
-static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family)
+/* Whether a v6 address is IPv4-mapped (::ffff:a.b.c.d). */
+static __always_inline bool v4_mapped(const __u32 *a)
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
+}
+
+/* An IPv4-mapped address as the IPv4 address it is (others: unset). */
+static __always_inline void unmap_v4(__u32 *a)
+{
+	a[0] = v4_mapped(a) ? a[3] : 0;
+	a[1] = 0;
+	a[2] = 0;
+	a[3] = 0;
+}
+
+/* The ip_output / ip6_output hooks on the call's first packet: TCP and UDP
+ * only (a raw or ping socket's datagrams reach no sendmsg hook, so their
+ * connect alone would be half the story). A v6 socket's datagram to an
+ * IPv4-mapped address leaves through ip_output, as IPv4. */
+static __always_inline void run_output_sites(struct site_call *call, __u32 binary)
+{
+	struct sock_tuple *p = &call->sc->site_sock[SITE_SOCK_PACKET];
+
+	if (p->protocol != IPPROTO_TCP && p->protocol != IPPROTO_UDP)
+		return;
+	if (p->family == AF_INET6 && v4_mapped((__u32 *)p->daddr)) {
+		p->family = AF_INET;
+		unmap_v4((__u32 *)p->daddr);
+		unmap_v4((__u32 *)p->saddr);
+	}
+	if (p->family == AF_INET)
+		run_connect_site(SITE_IP_OUTPUT, call, binary);
+	else
+		run_connect_site(SITE_IP6_OUTPUT, call, binary);
+}
+
+/* What a cgroup sock_addr hook knows, as the sites' views see it: the
+ * socket as it is, the address the call names (a sockaddr: on the source
+ * side), and the first packet it would send (source as bound: the kernel
+ * picks it later; destination the address). The other views start as the
+ * socket. Returns NULL when there is nothing to run. */
+static __always_inline struct scratch *sock_addr_views(struct bpf_sock_addr *ctx, __u16 family)
 {
 	struct bpf_sock *sk = ctx->sk;
-	struct sock_tuple *t;
-	struct site_call call;
-	__u32 zero = 0, binary;
+	struct sock_tuple *t, *a, *p;
+	struct scratch *sc;
+	__u32 zero = 0;
 
-	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!call.sc || !sk)
-		return 1;
-	t = &call.sc->site_sock[SITE_SOCK_SOCKET];
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!sc || !sk)
+		return NULL;
+	t = &sc->site_sock[SITE_SOCK_SOCKET];
+	a = &sc->site_sock[SITE_SOCK_ADDRESS];
 	__builtin_memset(t, 0, sizeof(*t));
+	__builtin_memset(a, 0, sizeof(*a));
 	t->family = family;
 	t->type = ctx->type;
 	t->protocol = ctx->protocol;
@@ -1708,54 +1745,100 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
 		__u32 src = sk->src_ip4, dst = ctx->user_ip4;
 
 		__builtin_memcpy(t->saddr, &src, 4);
-		__builtin_memcpy(call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, &dst, 4);
+		__builtin_memcpy(a->saddr, &dst, 4);
 	} else {
 		/* Context fields by constant offsets only: no loop. */
 		__u32 src[4] = { sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3] };
 		__u32 dst[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
 
 		__builtin_memcpy(t->saddr, src, 16);
-		__builtin_memcpy(call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, dst, 16);
+		__builtin_memcpy(a->saddr, dst, 16);
 	}
-	/* The address: family, address and port on the source side. */
-	t = &call.sc->site_sock[SITE_SOCK_ADDRESS];
-	t->family = family;
-	t->type = 0;
-	t->protocol = 0;
-	t->state = 0;
-	t->sport = bpf_ntohs(ctx->user_port);
-	t->dport = 0;
-	__builtin_memset(t->daddr, 0, 16);
-	/* As tcp_connect sees it: the destination set, the SYN about to go. */
+	a->family = family;
+	a->sport = bpf_ntohs(ctx->user_port);
+	__builtin_memcpy(&sc->site_sock[SITE_SOCK_CONNECTING], t, sizeof(*t));
+	p = &sc->site_sock[SITE_SOCK_PACKET];
+	__builtin_memcpy(p, t, sizeof(*t));
+	p->type = 0;
+	p->state = 0;
+	__builtin_memcpy(p->daddr, a->saddr, 16);
+	p->dport = a->sport;
+	return sc;
+}
+
+/* Runs a sock_addr hook's sites, with the call's sources as `sc` holds
+ * them, and decides: 1 allows the call; 0 refuses it (EPERM, or Override's
+ * argError through bpf_set_retval where the kernel has it: 5.18; a
+ * constant, so older kernels never verify the call). */
+static __always_inline int sock_addr_verdict(struct site_call *call)
+{
+	if (!call->sc->call.deny)
+		return 1;
+	if (connect_errno && call->sc->call.error < 0)
+		bpf_set_retval(call->sc->call.error);
+	return 0;
+}
+
+static __always_inline void clear_sources(struct site_call *call, __u64 addrlen)
+{
+	call->raw = call->sc->raw;
+	call->raw[0] = 0;
+	call->raw[1] = 0;
+	call->raw[2] = addrlen;
+	call->raw[3] = 0;
+	call->raw[4] = 0;
+	call->raw[5] = 0;
+	call->raw[SRC_RET] = 0;
+	call->raw[SRC_BPRM] = 0;
+	call->sc->call.deny = 0;
+	call->sc->call.error = 0;
+}
+
+/* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
+ * the hooks of tcp_connect's equivalent (TCP sockets), of
+ * security_socket_connect's (any) and of ip_output's (TCP and UDP) run
+ * here, with what each would see. A selector that signals or overrides
+ * refuses the connection, so nothing leaves; the signal follows when
+ * connect() returns. */
+static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family)
+{
+	struct sock_tuple *t;
+	struct site_call call;
+	__u32 binary;
+
+	call.sc = sock_addr_views(ctx, family);
+	if (!call.sc)
+		return 1;
+	/* As tcp_connect and ip_output see the socket: the destination set. */
 	t = &call.sc->site_sock[SITE_SOCK_CONNECTING];
-	__builtin_memcpy(t, &call.sc->site_sock[SITE_SOCK_SOCKET], sizeof(*t));
 	__builtin_memcpy(t->daddr, call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, 16);
 	t->dport = call.sc->site_sock[SITE_SOCK_ADDRESS].sport;
-	t->state = TCP_SYN_SENT;
-	call.raw = call.sc->raw;
-	call.raw[0] = 0;
-	call.raw[1] = 0;
-	call.raw[2] = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	call.raw[3] = 0;
-	call.raw[4] = 0;
-	call.raw[5] = 0;
-	call.raw[SRC_RET] = 0;
-	call.raw[SRC_BPRM] = 0;
-	call.sc->call.deny = 0;
-	call.sc->call.error = 0;
-	/* Unrolled: 6.1's verifier takes a loop over the two sites for an
+	t->state = ctx->protocol == IPPROTO_TCP ? TCP_SYN_SENT : TCP_ESTABLISHED;
+	clear_sources(&call, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	/* Unrolled: 6.1's verifier takes a loop over the sites for an
 	 * infinite one. */
 	binary = current_binary();
 	if (ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP)
 		run_connect_site(SITE_TCP_CONNECT, &call, binary);
 	run_connect_site(SITE_SOCKET_CONNECT, &call, binary);
-	if (!call.sc->call.deny)
+	run_output_sites(&call, binary);
+	return sock_addr_verdict(&call);
+}
+
+/* A UDP datagram sent to an address (sendto, sendmsg and sendmmsg with a
+ * name; a connected socket's were checked at its connect), before it is
+ * built: ip_output's hooks. Refused, the send fails and nothing leaves;
+ * the signal follows when the syscall returns. */
+static __always_inline int sendmsg_check(struct bpf_sock_addr *ctx, __u16 family)
+{
+	struct site_call call;
+
+	call.sc = sock_addr_views(ctx, family);
+	if (!call.sc)
 		return 1;
-	/* Override's argError (bpf_set_retval, 5.18; a constant, so older
-	 * kernels never verify the call); EPERM otherwise. */
-	if (connect_errno && call.sc->call.error < 0)
-		bpf_set_retval(call.sc->call.error);
-	return 0;
+	clear_sources(&call, 0);
+	run_output_sites(&call, current_binary());
+	return sock_addr_verdict(&call);
 }
 
 SEC("cgroup/connect4")
@@ -1770,8 +1853,22 @@ int policy_connect6(struct bpf_sock_addr *ctx)
 	return connect_check(ctx, AF_INET6);
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int policy_connect_exit(void *ctx)
+SEC("cgroup/sendmsg4")
+int policy_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sendmsg_check(ctx, AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int policy_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sendmsg_check(ctx, AF_INET6);
+}
+
+/* The exit of a syscall a cgroup hook refused (connect, sendto, sendmsg,
+ * sendmmsg): the signal its hook decided on. */
+SEC("tracepoint")
+int policy_signal_exit(void *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), *sig = bpf_map_lookup_elem(&pending_signal, &tid);
 

@@ -36,9 +36,14 @@
  * security_socket_connect (any) see it. */
 #define SITE_TCP_CONNECT (SITE_TRACEPOINT + POLICY_TRACEPOINTS)
 #define SITE_SOCKET_CONNECT (SITE_TCP_CONNECT + 1)
+/* A flow's first packet, as ip_output (IPv4) and ip6_output (IPv6) see it,
+ * before it exists: TCP and UDP connect() from cgroup connect4/connect6,
+ * and UDP datagrams sent to an address from cgroup sendmsg4/sendmsg6. */
+#define SITE_IP_OUTPUT (SITE_SOCKET_CONNECT + 1)
+#define SITE_IP6_OUTPUT (SITE_IP_OUTPUT + 1)
 /* A kernel function's return (kretprobe), by the same id as its kprobe:
  * the hooks see the arguments kept at its entry and the return value. */
-#define SITE_KRETPROBE (SITE_SOCKET_CONNECT + 1)
+#define SITE_KRETPROBE (SITE_IP6_OUTPUT + 1)
 #define POLICY_SITES (SITE_KRETPROBE + POLICY_KPROBES)
 
 /* Where a tracepoint site's raw values are in its record (from the
@@ -121,7 +126,7 @@ enum arg_kind {
 	ARG_SOCKET,      /* a struct socket *: its sock */
 	ARG_SOCKADDR,    /* a struct sockaddr * in kernel memory */
 	ARG_USER_SOCKADDR, /* a struct sockaddr * in the caller's memory */
-	ARG_SITE_SOCK,   /* a connect site's socket or address: `source` says which */
+	ARG_SITE_SOCK,   /* a connect or output site's socket, address or packet: `source` says which */
 	ARG_CRED,        /* a struct cred * */
 	ARG_CURRENT_CRED, /* the calling task's credentials (after the call, at an exit) */
 	ARG_KERNEL_CAP,  /* a kernel_cap_t *: its 64 bits, compared as an integer */
@@ -140,13 +145,15 @@ struct cred_info {
 	__u64 permitted, effective, inheritable;
 };
 
-/* What a connect site knows (ARG_SITE_SOCK's source): the socket as
- * tcp_connect sees it (destination set, TCP_SYN_SENT), the socket before it
- * connects, and the address it connects to. */
+/* What a connect or output site knows (ARG_SITE_SOCK's source): the socket
+ * as tcp_connect and ip_output see it (destination set; TCP_SYN_SENT for
+ * TCP, TCP_ESTABLISHED for a connected UDP socket), the socket before the
+ * call, the address it names, and the first packet (skb). */
 #define SITE_SOCK_CONNECTING 0
 #define SITE_SOCK_SOCKET 1
 #define SITE_SOCK_ADDRESS 2
-#define SITE_SOCKS 3
+#define SITE_SOCK_PACKET 3
+#define SITE_SOCKS 4
 
 /* A socket or address argument. An address (sockaddr) fills the source
  * side, as Tetragon's does. IPv4 addresses are in the first 4 bytes. */
