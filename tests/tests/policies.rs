@@ -246,3 +246,82 @@ fn policies_kill_and_post_in_the_kernel_and_are_managed_live() {
         "{list}"
     );
 }
+
+/// dig asking `server` (over TCP with `tcp`) once, for a name of its own.
+fn dig(server: &str, tcp: bool) -> Output {
+    let mut cmd = Command::new("/usr/bin/dig");
+    cmd.args([&format!("@{server}"), "+tries=1", "+timeout=1", "scry-policy.test"]);
+    if tcp {
+        cmd.arg("+tcp");
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn tetragons_dns_only_specified_servers_policy_kills_a_query_to_another_server_before_it_leaves() {
+    // Tetragon's example, scoped to dig so nothing else here is killed.
+    let dig_binary = std::fs::canonicalize("/usr/bin/dig").unwrap();
+    let policy = format!(
+        "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: dns-only-specified-servers\nspec:\n  \
+         kprobes:\n  - call: ip_output\n    syscall: false\n    args:\n    - index: 2\n      type: skb\n    selectors:\n    \
+         - matchArgs:\n      - index: 2\n        operator: Protocol\n        values: [IPPROTO_TCP, IPPROTO_UDP]\n      \
+         - index: 2\n        operator: DPort\n        values: [53]\n      - index: 2\n        operator: NotDAddr\n        \
+         values: [127.0.0.53]\n      matchBinaries:\n      - operator: In\n        values: [\"{}\"]\n      matchActions:\n      \
+         - action: Sigkill\n",
+        dig_binary.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dns.yaml"), policy).unwrap();
+    let allowed = std::net::UdpSocket::bind("127.0.0.53:53").expect("127.0.0.53:53 is free");
+    let blocked = std::net::UdpSocket::bind("127.0.0.2:53").expect("127.0.0.2:53 is free");
+    let blocked_tcp = std::net::TcpListener::bind("127.0.0.2:53").expect("127.0.0.2:53 (TCP) is free");
+    blocked_tcp.set_nonblocking(true).unwrap();
+    for s in [&allowed, &blocked] {
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    }
+    let agent = Agent::start(&["--policy-dir", dir.path().to_str().unwrap()]);
+    let rt = runtime();
+    let filter = EventFilter { event_types: vec![EventType::ProcessKprobe], ..Default::default() };
+    let mut events = rt.block_on(Events::subscribe(&agent, filter));
+
+    // The listed server gets the query (nobody answers: dig gives up, alive).
+    let out = dig("127.0.0.53", false);
+    assert_eq!(out.status.signal(), None, "{out:?}");
+    let mut query = [0; 512];
+    let n = allowed.recv(&mut query).expect("the query reached 127.0.0.53");
+    assert!(query[..n].windows(12).any(|w| w == b"\x0bscry-policy"), "a DNS query: {:?}", &query[..n]);
+    // Another server, over UDP and over TCP: killed, and nothing arrived.
+    for tcp in [false, true] {
+        let out = dig("127.0.0.2", tcp);
+        assert_eq!(out.status.signal(), Some(9), "tcp {tcp}: {out:?}");
+    }
+    assert!(blocked.recv(&mut query).is_err(), "a refused query arrived");
+    assert_eq!(blocked_tcp.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+
+    rt.block_on(events.until(Duration::from_secs(10), "both kills", |seen| seen.len() >= 2));
+    assert_eq!(events.seen.len(), 2, "{:#?}", events.seen);
+    let protocols: Vec<_> = events
+        .seen
+        .iter()
+        .map(|e| {
+            let Event::ProcessKprobe(k) = &e.event else { panic!("{e:?}") };
+            assert_eq!((k.function_name.as_str(), k.action.as_str()), ("ip_output", "KPROBE_ACTION_SIGKILL"));
+            assert_eq!(
+                (k.policy_name.as_str(), k.process.binary.as_str()),
+                ("dns-only-specified-servers", &*dig_binary.to_string_lossy())
+            );
+            let skb = k.args[0].skb_arg.as_ref().expect("the packet");
+            assert_eq!((skb.family.as_str(), skb.daddr.as_str(), skb.dport), ("AF_INET", "127.0.0.2", 53));
+            assert_eq!(skb.saddr, "", "the source is not chosen yet");
+            skb.protocol.clone()
+        })
+        .collect();
+    assert_eq!(protocols, ["IPPROTO_UDP", "IPPROTO_TCP"]);
+    let list = String::from_utf8(scry_policy(&agent, &["list"]).stdout).unwrap();
+    assert!(
+        list.contains(
+            "  spec.kprobes[0]: kprobe ip_output → cgroup connect4/connect6 and sendmsg4/sendmsg6 (IPv4 flows"
+        ),
+        "{list}"
+    );
+}

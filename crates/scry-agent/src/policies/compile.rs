@@ -1396,6 +1396,77 @@ mod tests {
     }
 
     #[test]
+    fn output_hooks_compile_to_the_cgroup_sites_on_every_kernel() {
+        // Tetragon's dns-only-specified-servers example.
+        let dns = "  - call: ip_output\n    syscall: false\n    args:\n    - index: 2\n      type: skb\n    selectors:\n    \
+                   - matchArgs:\n      - index: 2\n        operator: Protocol\n        values: [IPPROTO_TCP, \
+                   IPPROTO_UDP]\n      - index: 2\n        operator: DPort\n        values: [53]\n      - index: 2\n        \
+                   operator: NotDAddr\n        values: [127.0.0.53]\n      matchActions:\n      - action: Sigkill\n";
+        for kernel in [host(), matrix()] {
+            let hooks = compile(&policy(dns), 1, &kernel, &HostNamespaces::default(), &no_tracefs).unwrap();
+            assert!(hooks[0].attachment.starts_with("cgroup connect4/connect6 and sendmsg4/sendmsg6 (IPv4 flows"));
+            assert_eq!(hooks[0].args, vec![(Shown::Skb, None)]);
+            let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+            assert_eq!(h.sites, vec![Site::Output(IpVersion::V4)]);
+            assert_eq!(
+                h.args,
+                vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::Connect(ConnectView::Packet) }]
+            );
+            assert_eq!(
+                h.selectors[0].args,
+                vec![
+                    engine::ArgMatch::Field { index: 0, field: engine::SockField::Protocol, values: vec![6, 17] },
+                    engine::ArgMatch::Port {
+                        index: 0,
+                        side: engine::Side::Destination,
+                        negated: false,
+                        ranges: vec![(53, 53)]
+                    },
+                    engine::ArgMatch::Addr {
+                        index: 0,
+                        side: engine::Side::Destination,
+                        negated: true,
+                        cidrs: vec![("127.0.0.53".parse().unwrap(), 32)],
+                    },
+                ]
+            );
+            assert_eq!(h.selectors[0].actions.signal, Some(9));
+        }
+        let six = compile(
+            &policy(&dns.replace("ip_output", "ip6_output")),
+            1,
+            &host(),
+            &HostNamespaces::default(),
+            &no_tracefs,
+        )
+        .unwrap();
+        let EngineHook::Site(h) = &six[0].hook else { panic!("{:?}", six[0].hook) };
+        assert_eq!(h.sites, vec![Site::Output(IpVersion::V6)]);
+        // The socket is the second argument; the first is not provided, and
+        // the source is not chosen yet.
+        let sock =
+            dns.replace("index: 2\n      type: skb", "index: 1\n      type: sock").replace("index: 2", "index: 1");
+        let hooks = compile(&policy(&sock), 1, &host(), &HostNamespaces::default(), &no_tracefs).unwrap();
+        let EngineHook::Site(h) = &hooks[0].hook else { panic!("{:?}", hooks[0].hook) };
+        assert_eq!(h.args[0].kind, ArgKind::Connect(ConnectView::Connecting));
+        assert_eq!(
+            error(&dns.replace("    args:\n", "    args:\n    - index: 0\n      type: int\n")),
+            "spec.kprobes[0].args[0].type: ip_output's argument 0 is struct net *, which this equivalent hook does \
+             not provide"
+        );
+        assert_eq!(
+            error(&dns.replace("operator: DPort", "operator: SPort")),
+            "spec.kprobes[0].selectors[0].matchArgs[1].operator: on ip_output's equivalent hook the source port and \
+             address are not chosen yet (the kernel picks them after its cgroup hook): SAddr, SPort and SPortPriv \
+             cannot be evaluated"
+        );
+        assert_eq!(
+            error(&dns.replace("type: skb", "type: sock")),
+            "spec.kprobes[0].args[0].type: ip_output's argument 2 is skb"
+        );
+    }
+
+    #[test]
     fn workload_scopes_compile() {
         let yaml = |scope: &str| {
             format!(
