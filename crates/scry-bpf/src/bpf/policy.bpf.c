@@ -1674,12 +1674,8 @@ int BPF_PROG(policy_exit, struct task_struct *task)
 	return 0;
 }
 
-static __always_inline void run_connect_site(__u32 site, struct site_call *call, __u32 binary)
-{
-	call->list = bpf_map_lookup_elem(&site_hooks, &site);
-	if (call->list && call->list->n)
-		run_site_as(site, call, binary, true);
-}
+/* No site: out of site_hooks' range, so its lookup finds nothing. */
+#define SITE_NONE POLICY_SITES
 
 /* Whether a v6 address is IPv4-mapped (::ffff:a.b.c.d). */
 static __always_inline bool v4_mapped(const __u32 *a)
@@ -1696,25 +1692,51 @@ static __always_inline void unmap_v4(__u32 *a)
 	a[3] = 0;
 }
 
-/* The ip_output / ip6_output hooks on the call's first packet: TCP and UDP
- * only (a raw or ping socket's datagrams reach no sendmsg hook, so their
- * connect alone would be half the story). A v6 socket's datagram to an
- * IPv4-mapped address leaves through ip_output, as IPv4. */
-static __always_inline void run_output_sites(struct site_call *call, __u32 binary)
+/* The site of the call's first packet: ip_output's or ip6_output's, for
+ * TCP and UDP only (a raw or ping socket's datagrams reach no sendmsg hook,
+ * so their connect alone would be half the story). A v6 socket's datagram
+ * to an IPv4-mapped address leaves through ip_output, as IPv4. */
+static __always_inline __u32 output_site(struct scratch *sc)
 {
-	struct sock_tuple *p = &call->sc->site_sock[SITE_SOCK_PACKET];
+	struct sock_tuple *p = &sc->site_sock[SITE_SOCK_PACKET];
 
 	if (p->protocol != IPPROTO_TCP && p->protocol != IPPROTO_UDP)
-		return;
+		return SITE_NONE;
 	if (p->family == AF_INET6 && v4_mapped((__u32 *)p->daddr)) {
 		p->family = AF_INET;
 		unmap_v4((__u32 *)p->daddr);
 		unmap_v4((__u32 *)p->saddr);
 	}
-	if (p->family == AF_INET)
-		run_connect_site(SITE_IP_OUTPUT, call, binary);
-	else
-		run_connect_site(SITE_IP6_OUTPUT, call, binary);
+	return p->family == AF_INET ? SITE_IP_OUTPUT : SITE_IP6_OUTPUT;
+}
+
+/* The sites a cgroup sock_addr hook runs, one after another. */
+#define SOCK_ADDR_SITES 3
+
+struct sock_addr_run {
+	struct site_call call;
+	__u32 binary;
+	__u32 site[SOCK_ADDR_SITES];
+};
+
+/* Site `i` of the run: from one bpf_loop, so 6.1's verifier walks the
+ * hooks' evaluation once rather than once per site (over a million
+ * instructions with four), and takes no plain loop for an infinite one. */
+static long sock_addr_site_cb(__u32 i, void *data)
+{
+	struct sock_addr_run *r = data;
+	__u32 site;
+
+	__u64 n = i;
+
+	barrier_var(n);
+	if (n >= SOCK_ADDR_SITES)
+		return 1;
+	site = r->site[n];
+	r->call.list = bpf_map_lookup_elem(&site_hooks, &site);
+	if (r->call.list && r->call.list->n)
+		run_site_as(site, &r->call, r->binary, true);
+	return 0;
 }
 
 /* What a cgroup sock_addr hook knows, as the sites' views see it: the
@@ -1766,19 +1788,6 @@ static __always_inline struct scratch *sock_addr_views(struct bpf_sock_addr *ctx
 	return sc;
 }
 
-/* Runs a sock_addr hook's sites, with the call's sources as `sc` holds
- * them, and decides: 1 allows the call; 0 refuses it (EPERM, or Override's
- * argError through bpf_set_retval where the kernel has it: 5.18; a
- * constant, so older kernels never verify the call). */
-static __always_inline int sock_addr_verdict(struct site_call *call)
-{
-	if (!call->sc->call.deny)
-		return 1;
-	if (connect_errno && call->sc->call.error < 0)
-		bpf_set_retval(call->sc->call.error);
-	return 0;
-}
-
 static __always_inline void clear_sources(struct site_call *call, __u64 addrlen)
 {
 	call->raw = call->sc->raw;
@@ -1794,6 +1803,20 @@ static __always_inline void clear_sources(struct site_call *call, __u64 addrlen)
 	call->sc->call.error = 0;
 }
 
+/* Runs the sites in `r` and decides: 1 allows the call; 0 refuses it
+ * (EPERM, or Override's argError through bpf_set_retval where the kernel
+ * has it: 5.18; a constant, so older kernels never verify the call). */
+static __always_inline int sock_addr_verdict(struct sock_addr_run *r)
+{
+	r->binary = current_binary();
+	bpf_loop(SOCK_ADDR_SITES, sock_addr_site_cb, r, 0);
+	if (!r->call.sc->call.deny)
+		return 1;
+	if (connect_errno && r->call.sc->call.error < 0)
+		bpf_set_retval(r->call.sc->call.error);
+	return 0;
+}
+
 /* connect() of an IPv4 or IPv6 socket, before the kernel sends anything:
  * the hooks of tcp_connect's equivalent (TCP sockets), of
  * security_socket_connect's (any) and of ip_output's (TCP and UDP) run
@@ -1802,27 +1825,22 @@ static __always_inline void clear_sources(struct site_call *call, __u64 addrlen)
  * connect() returns. */
 static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family)
 {
+	struct sock_addr_run r;
 	struct sock_tuple *t;
-	struct site_call call;
-	__u32 binary;
 
-	call.sc = sock_addr_views(ctx, family);
-	if (!call.sc)
+	r.call.sc = sock_addr_views(ctx, family);
+	if (!r.call.sc)
 		return 1;
 	/* As tcp_connect and ip_output see the socket: the destination set. */
-	t = &call.sc->site_sock[SITE_SOCK_CONNECTING];
-	__builtin_memcpy(t->daddr, call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, 16);
-	t->dport = call.sc->site_sock[SITE_SOCK_ADDRESS].sport;
+	t = &r.call.sc->site_sock[SITE_SOCK_CONNECTING];
+	__builtin_memcpy(t->daddr, r.call.sc->site_sock[SITE_SOCK_ADDRESS].saddr, 16);
+	t->dport = r.call.sc->site_sock[SITE_SOCK_ADDRESS].sport;
 	t->state = ctx->protocol == IPPROTO_TCP ? TCP_SYN_SENT : TCP_ESTABLISHED;
-	clear_sources(&call, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-	/* Unrolled: 6.1's verifier takes a loop over the sites for an
-	 * infinite one. */
-	binary = current_binary();
-	if (ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP)
-		run_connect_site(SITE_TCP_CONNECT, &call, binary);
-	run_connect_site(SITE_SOCKET_CONNECT, &call, binary);
-	run_output_sites(&call, binary);
-	return sock_addr_verdict(&call);
+	clear_sources(&r.call, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	r.site[0] = ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP ? SITE_TCP_CONNECT : SITE_NONE;
+	r.site[1] = SITE_SOCKET_CONNECT;
+	r.site[2] = output_site(r.call.sc);
+	return sock_addr_verdict(&r);
 }
 
 /* A UDP datagram sent to an address (sendto, sendmsg and sendmmsg with a
@@ -1831,14 +1849,16 @@ static __always_inline int connect_check(struct bpf_sock_addr *ctx, __u16 family
  * the signal follows when the syscall returns. */
 static __always_inline int sendmsg_check(struct bpf_sock_addr *ctx, __u16 family)
 {
-	struct site_call call;
+	struct sock_addr_run r;
 
-	call.sc = sock_addr_views(ctx, family);
-	if (!call.sc)
+	r.call.sc = sock_addr_views(ctx, family);
+	if (!r.call.sc)
 		return 1;
-	clear_sources(&call, 0);
-	run_output_sites(&call, current_binary());
-	return sock_addr_verdict(&call);
+	clear_sources(&r.call, 0);
+	r.site[0] = output_site(r.call.sc);
+	r.site[1] = SITE_NONE;
+	r.site[2] = SITE_NONE;
+	return sock_addr_verdict(&r);
 }
 
 SEC("cgroup/connect4")
