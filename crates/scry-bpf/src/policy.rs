@@ -179,6 +179,9 @@ pub struct KernelHooks {
     /// `bpf_override_return` (Override on kprobes; functions must be on the
     /// kernel's error-injection list).
     pub override_return: bool,
+    /// fmod_ret on syscalls' functions (Override on syscall hooks), or why
+    /// not: needs fentry and syscalls on the error-injection list.
+    pub syscall_override: Result<(), String>,
     /// BPF LSM programs, or why not.
     pub lsm: Result<(), String>,
     /// bpf_set_retval in cgroup programs (5.18): a refused connect fails
@@ -576,10 +579,14 @@ enum StrMap {
 pub struct PolicySource {
     skel: PolicySkel<'static>,
     _links: Vec<Link>,
-    /// Each hooked syscall's sys_enter_NAME tracepoint, by number.
-    sys_enter: HashMap<u32, Link>,
-    /// The sys_exit program runs on every syscall of the node: attached
-    /// only while a hook needs it.
+    /// Each hooked syscall's entry, by number: its function's fentry (or
+    /// fmod_ret when a hook there overrides) where trampolines run, else
+    /// its sys_enter_NAME tracepoint; and whether it overrides.
+    sys_enter: HashMap<u32, (FunctionAttachment, bool)>,
+    /// Each hooked syscall's exit where trampolines run: its function's fexit.
+    sys_exit_functions: HashMap<u32, FunctionAttachment>,
+    /// Elsewhere the sys_exit program, which runs on every syscall of the
+    /// node: attached only while a hook needs it.
     sys_exit: Option<Link>,
     /// The connect programs (connect4, connect6), attached while a hook is
     /// installed on a connect or output site.
@@ -800,10 +807,16 @@ fn probe_kernel() -> KernelHooks {
         Some((major, minor)) => Err(format!("bpf_get_func_arg needs Linux 5.17; this is {major}.{minor}")),
         None => Err("the kernel's release is unreadable (bpf_get_func_arg needs Linux 5.17)".into()),
     });
+    let syscall_override = fentry.clone().and_then(|()| {
+        crate::probe::probe_syscall_override().map_err(|e| {
+            format!("the kernel refuses fmod_ret on syscalls ({e}): they are not on its error-injection list")
+        })
+    });
     KernelHooks {
         override_return: kprobes.is_ok() && helper == 1,
         kprobes,
         fentry,
+        syscall_override,
         lsm: probe_kind(HookKind::Lsm),
         connect_errno: release.is_some_and(|v| v >= (5, 18)),
     }
@@ -816,39 +829,62 @@ fn kernel_release() -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// How a kernel function is hooked: kprobe links, or an instance of the
-/// engine loaded for it whose fentry or fexit serves it (its link, then
-/// the object: the link goes first).
+/// How a kernel function or syscall is hooked: kprobe or tracepoint links,
+/// or an instance of the engine loaded for it whose trampoline serves it
+/// (its link, then the object: the link goes first).
 enum FunctionAttachment {
     Probes { _links: Vec<Link> },
     Trampoline { _link: Link, _instance: Box<PolicySkel<'static>> },
 }
 
+/// The trampoline an instance of the engine serves its function with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trampoline {
+    Entry,
+    Exit,
+    /// At entry, able to return an error in place of the function.
+    ModifyReturn,
+}
+
+impl Trampoline {
+    fn kind(self) -> &'static str {
+        match self {
+            Trampoline::Entry => "fentry",
+            Trampoline::Exit => "fexit",
+            Trampoline::ModifyReturn => "fmod_ret",
+        }
+    }
+}
+
 /// Loads an instance of the engine for kernel function `function` whose
-/// fentry (or fexit) runs the hooks of `site`, sharing `engine`'s maps,
-/// and attaches it.
+/// `trampoline` runs the hooks of `site`, sharing `engine`'s maps, and
+/// attaches it. A `syscall`'s function (`__x64_sys_NAME`) takes the
+/// caller's registers, which hold the syscall's arguments.
 fn function_instance(
     engine: &PolicySkel<'static>,
     function: &str,
     site: u32,
-    exit: bool,
+    trampoline: Trampoline,
+    syscall: bool,
 ) -> Result<FunctionAttachment, PolicyLoadError> {
-    let kind = if exit { "fexit" } else { "fentry" };
+    let kind = trampoline.kind();
     let err = |e: libbpf_rs::Error| PolicyLoadError::Load(format!("loading the {kind} of {function}: {e}"));
     // Leaked, as the engine's own: the skeleton borrows it for its life (a
     // pointer's worth per attachment).
     let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
     let mut open = PolicySkelBuilder::default().open(storage).map_err(err)?;
-    let wanted = if exit { "policy_fexit" } else { "policy_fentry" };
+    let wanted = format!("policy_{kind}");
     for mut prog in open.open_object_mut().progs_mut() {
-        let keep = prog.name() == wanted;
+        let keep = prog.name() == wanted.as_str();
         prog.set_autoload(keep);
         if keep {
             prog.set_attach_target(0, Some(function.to_owned())).map_err(err)?;
         }
     }
     let rodata = open.maps.rodata_data.as_deref_mut();
-    rodata.ok_or_else(|| PolicyLoadError::Load("the engine object has no .rodata".into()))?.function_site = site;
+    let rodata = rodata.ok_or_else(|| PolicyLoadError::Load("the engine object has no .rodata".into()))?;
+    rodata.function_site = site;
+    rodata.function_syscall = u32::from(syscall);
     // Every map but the instance's own globals (.rodata and the like) is the engine's.
     for mut map in open.open_object_mut().maps_mut() {
         let name = map.name().to_owned();
@@ -861,7 +897,11 @@ fn function_instance(
         map.reuse_fd(shared.as_fd()).map_err(err)?;
     }
     let skel = Box::new(open.load().map_err(err)?);
-    let prog = if exit { &skel.progs.policy_fexit } else { &skel.progs.policy_fentry };
+    let prog = match trampoline {
+        Trampoline::Entry => &skel.progs.policy_fentry,
+        Trampoline::Exit => &skel.progs.policy_fexit,
+        Trampoline::ModifyReturn => &skel.progs.policy_fmod_ret,
+    };
     let link = prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching the {kind} of {function}: {e}")))?;
     Ok(FunctionAttachment::Trampoline { _link: link, _instance: skel })
 }
@@ -890,6 +930,7 @@ impl PolicySource {
         open.progs.policy_kretprobe.set_autoload(kernel.kprobes.is_ok());
         // Loaded per hooked function, in instances of their own.
         open.progs.policy_fentry.set_autoload(false);
+        open.progs.policy_fmod_ret.set_autoload(false);
         open.progs.policy_fexit.set_autoload(false);
         open.progs.policy_lsm_file_open.set_autoload(kernel.lsm.is_ok());
         open.progs.policy_lsm_bprm_check.set_autoload(kernel.lsm.is_ok());
@@ -910,6 +951,7 @@ impl PolicySource {
                 "policy_tracepoint",
                 // Loaded per hooked function, in instances of their own.
                 "policy_fentry",
+                "policy_fmod_ret",
                 "policy_fexit",
             ];
             if on_demand.iter().any(|p| name.starts_with(p)) {
@@ -921,6 +963,7 @@ impl PolicySource {
             skel,
             _links: links,
             sys_enter: HashMap::new(),
+            sys_exit_functions: HashMap::new(),
             sys_exit: None,
             connect: Vec::new(),
             sendmsg: Vec::new(),
@@ -1486,9 +1529,18 @@ impl PolicySource {
             move |e| PolicyLoadError::Load(format!("attaching {what}: {e}"))
         }
         let sites = || self.installed.values().flat_map(|h| h.sites.iter());
-        let want_enter: Vec<u32> =
-            sites().filter_map(|s| if let Site::Enter(nr) = s { Some(*nr) } else { None }).collect();
-        let want_exit = sites().any(|s| matches!(s, Site::Exit(_)));
+        let mut want_enter: HashMap<u32, bool> = HashMap::new();
+        let mut want_exit: Vec<u32> = Vec::new();
+        for h in self.installed.values() {
+            let overrides = h.selectors.iter().any(|sel| sel.actions.override_error.is_some());
+            for site in &h.sites {
+                match site {
+                    Site::Enter(nr) => *want_enter.entry(*nr).or_default() |= overrides,
+                    Site::Exit(nr) => want_exit.push(*nr),
+                    _ => {}
+                }
+            }
+        }
         let output_site = |s: &Site| matches!(s, Site::Output(_));
         let connect_site = |s: &Site| matches!(s, Site::TcpConnect | Site::SocketConnect) || output_site(s);
         let want_connect = sites().any(connect_site);
@@ -1524,22 +1576,40 @@ impl PolicySource {
             }
         }
         let progs = &self.skel.progs;
-        self.sys_enter.retain(|nr, _| want_enter.contains(nr));
-        for nr in want_enter {
+        let trampolines = self.uses_trampolines();
+        self.sys_enter.retain(|nr, (_, overrides)| want_enter.get(nr) == Some(overrides));
+        for (&nr, &overrides) in &want_enter {
             if self.sys_enter.contains_key(&nr) {
                 continue;
             }
             let name = crate::syscalls::name(nr)
                 .ok_or_else(|| PolicyLoadError::Limit(format!("syscall {nr} has no name this engine knows")))?;
-            let event = format!("sys_enter_{name}");
-            let opts = libbpf_rs::TracepointOpts { cookie: u64::from(nr), ..Default::default() };
-            let link = progs
-                .policy_sys_enter
-                .attach_tracepoint_with_opts(libbpf_rs::TracepointCategory::Syscalls, &event, opts)
-                .map_err(attach_err(format!("the tracepoint syscalls/{event}")))?;
-            self.sys_enter.insert(nr, link);
+            let attachment = if trampolines {
+                let trampoline = if overrides { Trampoline::ModifyReturn } else { Trampoline::Entry };
+                function_instance(&self.skel, &format!("__x64_sys_{name}"), nr, trampoline, true)?
+            } else {
+                let event = format!("sys_enter_{name}");
+                let opts = libbpf_rs::TracepointOpts { cookie: u64::from(nr), ..Default::default() };
+                let link = progs
+                    .policy_sys_enter
+                    .attach_tracepoint_with_opts(libbpf_rs::TracepointCategory::Syscalls, &event, opts)
+                    .map_err(attach_err(format!("the tracepoint syscalls/{event}")))?;
+                FunctionAttachment::Probes { _links: vec![link] }
+            };
+            self.sys_enter.insert(nr, (attachment, overrides));
         }
-        match (want_exit, self.sys_exit.is_some()) {
+        self.sys_exit_functions.retain(|nr, _| trampolines && want_exit.contains(nr));
+        for &nr in want_exit.iter().filter(|_| trampolines) {
+            if self.sys_exit_functions.contains_key(&nr) {
+                continue;
+            }
+            let name = crate::syscalls::name(nr)
+                .ok_or_else(|| PolicyLoadError::Limit(format!("syscall {nr} has no name this engine knows")))?;
+            let attachment =
+                function_instance(&self.skel, &format!("__x64_sys_{name}"), MAX_SYSCALL + nr, Trampoline::Exit, true)?;
+            self.sys_exit_functions.insert(nr, attachment);
+        }
+        match (!trampolines && !want_exit.is_empty(), self.sys_exit.is_some()) {
             (true, false) => {
                 self.sys_exit = Some(progs.policy_sys_exit.attach().map_err(attach_err("policy_sys_exit".into()))?)
             }
@@ -1552,9 +1622,12 @@ impl PolicySource {
                 continue;
             }
             let overrides = want_kprobes[id];
-            if !overrides && self.uses_trampolines() {
-                let attachment = function_instance(&self.skel, function, SITE_KPROBE + id, false)?;
-                self.kprobe_links.insert(*id, (attachment, false));
+            if self.uses_trampolines() {
+                // fmod_ret overrides where the kernel allows it: the
+                // error-injection list and security_* hooks, checked at load.
+                let trampoline = if overrides { Trampoline::ModifyReturn } else { Trampoline::Entry };
+                let attachment = function_instance(&self.skel, function, SITE_KPROBE + id, trampoline, false)?;
+                self.kprobe_links.insert(*id, (attachment, overrides));
                 continue;
             }
             let opts = libbpf_rs::KprobeOpts { cookie: u64::from(SITE_KPROBE + id), ..Default::default() };
@@ -1579,7 +1652,7 @@ impl PolicySource {
                 continue;
             }
             if self.uses_trampolines() {
-                let attachment = function_instance(&self.skel, function, SITE_KRETPROBE + id, true)?;
+                let attachment = function_instance(&self.skel, function, SITE_KRETPROBE + id, Trampoline::Exit, false)?;
                 self.kretprobe_links.insert(*id, attachment);
                 continue;
             }
@@ -1678,7 +1751,7 @@ impl PolicySource {
     /// Whether a program is attached to syscalls (some hook is installed on
     /// a syscall's entry or exit).
     pub fn syscalls_hooked(&self) -> bool {
-        !self.sys_enter.is_empty() || self.sys_exit.is_some()
+        !self.sys_enter.is_empty() || !self.sys_exit_functions.is_empty() || self.sys_exit.is_some()
     }
 
     /// Writes `site`'s list of hooks from what is installed.
@@ -1763,7 +1836,7 @@ impl PolicySource {
         for site in &hook.sites {
             match site {
                 Site::KprobeReturn(_) => {
-                    if let Err(why) = &self.kernel.kprobes {
+                    if let (Err(why), false) = (&self.kernel.kprobes, self.uses_trampolines()) {
                         return Err(PolicyLoadError::Load(format!("this kernel attaches no kprobes ({why})")));
                     }
                     if overrides {
@@ -1773,13 +1846,21 @@ impl PolicySource {
                     }
                 }
                 Site::Kprobe(_) => {
-                    if let Err(why) = &self.kernel.kprobes {
+                    if let (Err(why), false) = (&self.kernel.kprobes, self.uses_trampolines()) {
                         return Err(PolicyLoadError::Load(format!("this kernel attaches no kprobes ({why})")));
                     }
-                    if overrides && !self.kernel.override_return {
+                    if overrides && !self.uses_trampolines() && !self.kernel.override_return {
                         return Err(PolicyLoadError::Load(
-                            "Override on a kprobe needs bpf_override_return, which this kernel lacks".into(),
+                            "Override on a kernel function needs fmod_ret or bpf_override_return, which this kernel \
+                             lacks"
+                                .into(),
                         ));
+                    }
+                }
+                // fmod_ret on the syscall's function.
+                Site::Enter(_) if overrides && self.uses_trampolines() => {
+                    if let Err(why) = &self.kernel.syscall_override {
+                        return Err(PolicyLoadError::Load(format!("Override on a syscall: {why}")));
                     }
                 }
                 Site::Lsm(_) => {
@@ -1800,7 +1881,7 @@ impl PolicySource {
                 Site::TcpConnect | Site::SocketConnect | Site::Output(_) => {}
                 _ if overrides => {
                     return Err(PolicyLoadError::Load(format!(
-                        "Override needs a kprobe or an LSM hook; {site:?} cannot change a return value"
+                        "Override needs fmod_ret, a kprobe or an LSM hook; {site:?} cannot change a return value here"
                     )));
                 }
                 _ => {}

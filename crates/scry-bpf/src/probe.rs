@@ -118,9 +118,22 @@ fn program_name(kind: HookKind) -> &'static str {
 
 /// Loads and attaches a do-nothing program of `kind`: `Err` says why it cannot.
 pub fn probe_kind(kind: HookKind) -> Result<(), String> {
+    probe_program(program_name(kind), Some(kind))
+}
+
+/// Whether fmod_ret can return an error in place of a syscall's function
+/// (`Err` says why not): the kernel allows it on its error-injection list,
+/// which syscalls are on only with CONFIG_FUNCTION_ERROR_INJECTION (not in
+/// Debian's kernels).
+pub fn probe_syscall_override() -> Result<(), String> {
+    probe_program("probe_syscall_override", None)
+}
+
+/// Loads and attaches probe program `wanted` (of `kind`, for the kinds
+/// attached their own way).
+fn probe_program(wanted: &str, kind: Option<HookKind>) -> Result<(), String> {
     let mut storage = MaybeUninit::uninit();
     let mut open = ProbesSkelBuilder::default().open(&mut storage).map_err(|e| format!("open: {e}"))?;
-    let wanted = program_name(kind);
     for mut prog in open.open_object_mut().progs_mut() {
         let keep = prog.name().to_str() == Some(wanted);
         prog.set_autoload(keep);
@@ -132,7 +145,7 @@ pub fn probe_kind(kind: HookKind) -> Result<(), String> {
         .find(|p| p.name().to_str() == Some(wanted))
         .ok_or_else(|| format!("program {wanted} missing from the probe object"))?;
     let _link: Link = match kind {
-        HookKind::Uprobe => {
+        Some(HookKind::Uprobe) => {
             // Referencing the target keeps the linker from dropping it.
             std::hint::black_box(scry_uprobe_probe_target as extern "C" fn() -> i32);
             prog.attach_uprobe_with_opts(
@@ -143,7 +156,7 @@ pub fn probe_kind(kind: HookKind) -> Result<(), String> {
             )
             .map_err(|e| format!("attach: {e:#}"))?
         }
-        HookKind::PerfEvent => {
+        Some(HookKind::PerfEvent) => {
             let fd = open_cpu_clock_event().map_err(|e| format!("perf_event_open: {e}"))?;
             let link = prog.attach_perf_event(fd).map_err(|e| format!("attach: {e:#}"));
             // The link holds its own reference to the perf event.

@@ -17,6 +17,7 @@ use scry_bpf::policy::{
 };
 
 const SYS_UMASK: u32 = 95;
+const SYS_OPENAT: u32 = 257;
 const SIGKILL: u32 = 9;
 
 /// Notes for the kernel matrix (vmtests/payload.sh) that a test really ran
@@ -648,7 +649,6 @@ fn test_dir(name: &str) -> String {
 
 const SYS_WRITE: u32 = 1;
 const SYS_OPEN: u32 = 2;
-const SYS_OPENAT: u32 = 257;
 
 fn str_arg(r: &PolicyRecord, k: usize) -> String {
     String::from_utf8_lossy(&r.strings[k].bytes).into_owned()
@@ -888,10 +888,10 @@ fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
     let dir = test_dir("kprobe");
     std::fs::write(format!("{dir}/c.secret"), "classified\n").unwrap();
     std::fs::write(format!("{dir}/c.txt"), "public\n").unwrap();
-    let open = source.kprobe_site("security_file_open").unwrap();
-    let deny = |actions| Hook {
+    // Removing a function's last hook frees its site: each install takes it anew.
+    let deny = |source: &mut PolicySource, actions| Hook {
         policy_id: 20,
-        sites: vec![open],
+        sites: vec![source.kprobe_site("security_file_open").unwrap()],
         args: vec![ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }],
         skip_failed: false,
         selectors: vec![Selector {
@@ -904,22 +904,30 @@ fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
             ..Default::default()
         }],
     };
-    let overriding = deny(Actions { post: true, override_error: Some(-1), ..Default::default() });
-    if source.kernel().override_return {
+    // Override: fmod_ret where trampolines run, bpf_override_return on the
+    // kprobe where the kernel has it.
+    let overriding = deny(source, Actions { post: true, override_error: Some(-13), ..Default::default() });
+    if source.uses_trampolines() || source.kernel().override_return {
         source.install(20, &overriding).unwrap();
         let out = cat(&format!("{dir}/c.secret"));
         assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(1), b"".as_slice()), "{out:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
         source.remove(20).unwrap();
+        if source.uses_trampolines() {
+            exercised("fmod_ret");
+        }
     } else {
-        // Debian's kernels: no CONFIG_FUNCTION_ERROR_INJECTION.
+        // Debian's kernels: no bpf_override_return.
         let err = source.install(20, &overriding).unwrap_err().to_string();
         assert_eq!(
             err,
-            "cannot load the policy engine: Override on a kprobe needs bpf_override_return, which this kernel lacks"
+            "cannot load the policy engine: Override on a kernel function needs fmod_ret or bpf_override_return, \
+             which this kernel lacks"
         );
     }
-    source.install(20, &deny(Actions { post: true, signal: Some(SIGKILL), ..Default::default() })).unwrap();
+    let killing = deny(source, Actions { post: true, signal: Some(SIGKILL), ..Default::default() });
+    let open = killing.sites[0];
+    source.install(20, &killing).unwrap();
     let bprm = source.kprobe_site("security_bprm_check").unwrap();
     let exec = Hook {
         policy_id: 21,
@@ -948,6 +956,90 @@ fn file_open_and_exec_hooks_deny_and_post(source: &mut PolicySource) {
     source.remove(20).unwrap();
     source.remove(21).unwrap();
     assert_eq!(cat(&format!("{dir}/c.secret")).stdout, b"classified\n", "removed");
+}
+
+#[test]
+fn syscall_hooks_run_on_the_syscalls_own_function_where_trampolines_run_and_fmod_ret_overrides_them() {
+    let mut source = load();
+    let dir = test_dir("fmod_ret");
+    let target = format!("{dir}/never-created");
+    let hook = Hook {
+        policy_id: 40,
+        sites: vec![Site::Enter(SYS_OPENAT)],
+        args: vec![ArgSpec { source: ArgSource::Register(1), kind: ArgKind::UserString }],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Postfix, values: vec!["/never-created".into()] }],
+            binaries: Some((BinariesOp::In, vec![python()])),
+            actions: Actions { post: true, override_error: Some(-13), ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    let refused = |source: &mut PolicySource| source.install(40, &hook).unwrap_err().to_string();
+    let overrides = match (source.uses_trampolines(), source.kernel().syscall_override.clone()) {
+        (false, _) => {
+            // Syscall tracepoints cannot change a return value.
+            assert_eq!(
+                refused(&mut source),
+                "cannot load the policy engine: Override needs fmod_ret, a kprobe or an LSM hook; Enter(257) \
+                 cannot change a return value here"
+            );
+            return;
+        }
+        // Debian's kernels: syscalls are not on the error-injection list.
+        (true, Err(why)) => {
+            assert_eq!(refused(&mut source), format!("cannot load the policy engine: Override on a syscall: {why}"));
+            let mut posting = hook.clone();
+            posting.selectors[0].actions.override_error = None;
+            source.install(40, &posting).unwrap();
+            false
+        }
+        (true, Ok(())) => {
+            source.install(40, &hook).unwrap();
+            true
+        }
+    };
+    // The return, at the syscall function's fexit.
+    let returned = Hook {
+        policy_id: 41,
+        sites: vec![Site::Exit(SYS_OPENAT)],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::UserString },
+            ArgSpec { source: ArgSource::Return, kind: ArgKind::Int },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 0, op: StrOp::Prefix, values: vec![format!("{dir}/")] }],
+            binaries: Some((BinariesOp::In, vec![python()])),
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(41, &returned).unwrap();
+    let records = Records::new(&source);
+    let script = format!(
+        "try:\n    open('{target}', 'w')\n    print('opened', flush=True)\nexcept OSError as e:\n    \
+         print('refused', e.errno, flush=True)"
+    );
+    let (pid, out) = run_with_pid("/usr/bin/python3", &["-c", &script]);
+    let got = records.until(&[pid], |got| got.len() >= 2);
+    let seen: Vec<_> = got.iter().map(|r| (r.site, r.policy_id, str_arg(r, 0), r.ret)).collect();
+    assert_eq!(seen[0], (Site::Enter(SYS_OPENAT), 40, target.clone(), 0));
+    assert_eq!((seen[1].0, seen[1].1, &seen[1].2), (Site::Exit(SYS_OPENAT), 41, &target));
+    if overrides {
+        assert_eq!(out.stdout, b"refused 13\n", "{out:?}");
+        assert!(!std::path::Path::new(&target).exists(), "the file was never created");
+        assert_eq!(seen[1].3, -13);
+        exercised("fmod_ret");
+    } else {
+        assert_eq!(out.stdout, b"opened\n", "{out:?}");
+        assert!(seen[1].3 >= 0, "a descriptor: {seen:?}");
+        std::fs::remove_file(&target).unwrap();
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    exercised("fexit");
+    source.remove(40).unwrap();
+    source.remove(41).unwrap();
 }
 
 #[test]

@@ -562,18 +562,26 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
             },
         });
     }
-    // The LSM hook a security_* function calls can override where kprobes
-    // cannot (Debian's kernels lack bpf_override_return).
+    // Override: fmod_ret where trampolines run (functions on the kernel's
+    // error-injection list and security_* hooks: the kernel checks at
+    // load), else bpf_override_return on the kprobe (the same list), else
+    // the LSM hook a security_* function calls.
+    let fmod_ret =
+        ctx.kernel.fentry.is_ok() && (function.starts_with("security_") || ctx.kernel.syscall_override.is_ok());
     let lsm = match function {
         "security_file_open" => Some(LsmHook::FileOpen),
         "security_bprm_check" => Some(LsmHook::BprmCheck),
         _ => None,
     }
-    .filter(|_| ctx.kernel.lsm.is_ok() && !ctx.kernel.override_return && h.args.iter().all(|a| a.index == 0));
-    let overridable = if ctx.kernel.override_return || lsm.is_some() {
+    .filter(|_| {
+        ctx.kernel.lsm.is_ok() && !fmod_ret && !ctx.kernel.override_return && h.args.iter().all(|a| a.index == 0)
+    });
+    let overridable = if fmod_ret || ctx.kernel.override_return || lsm.is_some() {
         Overridable::Yes
     } else {
-        Overridable::No("Override on a kprobe needs bpf_override_return, which this kernel lacks".into())
+        Overridable::No(
+            "Override on a kernel function needs fmod_ret or bpf_override_return, which this kernel lacks".into(),
+        )
     };
     let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
     let overrides = selectors.iter().any(|s| s.actions.override_error.is_some());
@@ -582,7 +590,7 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         return Ok(CompiledHook {
             path: h.path.clone(),
             asked: format!("kprobe {function}"),
-            attachment: format!("BPF LSM {name} (Override, which this kernel's kprobes cannot)"),
+            attachment: format!("BPF LSM {name} (Override, which this kernel's kprobes and trampolines cannot)"),
             function: function.to_owned(),
             args: shown,
             ret: None,
@@ -604,7 +612,8 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
         path: h.path.clone(),
         asked: format!("kprobe {function}"),
         attachment: match (overrides, ctx.kernel.fentry.is_ok()) {
-            (true, _) => "kprobe (bpf_override_return)",
+            (true, true) => "fmod_ret",
+            (true, false) => "kprobe (bpf_override_return)",
             (false, true) => "fentry",
             (false, false) => "kprobe",
         }
@@ -814,12 +823,33 @@ fn compile_syscall(
         "on a syscall hook this engine captures integer, string, fd, char_buf, char_iovec and sockaddr arguments",
     )?;
     let ret = int_return(h, &mut specs, "a syscall returns an integer: this engine captures its return as one")?;
-    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a syscall tracepoint"))?;
     // A buffer read at return (read(2)'s) needs the exit, as a return value does.
-    let site = if ret.is_some() || copies_at_return(h) { Site::Exit(nr) } else { Site::Enter(nr) };
-    let attachment = match site {
-        Site::Exit(_) => format!("tp_btf sys_exit, syscall {nr}"),
-        _ => format!("tracepoint syscalls/sys_enter_{name}"),
+    let at_exit = ret.is_some() || copies_at_return(h);
+    // Where trampolines run, the syscall's own function (__x64_sys_NAME):
+    // the node's other syscalls pay nothing, and fmod_ret can override
+    // (every syscall is on the error-injection list).
+    let trampolines = ctx.kernel.fentry.is_ok();
+    let overridable = match (trampolines, at_exit) {
+        (true, false) => match &ctx.kernel.syscall_override {
+            Ok(()) => Overridable::Yes,
+            Err(why) => Overridable::No(format!("Override on a syscall hook: {why}")),
+        },
+        (true, true) => Overridable::No(
+            "Override runs at a syscall's entry, and this hook is evaluated at its return (returnArg or a buffer \
+             read at return)"
+                .into(),
+        ),
+        (false, _) => ctx.not_overridable("a syscall tracepoint"),
+    };
+    let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
+    let overrides = selectors.iter().any(|s| s.actions.override_error.is_some());
+    let site = if at_exit { Site::Exit(nr) } else { Site::Enter(nr) };
+    let attachment = match (trampolines, at_exit, overrides) {
+        (true, true, _) => format!("fexit __x64_sys_{name}"),
+        (true, false, true) => format!("fmod_ret __x64_sys_{name}"),
+        (true, false, false) => format!("fentry __x64_sys_{name}"),
+        (false, true, _) => format!("tp_btf sys_exit, syscall {nr}"),
+        (false, false, _) => format!("tracepoint syscalls/sys_enter_{name}"),
     };
     Ok(CompiledHook {
         path: h.path.clone(),
@@ -1307,6 +1337,7 @@ mod tests {
             kprobes: Err("no kprobes".into()),
             fentry: Err("no fentry".into()),
             override_return: false,
+            syscall_override: Err("no fentry".into()),
             lsm: Err("no LSM".into()),
             connect_errno: true,
         }
@@ -1314,7 +1345,14 @@ mod tests {
 
     /// The matrix kernels: kprobes with bpf_override_return, BPF LSM.
     fn matrix() -> KernelHooks {
-        KernelHooks { kprobes: Ok(()), fentry: Ok(()), override_return: true, lsm: Ok(()), connect_errno: true }
+        KernelHooks {
+            kprobes: Ok(()),
+            fentry: Ok(()),
+            override_return: true,
+            syscall_override: Ok(()),
+            lsm: Ok(()),
+            connect_errno: true,
+        }
     }
 
     fn error(hook: &str) -> String {
@@ -1519,7 +1557,7 @@ mod tests {
     }
 
     #[test]
-    fn kernel_functions_run_at_fentry_and_fexit_where_they_attach_else_kprobes_and_override_at_the_kprobe() {
+    fn kernel_functions_run_at_fentry_and_fexit_where_they_attach_else_kprobes_and_override_with_fmod_ret() {
         let hook = "  - call: security_file_open\n    syscall: false\n    return: true\n    args:\n    - index: 0\n      \
                     type: file\n    returnArg:\n      index: 0\n      type: int\n    selectors:\n    - matchReturnArgs:\n      \
                     - index: 0\n        operator: NotEqual\n        values: [\"0\"]\n";
@@ -1534,7 +1572,8 @@ mod tests {
         let no_fentry = KernelHooks { fentry: Err("no fentry".into()), ..matrix() };
         let hooks = compile(&policy(hook), 1, &no_fentry, &HostNamespaces::default(), &no_tracefs).unwrap();
         assert_eq!(hooks[0].attachment, "kretprobe (arguments kept by a kprobe at entry)");
-        // Entry hooks: fentry, a kprobe without it, the kprobe to override.
+        // Entry hooks: fentry, a kprobe without it; fmod_ret to override, or
+        // the kprobe without trampolines.
         let entry = "  - call: security_file_open\n    syscall: false\n    args:\n    - index: 0\n      type: file\n";
         let attachment = |kernel: &KernelHooks, yaml: &str| {
             compile(&policy(yaml), 1, kernel, &HostNamespaces::default(), &no_tracefs).unwrap()[0].attachment.clone()
@@ -1543,7 +1582,39 @@ mod tests {
         assert_eq!(attachment(&no_fentry, entry), "kprobe");
         let overriding =
             format!("{entry}    selectors:\n    - matchActions:\n      - action: Override\n        argError: -1\n");
-        assert_eq!(attachment(&matrix(), &overriding), "kprobe (bpf_override_return)");
+        assert_eq!(attachment(&matrix(), &overriding), "fmod_ret");
+        assert_eq!(attachment(&no_fentry, &overriding), "kprobe (bpf_override_return)");
+        // Syscalls: their own functions' trampolines where they run.
+        let umask = "  - call: sys_umask\n    syscall: true\n    args:\n    - index: 0\n      type: int\n";
+        let umask_override =
+            format!("{umask}    selectors:\n    - matchActions:\n      - action: Override\n        argError: -1\n");
+        let umask_return = format!("{umask}    return: true\n    returnArg:\n      index: 0\n      type: int\n");
+        assert_eq!(attachment(&matrix(), umask), "fentry __x64_sys_umask");
+        assert_eq!(attachment(&matrix(), &umask_override), "fmod_ret __x64_sys_umask");
+        assert_eq!(attachment(&matrix(), &umask_return), "fexit __x64_sys_umask");
+        assert_eq!(attachment(&host(), umask), "tracepoint syscalls/sys_enter_umask");
+        // Debian's kernels: syscalls are not on the error-injection list, so
+        // no Override there; security_* hooks still take fmod_ret.
+        let debian =
+            KernelHooks { override_return: false, syscall_override: Err("not on the list".into()), ..matrix() };
+        assert_eq!(
+            compile(&policy(&umask_override), 1, &debian, &HostNamespaces::default(), &no_tracefs)
+                .unwrap_err()
+                .to_string(),
+            "spec.kprobes[0].selectors[0].matchActions[0].action: Override on a syscall hook: not on the list"
+        );
+        assert_eq!(attachment(&debian, &overriding), "fmod_ret");
+        assert_eq!(attachment(&host(), &umask_return), "tp_btf sys_exit, syscall 95");
+        let returning_override = format!(
+            "{umask_return}    selectors:\n    - matchActions:\n      - action: Override\n        argError: -1\n"
+        );
+        assert_eq!(
+            compile(&policy(&returning_override), 1, &matrix(), &HostNamespaces::default(), &no_tracefs)
+                .unwrap_err()
+                .to_string(),
+            "spec.kprobes[0].selectors[0].matchActions[0].action: Override runs at a syscall's entry, and this hook \
+             is evaluated at its return (returnArg or a buffer read at return)"
+        );
     }
 
     #[test]
@@ -1680,15 +1751,15 @@ mod tests {
         );
         let h = &compile(&p, 3, &matrix(), &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Kprobe { function, hook, .. } = &h.hook else { panic!("a kprobe: {:?}", h.hook) };
-        assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "kprobe (bpf_override_return)"));
+        assert_eq!((function.as_str(), h.attachment.as_str()), ("security_file_open", "fmod_ret"));
         assert_eq!(hook.args, [ArgSpec { source: ArgSource::Register(0), kind: ArgKind::File }]);
         assert_eq!(hook.selectors[0].actions.override_error, Some(-1));
-        // Debian's kernels: no bpf_override_return, so the LSM hook overrides.
-        let debian = KernelHooks { override_return: false, ..matrix() };
+        // Without trampolines or bpf_override_return, the LSM hook overrides.
+        let debian = KernelHooks { override_return: false, fentry: Err("no fentry".into()), ..matrix() };
         let h = &compile(&p, 3, &debian, &HostNamespaces::default(), &no_tracefs).unwrap()[0];
         let EngineHook::Site(hook) = &h.hook else { panic!("the LSM hook: {:?}", h.hook) };
         assert_eq!(hook.sites, [Site::Lsm(LsmHook::FileOpen)]);
-        assert_eq!(h.attachment, "BPF LSM file_open (Override, which this kernel's kprobes cannot)");
+        assert_eq!(h.attachment, "BPF LSM file_open (Override, which this kernel's kprobes and trampolines cannot)");
         // The same policy here: Override cannot run on the equivalent hook.
         let err = compile(&p, 3, &host(), &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string();
         assert!(err.starts_with("spec.kprobes[0].selectors[0].matchActions[0].action: Override changes"), "{err}");

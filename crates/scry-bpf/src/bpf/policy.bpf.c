@@ -1368,7 +1368,7 @@ static __always_inline int run_function(__u32 site, const __u64 *args, long ret)
 	__u32 zero = 0, i;
 	struct site_call call;
 
-	if (!list || !list->n)
+	if (!site_wanted(list))
 		return 0;
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc)
@@ -1494,18 +1494,36 @@ int policy_kretprobe(struct pt_regs *ctx)
 	return 0;
 }
 
-/* fentry and fexit: a trampoline is built for one function, so user space
- * loads an instance of these per hooked function, with the site (a kprobe
- * or kretprobe site: the hooks are the same) set before load. The
- * arguments come through bpf_get_func_arg (5.17), which knows the
- * function's own count; fexit sees them as they were at entry, with the
- * value returned. */
+/* fentry, fexit and fmod_ret: a trampoline is built for one function, so
+ * user space loads an instance of these per hooked function, with the site
+ * (a kprobe or kretprobe site, or a syscall's entry or exit: the hooks are
+ * the same) set before load. The arguments come through bpf_get_func_arg
+ * (5.17), which knows the function's own count; fexit sees them as they
+ * were at entry, with the value returned. A syscall's function
+ * (__x64_sys_NAME, `function_syscall`) has one: the caller's registers,
+ * which hold the syscall's arguments. Syscalls hooked this way cost
+ * nothing to the node's other syscalls, where any syscall tracepoint puts
+ * every one on the kernel's slow path. */
 const volatile __u32 function_site = 0;
+const volatile __u32 function_syscall = 0;
 
 static __always_inline void function_args(void *ctx, __u64 *args)
 {
+	const struct pt_regs *regs;
+	__u64 first = 0;
 	int i;
 
+	if (function_syscall) {
+		bpf_get_func_arg(ctx, 0, &first);
+		regs = (const struct pt_regs *)first;
+		args[0] = BPF_CORE_READ(regs, di);
+		args[1] = BPF_CORE_READ(regs, si);
+		args[2] = BPF_CORE_READ(regs, dx);
+		args[3] = BPF_CORE_READ(regs, r10);
+		args[4] = BPF_CORE_READ(regs, r8);
+		args[5] = BPF_CORE_READ(regs, r9);
+		return;
+	}
 	for (i = 0; i < POLICY_ARGS; i++)
 		if (bpf_get_func_arg(ctx, i, &args[i]))
 			args[i] = 0;
@@ -1530,6 +1548,24 @@ int policy_fexit(void *ctx)
 	bpf_get_func_ret(ctx, &ret);
 	run_function(function_site, args, (long)ret);
 	return 0;
+}
+
+/* A syscall hooked with Override where trampolines run: fmod_ret returns an
+ * error in place of any function on the kernel's error-injection list,
+ * which every syscall is on. `long`: an `int` would be zero-extended into
+ * the syscall's 64-bit return. */
+SEC("fmod_ret")
+long policy_fmod_ret(void *ctx)
+{
+	__u64 args[POLICY_ARGS];
+	__u32 zero = 0;
+	struct scratch *sc;
+
+	function_args(ctx, args);
+	if (!run_function(function_site, args, 0))
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	return sc ? sc->call.error : 0;
 }
 
 /* A user function's hooks: the same registers, in the process's own

@@ -20,6 +20,14 @@ int BPF_PROG(probe_fentry)
 	return 0;
 }
 
+/* getpid: a syscall's function, modifiable where syscalls are on the
+ * error-injection list. */
+SEC("fmod_ret/__x64_sys_getpid")
+long BPF_PROG(probe_syscall_override)
+{
+	return 0;
+}
+
 SEC("kprobe/vfs_read")
 int probe_kprobe(void *ctx)
 {
