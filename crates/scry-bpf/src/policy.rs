@@ -77,6 +77,9 @@ pub enum Site {
     /// A kernel function's return (kretprobe), by the id its kprobe has:
     /// the arguments kept at its entry and the return value.
     KprobeReturn(u32),
+    /// A raw tracepoint, by the id [`PolicySource::raw_tracepoint_site`]
+    /// gave it: its arguments are TP_PROTO's.
+    RawTracepoint(u32),
 }
 
 /// An IP version: which of ip_output (4) and ip6_output (6).
@@ -121,6 +124,9 @@ const SITE_TRACEPOINT: u32 = SITE_UPROBE + MAX_UPROBES;
 const SITE_TCP_CONNECT: u32 = SITE_TRACEPOINT + MAX_TRACEPOINTS;
 const SITE_IP_OUTPUT: u32 = SITE_TCP_CONNECT + 2;
 const SITE_KRETPROBE: u32 = SITE_IP_OUTPUT + 2;
+const SITE_RAW_TRACEPOINT: u32 = SITE_KRETPROBE + MAX_KPROBES;
+/// Raw tracepoint attachments at once over all policies.
+pub const MAX_RAW_TRACEPOINTS: u32 = 16;
 
 impl Site {
     fn index(self) -> u32 {
@@ -138,6 +144,7 @@ impl Site {
             Site::Output(IpVersion::V4) => SITE_IP_OUTPUT,
             Site::Output(IpVersion::V6) => SITE_IP_OUTPUT + 1,
             Site::KprobeReturn(id) => SITE_KRETPROBE + id,
+            Site::RawTracepoint(id) => SITE_RAW_TRACEPOINT + id,
         }
     }
 
@@ -155,7 +162,8 @@ impl Site {
             i if i < SITE_IP_OUTPUT => Site::SocketConnect,
             SITE_IP_OUTPUT => Site::Output(IpVersion::V4),
             i if i < SITE_KRETPROBE => Site::Output(IpVersion::V6),
-            i => Site::KprobeReturn(i - SITE_KRETPROBE),
+            i if i < SITE_RAW_TRACEPOINT => Site::KprobeReturn(i - SITE_KRETPROBE),
+            i => Site::RawTracepoint(i - SITE_RAW_TRACEPOINT),
         }
     }
 
@@ -630,6 +638,9 @@ pub struct PolicySource {
     /// Tracepoint sites by id (subsystem, event), and their attachments.
     tracepoints: HashMap<u32, (String, String)>,
     tracepoint_links: HashMap<u32, Link>,
+    /// Raw tracepoint sites by id (their event), and their instances.
+    raw_tracepoints: HashMap<u32, String>,
+    raw_tracepoint_links: HashMap<u32, FunctionAttachment>,
     /// Scoped policies, with the cgroups in their scope in the kernel.
     scopes: HashMap<u32, std::collections::BTreeSet<u64>>,
     /// matchBinaries Prefix/Postfix patterns by (slot, selector), and the
@@ -829,46 +840,57 @@ fn kernel_release() -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// How a kernel function or syscall is hooked: kprobe or tracepoint links,
-/// or an instance of the engine loaded for it whose trampoline serves it
-/// (its link, then the object: the link goes first).
+/// How a kernel function, syscall or raw tracepoint is hooked: kprobe or
+/// tracepoint links, or an instance of the engine loaded for it (its link,
+/// then the object: the link goes first).
 enum FunctionAttachment {
     Probes { _links: Vec<Link> },
-    Trampoline { _link: Link, _instance: Box<PolicySkel<'static>> },
+    Instance { _link: Link, _instance: Box<PolicySkel<'static>> },
 }
 
-/// The trampoline an instance of the engine serves its function with.
+/// What an instance of the engine, loaded for one function or tracepoint,
+/// serves it with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trampoline {
+enum Instance {
     Entry,
     Exit,
     /// At entry, able to return an error in place of the function.
     ModifyReturn,
+    /// A kernel function's entry whose one argument is the caller's
+    /// registers, holding a syscall's arguments (`__x64_sys_NAME`).
+    SyscallEntry,
+    SyscallExit,
+    SyscallModifyReturn,
+    RawTracepoint,
 }
 
-impl Trampoline {
+impl Instance {
+    /// The program (`policy_KIND`), and the kind of attachment it is.
     fn kind(self) -> &'static str {
         match self {
-            Trampoline::Entry => "fentry",
-            Trampoline::Exit => "fexit",
-            Trampoline::ModifyReturn => "fmod_ret",
+            Instance::Entry | Instance::SyscallEntry => "fentry",
+            Instance::Exit | Instance::SyscallExit => "fexit",
+            Instance::ModifyReturn | Instance::SyscallModifyReturn => "fmod_ret",
+            Instance::RawTracepoint => "raw_tp",
         }
+    }
+
+    fn syscall(self) -> bool {
+        matches!(self, Instance::SyscallEntry | Instance::SyscallExit | Instance::SyscallModifyReturn)
     }
 }
 
-/// Loads an instance of the engine for kernel function `function` whose
-/// `trampoline` runs the hooks of `site`, sharing `engine`'s maps, and
-/// attaches it. A `syscall`'s function (`__x64_sys_NAME`) takes the
-/// caller's registers, which hold the syscall's arguments.
-fn function_instance(
+/// Loads an instance of the engine for kernel function or raw tracepoint
+/// `target` whose program (`instance`'s) runs the hooks of `site`, sharing
+/// `engine`'s maps, and attaches it.
+fn program_instance(
     engine: &PolicySkel<'static>,
-    function: &str,
+    target: &str,
     site: u32,
-    trampoline: Trampoline,
-    syscall: bool,
+    instance: Instance,
 ) -> Result<FunctionAttachment, PolicyLoadError> {
-    let kind = trampoline.kind();
-    let err = |e: libbpf_rs::Error| PolicyLoadError::Load(format!("loading the {kind} of {function}: {e}"));
+    let kind = instance.kind();
+    let err = |e: libbpf_rs::Error| PolicyLoadError::Load(format!("loading the {kind} of {target}: {e}"));
     // Leaked, as the engine's own: the skeleton borrows it for its life (a
     // pointer's worth per attachment).
     let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -877,14 +899,14 @@ fn function_instance(
     for mut prog in open.open_object_mut().progs_mut() {
         let keep = prog.name() == wanted.as_str();
         prog.set_autoload(keep);
-        if keep {
-            prog.set_attach_target(0, Some(function.to_owned())).map_err(err)?;
+        if keep && instance != Instance::RawTracepoint {
+            prog.set_attach_target(0, Some(target.to_owned())).map_err(err)?;
         }
     }
     let rodata = open.maps.rodata_data.as_deref_mut();
     let rodata = rodata.ok_or_else(|| PolicyLoadError::Load("the engine object has no .rodata".into()))?;
     rodata.function_site = site;
-    rodata.function_syscall = u32::from(syscall);
+    rodata.function_syscall = u32::from(instance.syscall());
     // Every map but the instance's own globals (.rodata and the like) is the engine's.
     for mut map in open.open_object_mut().maps_mut() {
         let name = map.name().to_owned();
@@ -897,13 +919,15 @@ fn function_instance(
         map.reuse_fd(shared.as_fd()).map_err(err)?;
     }
     let skel = Box::new(open.load().map_err(err)?);
-    let prog = match trampoline {
-        Trampoline::Entry => &skel.progs.policy_fentry,
-        Trampoline::Exit => &skel.progs.policy_fexit,
-        Trampoline::ModifyReturn => &skel.progs.policy_fmod_ret,
-    };
-    let link = prog.attach().map_err(|e| PolicyLoadError::Load(format!("attaching the {kind} of {function}: {e}")))?;
-    Ok(FunctionAttachment::Trampoline { _link: link, _instance: skel })
+    let attach_err = |e| PolicyLoadError::Load(format!("attaching the {kind} of {target}: {e}"));
+    let link = match instance {
+        Instance::Entry | Instance::SyscallEntry => skel.progs.policy_fentry.attach(),
+        Instance::Exit | Instance::SyscallExit => skel.progs.policy_fexit.attach(),
+        Instance::ModifyReturn | Instance::SyscallModifyReturn => skel.progs.policy_fmod_ret.attach(),
+        Instance::RawTracepoint => skel.progs.policy_raw_tp.attach_raw_tracepoint(target),
+    }
+    .map_err(attach_err)?;
+    Ok(FunctionAttachment::Instance { _link: link, _instance: skel })
 }
 
 impl PolicySource {
@@ -931,6 +955,7 @@ impl PolicySource {
         // Loaded per hooked function, in instances of their own.
         open.progs.policy_fentry.set_autoload(false);
         open.progs.policy_fmod_ret.set_autoload(false);
+        open.progs.policy_raw_tp.set_autoload(false);
         open.progs.policy_fexit.set_autoload(false);
         open.progs.policy_lsm_file_open.set_autoload(kernel.lsm.is_ok());
         open.progs.policy_lsm_bprm_check.set_autoload(kernel.lsm.is_ok());
@@ -952,6 +977,7 @@ impl PolicySource {
                 // Loaded per hooked function, in instances of their own.
                 "policy_fentry",
                 "policy_fmod_ret",
+                "policy_raw_tp",
                 "policy_fexit",
             ];
             if on_demand.iter().any(|p| name.starts_with(p)) {
@@ -984,6 +1010,8 @@ impl PolicySource {
             uprobe_links: HashMap::new(),
             tracepoints: HashMap::new(),
             tracepoint_links: HashMap::new(),
+            raw_tracepoints: HashMap::new(),
+            raw_tracepoint_links: HashMap::new(),
             scopes: HashMap::new(),
             patterns: HashMap::new(),
             pattern_keys: std::collections::HashSet::new(),
@@ -1033,6 +1061,18 @@ impl PolicySource {
             .map_err(map_err("tp_fields"))?;
         self.tracepoints.insert(id, (subsystem.to_owned(), event.to_owned()));
         Ok(Site::Tracepoint(id))
+    }
+
+    /// A new site for raw tracepoint `event` (attached once a hook is
+    /// installed there).
+    pub fn raw_tracepoint_site(&mut self, event: &str) -> Result<Site, PolicyLoadError> {
+        let id = (0..MAX_RAW_TRACEPOINTS).find(|id| !self.raw_tracepoints.contains_key(id)).ok_or_else(|| {
+            PolicyLoadError::Limit(format!(
+                "{MAX_RAW_TRACEPOINTS} raw tracepoint hooks are installed; the engine takes no more"
+            ))
+        })?;
+        self.raw_tracepoints.insert(id, event.to_owned());
+        Ok(Site::RawTracepoint(id))
     }
 
     /// The user function a uprobe site hooks.
@@ -1562,6 +1602,7 @@ impl PolicySource {
         let mut want_lsm = Vec::new();
         let mut want_uprobes = Vec::new();
         let mut want_tracepoints = Vec::new();
+        let mut want_raw_tracepoints = Vec::new();
         for h in self.installed.values() {
             let overrides = h.selectors.iter().any(|s| s.actions.override_error.is_some());
             for site in &h.sites {
@@ -1571,6 +1612,7 @@ impl PolicySource {
                     Site::Lsm(hook) => want_lsm.push(*hook),
                     Site::Uprobe(id) => want_uprobes.push(*id),
                     Site::Tracepoint(id) => want_tracepoints.push(*id),
+                    Site::RawTracepoint(id) => want_raw_tracepoints.push(*id),
                     _ => {}
                 }
             }
@@ -1585,8 +1627,8 @@ impl PolicySource {
             let name = crate::syscalls::name(nr)
                 .ok_or_else(|| PolicyLoadError::Limit(format!("syscall {nr} has no name this engine knows")))?;
             let attachment = if trampolines {
-                let trampoline = if overrides { Trampoline::ModifyReturn } else { Trampoline::Entry };
-                function_instance(&self.skel, &format!("__x64_sys_{name}"), nr, trampoline, true)?
+                let instance = if overrides { Instance::SyscallModifyReturn } else { Instance::SyscallEntry };
+                program_instance(&self.skel, &format!("__x64_sys_{name}"), nr, instance)?
             } else {
                 let event = format!("sys_enter_{name}");
                 let opts = libbpf_rs::TracepointOpts { cookie: u64::from(nr), ..Default::default() };
@@ -1606,7 +1648,7 @@ impl PolicySource {
             let name = crate::syscalls::name(nr)
                 .ok_or_else(|| PolicyLoadError::Limit(format!("syscall {nr} has no name this engine knows")))?;
             let attachment =
-                function_instance(&self.skel, &format!("__x64_sys_{name}"), MAX_SYSCALL + nr, Trampoline::Exit, true)?;
+                program_instance(&self.skel, &format!("__x64_sys_{name}"), MAX_SYSCALL + nr, Instance::SyscallExit)?;
             self.sys_exit_functions.insert(nr, attachment);
         }
         match (!trampolines && !want_exit.is_empty(), self.sys_exit.is_some()) {
@@ -1625,8 +1667,8 @@ impl PolicySource {
             if self.uses_trampolines() {
                 // fmod_ret overrides where the kernel allows it: the
                 // error-injection list and security_* hooks, checked at load.
-                let trampoline = if overrides { Trampoline::ModifyReturn } else { Trampoline::Entry };
-                let attachment = function_instance(&self.skel, function, SITE_KPROBE + id, trampoline, false)?;
+                let instance = if overrides { Instance::ModifyReturn } else { Instance::Entry };
+                let attachment = program_instance(&self.skel, function, SITE_KPROBE + id, instance)?;
                 self.kprobe_links.insert(*id, (attachment, overrides));
                 continue;
             }
@@ -1652,7 +1694,7 @@ impl PolicySource {
                 continue;
             }
             if self.uses_trampolines() {
-                let attachment = function_instance(&self.skel, function, SITE_KRETPROBE + id, Trampoline::Exit, false)?;
+                let attachment = program_instance(&self.skel, function, SITE_KRETPROBE + id, Instance::Exit)?;
                 self.kretprobe_links.insert(*id, attachment);
                 continue;
             }
@@ -1690,6 +1732,14 @@ impl PolicySource {
                 .attach_tracepoint_with_opts(category, event, opts)
                 .map_err(|e| PolicyLoadError::Load(format!("attaching to the tracepoint {subsystem}/{event}: {e}")))?;
             self.tracepoint_links.insert(*id, link);
+        }
+        self.raw_tracepoint_links.retain(|id, _| want_raw_tracepoints.contains(id));
+        for (id, event) in &self.raw_tracepoints {
+            if self.raw_tracepoint_links.contains_key(id) || !want_raw_tracepoints.contains(id) {
+                continue;
+            }
+            let attachment = program_instance(&self.skel, event, SITE_RAW_TRACEPOINT + id, Instance::RawTracepoint)?;
+            self.raw_tracepoint_links.insert(*id, attachment);
         }
         // The cgroup programs, on the root cgroup v2: every process's sockets.
         let on_cgroup = |programs: [(&libbpf_rs::ProgramMut, &str); 2]| {
@@ -1902,6 +1952,7 @@ impl PolicySource {
         });
         self.uprobe_ids.retain(|_, id| installed.values().any(|h| h.sites.contains(&Site::Uprobe(*id))));
         self.tracepoints.retain(|id, _| installed.values().any(|h| h.sites.contains(&Site::Tracepoint(*id))));
+        self.raw_tracepoints.retain(|id, _| installed.values().any(|h| h.sites.contains(&Site::RawTracepoint(*id))));
         Ok(())
     }
 

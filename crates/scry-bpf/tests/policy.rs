@@ -1240,6 +1240,37 @@ fn tracepoint_hooks_read_their_fields_at_the_places_tracefs_gives() {
 }
 
 #[test]
+fn a_raw_tracepoint_hook_reads_tp_protos_arguments() {
+    let mut source = load();
+    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm).
+    let site = source.raw_tracepoint_site("sched_process_exec").unwrap();
+    let hook = Hook {
+        policy_id: 50,
+        sites: vec![site],
+        args: vec![
+            ArgSpec { source: ArgSource::Register(1), kind: ArgKind::Int },
+            ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Bprm },
+        ],
+        skip_failed: false,
+        selectors: vec![Selector {
+            args: vec![ArgMatch::Str { index: 1, op: StrOp::Equal, values: vec!["/usr/bin/cat".into()] }],
+            actions: Actions { post: true, ..Default::default() },
+            ..Default::default()
+        }],
+    };
+    source.install(6, &hook).unwrap();
+    let records = Records::new(&source);
+    let (pid, out) = run_with_pid("/usr/bin/cat", &["/dev/null"]);
+    assert!(out.status.success(), "{out:?}");
+    let got = records.of(&[pid], pid);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let r = &got[0];
+    assert_eq!((r.site, r.policy_id, r.args[0], str_arg(r, 0)), (site, 50, u64::from(pid), "/usr/bin/cat".to_owned()));
+    exercised("raw_tp");
+    source.remove(6).unwrap();
+}
+
+#[test]
 fn follow_children_matches_the_descendants_of_a_listed_binary() {
     let mut source = load();
     const SYS_GETPGID: u32 = 121;

@@ -94,6 +94,8 @@ pub enum EngineHook {
     Uprobe { functions: Vec<UserFunction>, hook: EngineSiteHook },
     /// On a tracepoint, its arguments at these places in the record.
     Tracepoint { subsystem: String, event: String, fields: Vec<TracepointField>, hook: EngineSiteHook },
+    /// On a raw tracepoint, its arguments TP_PROTO's.
+    RawTracepoint { subsystem: String, event: String, hook: EngineSiteHook },
 }
 
 fn unsupported(path: &str, reason: impl Into<String>) -> PolicyError {
@@ -370,12 +372,7 @@ fn compile_hook(h: &Hook, ctx: &Context<'_>) -> Result<CompiledHook, PolicyError
             return compile_equivalent(h, &f.call, eq, ctx);
         }
         HookPoint::Tracepoint(t) => return compile_tracepoint(h, t, ctx),
-        HookPoint::RawTracepoint(_) => {
-            return Err(unsupported(
-                &format!("{}.raw", h.path),
-                "raw tracepoints are not supported by this engine yet",
-            ));
-        }
+        HookPoint::RawTracepoint(t) => return compile_raw_tracepoint(h, t, ctx),
         HookPoint::Uprobe(u) => return compile_uprobe(h, u, ctx),
         HookPoint::Lsm(hook) => return compile_lsm(h, hook, ctx),
     };
@@ -700,6 +697,50 @@ fn compile_tracepoint(h: &Hook, t: &scry_policy::Tracepoint, ctx: &Context<'_>) 
             subsystem: t.subsystem.clone(),
             event: t.event.clone(),
             fields: places,
+            hook: EngineSiteHook {
+                policy_id: ctx.policy_id,
+                sites: Vec::new(),
+                args: specs,
+                skip_failed: false,
+                selectors,
+            },
+        },
+    })
+}
+
+/// A raw tracepoint (`raw: true`): its arguments are TP_PROTO's, by
+/// position, with the types a kernel function's may have.
+fn compile_raw_tracepoint(
+    h: &Hook,
+    t: &scry_policy::Tracepoint,
+    ctx: &Context<'_>,
+) -> Result<CompiledHook, PolicyError> {
+    let name = format!("{}/{}", t.subsystem, t.event);
+    // The event must exist (its tracefs format says so).
+    (ctx.tracefs)(&t.subsystem, &t.event).map_err(|e| unsupported(&format!("{}.event", h.path), e))?;
+    refuse_return_copy(h, "a raw tracepoint")?;
+    let (specs, shown) = register_args(
+        h,
+        kernel_arg,
+        "on a raw tracepoint this engine captures integer, string, filename, fd, file, path, linux_binprm, sock, \
+         socket, sockaddr, cred, kernel_cap_t and capability arguments",
+    )?;
+    let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a raw tracepoint"))?;
+    Ok(CompiledHook {
+        path: h.path.clone(),
+        asked: format!("raw tracepoint {name}"),
+        attachment: "raw_tp".into(),
+        function: name,
+        args: shown,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: false,
+        lsm: false,
+        hook: EngineHook::RawTracepoint {
+            subsystem: t.subsystem.clone(),
+            event: t.event.clone(),
             hook: EngineSiteHook {
                 policy_id: ctx.policy_id,
                 sites: Vec::new(),
@@ -1501,6 +1542,36 @@ mod tests {
         assert_eq!(
             error(&dns.replace("type: skb", "type: sock")),
             "spec.kprobes[0].args[0].type: ip_output's argument 2 is skb"
+        );
+    }
+
+    #[test]
+    fn raw_tracepoints_take_tp_protos_arguments_with_kernel_types() {
+        let yaml = |extra: &str| {
+            format!(
+                "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: p\nspec:\n  tracepoints:\n  \
+                 - subsystem: sched\n    event: sched_process_exec\n    raw: true\n    args:\n    - index: 2\n      \
+                 type: linux_binprm\n{extra}"
+            )
+        };
+        let exists = |_: &str, event: &str| {
+            if event == "sched_process_exec" { Ok(Vec::new()) } else { Err(format!("no tracepoint {event}")) }
+        };
+        let compiled = |y: &str| {
+            let p = scry_policy::parse(y).unwrap_or_else(|e| panic!("{e}"));
+            compile(&p, 1, &host(), &HostNamespaces::default(), &exists).map_err(|e| e.to_string())
+        };
+        let hooks = compiled(&yaml("")).unwrap();
+        assert_eq!((hooks[0].attachment.as_str(), hooks[0].function.as_str()), ("raw_tp", "sched/sched_process_exec"));
+        assert_eq!(hooks[0].args, vec![(Shown::Binprm, None)]);
+        let EngineHook::RawTracepoint { subsystem, event, hook } = &hooks[0].hook else {
+            panic!("{:?}", hooks[0].hook)
+        };
+        assert_eq!((subsystem.as_str(), event.as_str()), ("sched", "sched_process_exec"));
+        assert_eq!(hook.args, vec![ArgSpec { source: ArgSource::Register(2), kind: ArgKind::Bprm }]);
+        assert_eq!(
+            compiled(&yaml("").replace("sched_process_exec", "sched_process_nope")).unwrap_err(),
+            "spec.tracepoints[0].event: no tracepoint sched_process_nope"
         );
     }
 

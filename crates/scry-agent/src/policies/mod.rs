@@ -337,6 +337,14 @@ impl Engine {
                         let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
                         self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())
                     }),
+                EngineHook::RawTracepoint { event, hook, .. } => free_site
+                    .next()
+                    .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
+                    .and_then(|slot| {
+                        let site = self.source.raw_tracepoint_site(event).map_err(|e| e.to_string())?;
+                        let hook = scry_bpf::policy::Hook { sites: vec![site], ..hook.clone() };
+                        self.source.install(slot, &hook).map(|()| slot).map_err(|e| e.to_string())
+                    }),
                 EngineHook::Uprobe { functions, hook } => free_site
                     .next()
                     .ok_or(format!("the engine's {MAX_HOOKS} hook slots are taken; delete a policy first"))
@@ -491,7 +499,8 @@ impl Engine {
                     action: event.action,
                 })
             }
-            EngineHook::Tracepoint { subsystem, event: name, .. } => Event::ProcessTracepoint(ProcessTracepoint {
+            EngineHook::Tracepoint { subsystem, event: name, .. }
+            | EngineHook::RawTracepoint { subsystem, event: name, .. } => Event::ProcessTracepoint(ProcessTracepoint {
                 process: event.process,
                 parent: event.parent,
                 subsys: subsystem.clone(),

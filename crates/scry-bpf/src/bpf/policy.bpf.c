@@ -1568,6 +1568,20 @@ long policy_fmod_ret(void *ctx)
 	return sc ? sc->call.error : 0;
 }
 
+/* A raw tracepoint's hooks, in an instance loaded per tracepoint with its
+ * site in `function_site` (raw_tp has no attach cookie before 6.10): the
+ * arguments are TP_PROTO's, read rather than loaded (a load past the
+ * tracepoint's own count would make the kernel refuse the attachment). */
+SEC("raw_tp")
+int policy_raw_tp(void *ctx)
+{
+	__u64 args[POLICY_ARGS];
+
+	bpf_probe_read_kernel(args, sizeof(args), ctx);
+	run_function(function_site, args, 0);
+	return 0;
+}
+
 /* A user function's hooks: the same registers, in the process's own
  * memory (string arguments are user strings). */
 SEC("uprobe")

@@ -44,7 +44,11 @@
 /* A kernel function's return (kretprobe), by the same id as its kprobe:
  * the hooks see the arguments kept at its entry and the return value. */
 #define SITE_KRETPROBE (SITE_IP6_OUTPUT + 1)
-#define POLICY_SITES (SITE_KRETPROBE + POLICY_KPROBES)
+/* A raw tracepoint, by the id user space gave it (set in the instance of
+ * the program loaded for it). */
+#define SITE_RAW_TRACEPOINT (SITE_KRETPROBE + POLICY_KPROBES)
+#define POLICY_RAW_TRACEPOINTS 16
+#define POLICY_SITES (SITE_RAW_TRACEPOINT + POLICY_RAW_TRACEPOINTS)
 
 /* Where a tracepoint site's raw values are in its record (from the
  * tracepoint's tracefs format): size 0 ends the list. A __data_loc field
