@@ -100,8 +100,8 @@ impl PolicyManager {
                 let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                 let k = engine.source.kernel();
                 // The kinds hooks can use here; `scry policy list` names each hook's.
-                let mut kinds = vec!["tracepoint", "tp_btf", "cgroup", "uprobe"];
-                kinds.extend(k.fentry.is_ok().then_some("fentry"));
+                let mut kinds = vec!["tracepoint", "tp_btf", "raw_tp", "cgroup", "uprobe"];
+                kinds.extend(k.fentry.is_ok().then_some("fentry, fexit, fmod_ret"));
                 kinds.extend(k.kprobes.is_ok().then_some("kprobe"));
                 kinds.extend(k.lsm.is_ok().then_some("lsm"));
                 s.hook = kinds.join(", ");
@@ -118,6 +118,15 @@ impl PolicyManager {
                         })
                     })
                     .collect();
+                // Where trampolines run but syscalls are not modifiable.
+                if let (Ok(()), Err(why)) = (&k.fentry, &k.syscall_override) {
+                    s.fallbacks.push(Fallback {
+                        kind: "fmod_ret on syscalls".into(),
+                        reason: format!(
+                            "{why}; Override on syscall hooks is refused, security_* functions still take it"
+                        ),
+                    });
+                }
             }
             let _ = ready.send(Ok(()));
             engine.run(&ring, &rx, &stop, &status);
