@@ -4,13 +4,49 @@
 
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder};
+use arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Int64Builder, PrimitiveBuilder, RecordBatch, StringBuilder,
+    TimestampNanosecondBuilder,
+};
+use arrow::datatypes::ArrowPrimitiveType;
 use scry_model::Process;
 use scry_model::tables::{self, upid};
 use scry_store::{Store, StoreError, Table, TableConfig};
 
 use crate::directory::{ProcessDirectory, command_line};
 use crate::process_cache::ExecKey;
+
+/// A builder finished batch after batch, refilled with room for as many
+/// values (and bytes) as the batch it made: the next batch, of about the
+/// same size, fills it without regrowing (each regrowth copies the column
+/// so far, and its fresh pages fault one by one).
+pub trait Refill {
+    fn finish_refilled(&mut self) -> ArrayRef;
+}
+
+impl Refill for StringBuilder {
+    fn finish_refilled(&mut self) -> ArrayRef {
+        let done = self.finish();
+        *self = StringBuilder::with_capacity(done.len(), done.value_data().len());
+        Arc::new(done)
+    }
+}
+
+impl<T: ArrowPrimitiveType> Refill for PrimitiveBuilder<T> {
+    fn finish_refilled(&mut self) -> ArrayRef {
+        let done = self.finish();
+        *self = PrimitiveBuilder::<T>::with_capacity(done.len()).with_data_type(done.data_type().clone());
+        Arc::new(done)
+    }
+}
+
+impl Refill for BooleanBuilder {
+    fn finish_refilled(&mut self) -> ArrayRef {
+        let done = self.finish();
+        *self = BooleanBuilder::with_capacity(done.len());
+        Arc::new(done)
+    }
+}
 
 /// Rows per batch before a flush is forced.
 const BATCH_ROWS: usize = 4096;
@@ -46,12 +82,12 @@ impl Placement {
 
     fn finish(&mut self) -> [ArrayRef; 6] {
         [
-            Arc::new(self.namespace.finish()),
-            Arc::new(self.pod.finish()),
-            Arc::new(self.container.finish()),
-            Arc::new(self.container_id.finish()),
-            Arc::new(self.unit.finish()),
-            Arc::new(self.node.finish()),
+            self.namespace.finish_refilled(),
+            self.pod.finish_refilled(),
+            self.container.finish_refilled(),
+            self.container_id.finish_refilled(),
+            self.unit.finish_refilled(),
+            self.node.finish_refilled(),
         ]
     }
 }
@@ -76,16 +112,16 @@ impl ExecRows {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.rows = 0;
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.upid.finish()),
-            Arc::new(self.pid.finish()),
-            Arc::new(self.ppid.finish()),
-            Arc::new(self.exec_id.finish()),
-            Arc::new(self.parent_exec_id.finish()),
-            Arc::new(self.binary.finish()),
-            Arc::new(self.cmdline.finish()),
-            Arc::new(self.cwd.finish()),
-            Arc::new(self.uid.finish()),
+            self.time.finish_refilled(),
+            self.upid.finish_refilled(),
+            self.pid.finish_refilled(),
+            self.ppid.finish_refilled(),
+            self.exec_id.finish_refilled(),
+            self.parent_exec_id.finish_refilled(),
+            self.binary.finish_refilled(),
+            self.cmdline.finish_refilled(),
+            self.cwd.finish_refilled(),
+            self.uid.finish_refilled(),
         ];
         cols.extend(self.place.finish());
         cols
@@ -110,14 +146,14 @@ impl ExitRows {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.rows = 0;
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.upid.finish()),
-            Arc::new(self.exit_code.finish()),
-            Arc::new(self.signal.finish()),
-            Arc::new(self.comm.finish()),
-            Arc::new(self.pid.finish()),
-            Arc::new(self.exec_id.finish()),
-            Arc::new(self.binary.finish()),
+            self.time.finish_refilled(),
+            self.upid.finish_refilled(),
+            self.exit_code.finish_refilled(),
+            self.signal.finish_refilled(),
+            self.comm.finish_refilled(),
+            self.pid.finish_refilled(),
+            self.exec_id.finish_refilled(),
+            self.binary.finish_refilled(),
         ];
         cols.extend(self.place.finish());
         cols

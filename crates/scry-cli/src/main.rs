@@ -18,6 +18,12 @@ use scry_agent::{AgentConfig, DEFAULT_SOCKET, KubernetesMode};
 use scry_model::EventType;
 use scry_model::filter::EventFilter;
 
+/// The agent allocates and frees records on every hot path (events, flows,
+/// table rows) from several threads: glibc's allocator spent half its time
+/// consolidating and reallocating under nginx at saturation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "scry", version, about = "eBPF observability and runtime security for Linux nodes")]
 struct Cli {

@@ -388,6 +388,18 @@ pub enum FlowType {
     Sock,
 }
 
+impl FlowType {
+    /// Its serde name (`L3_L4`, `L7`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowType::UnknownType => "UNKNOWN_TYPE",
+            FlowType::L3L4 => "L3_L4",
+            FlowType::L7 => "L7",
+            FlowType::Sock => "SOCK",
+        }
+    }
+}
+
 /// Cilium's monitor event type: 1 drop, 4 trace, 129 L7.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -409,6 +421,17 @@ pub enum TrafficDirection {
     TrafficDirectionUnknown,
     Ingress,
     Egress,
+}
+
+impl TrafficDirection {
+    /// Its serde name (`INGRESS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrafficDirection::TrafficDirectionUnknown => "TRAFFIC_DIRECTION_UNKNOWN",
+            TrafficDirection::Ingress => "INGRESS",
+            TrafficDirection::Egress => "EGRESS",
+        }
+    }
 }
 
 /// Where the packet was seen. Scry sees packets where they enter or leave a
@@ -551,4 +574,20 @@ pub struct FlowProcess {
     pub binary: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub exec_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_are_their_serde_names() {
+        let serde = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+        for t in [FlowType::UnknownType, FlowType::L3L4, FlowType::L7, FlowType::Sock] {
+            assert_eq!(t.name(), serde(serde_json::to_value(t).unwrap()));
+        }
+        for d in [TrafficDirection::TrafficDirectionUnknown, TrafficDirection::Ingress, TrafficDirection::Egress] {
+            assert_eq!(d.name(), serde(serde_json::to_value(d).unwrap()));
+        }
+    }
 }

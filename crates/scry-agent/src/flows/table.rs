@@ -8,6 +8,8 @@ use scry_model::flow::{Endpoint, Flow, FlowBody, FlowExtensions, FlowResponse, L
 use scry_model::tables;
 use scry_store::{Store, StoreError, Table, TableConfig};
 
+use crate::tables::Refill;
+
 pub struct FlowTable {
     table: Arc<Table>,
     rows: Rows,
@@ -58,13 +60,13 @@ impl Side {
     }
 
     fn finish(&mut self, cols: &mut Vec<ArrayRef>) {
-        cols.push(Arc::new(self.addr.finish()));
-        cols.push(Arc::new(self.port.finish()));
-        cols.push(Arc::new(self.namespace.finish()));
-        cols.push(Arc::new(self.pod.finish()));
-        cols.push(Arc::new(self.workload.finish()));
-        cols.push(Arc::new(self.identity.finish()));
-        cols.push(Arc::new(self.names.finish()));
+        cols.push(self.addr.finish_refilled());
+        cols.push(self.port.finish_refilled());
+        cols.push(self.namespace.finish_refilled());
+        cols.push(self.pod.finish_refilled());
+        cols.push(self.workload.finish_refilled());
+        cols.push(self.identity.finish_refilled());
+        cols.push(self.names.finish_refilled());
     }
 }
 
@@ -92,11 +94,6 @@ struct Rows {
     node: StringBuilder,
 }
 
-/// An enum's serde name (`FORWARDED`, `L3_L4`, `INGRESS`).
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 impl Rows {
     fn push(&mut self, f: &Flow, node: &str) {
         self.count += 1;
@@ -107,8 +104,8 @@ impl Rows {
         let none = FlowExtensions::default();
         let ext = f.extensions.as_ref().unwrap_or(&none);
         self.kernel_drop_reason.append_value(&ext.kernel_drop_reason);
-        self.flow_type.append_value(name(&f.flow_type));
-        self.traffic_direction.append_value(name(&f.traffic_direction));
+        self.flow_type.append_value(f.flow_type.name());
+        self.traffic_direction.append_value(f.traffic_direction.name());
         self.is_reply.append_value(f.is_reply.map_or(-1, i64::from));
         self.protocol.append_value(f.l4.as_ref().map_or("", Layer4::protocol));
         let flags = match &f.l4 {
@@ -146,28 +143,28 @@ impl Rows {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.count = 0;
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.verdict.finish()),
-            Arc::new(self.drop_reason.finish()),
-            Arc::new(self.kernel_drop_reason.finish()),
-            Arc::new(self.flow_type.finish()),
-            Arc::new(self.traffic_direction.finish()),
-            Arc::new(self.is_reply.finish()),
-            Arc::new(self.protocol.finish()),
-            Arc::new(self.tcp_flags.finish()),
+            self.time.finish_refilled(),
+            self.verdict.finish_refilled(),
+            self.drop_reason.finish_refilled(),
+            self.kernel_drop_reason.finish_refilled(),
+            self.flow_type.finish_refilled(),
+            self.traffic_direction.finish_refilled(),
+            self.is_reply.finish_refilled(),
+            self.protocol.finish_refilled(),
+            self.tcp_flags.finish_refilled(),
         ];
         self.src.finish(&mut cols);
         self.dst.finish(&mut cols);
         for b in &mut self.counters {
-            cols.push(Arc::new(b.finish()));
+            cols.push(b.finish_refilled());
         }
-        cols.push(Arc::new(self.socket_cookie.finish()));
-        cols.push(Arc::new(self.http_method.finish()));
-        cols.push(Arc::new(self.http_url.finish()));
-        cols.push(Arc::new(self.http_status.finish()));
-        cols.push(Arc::new(self.latency.finish()));
-        cols.push(Arc::new(self.summary.finish()));
-        cols.push(Arc::new(self.node.finish()));
+        cols.push(self.socket_cookie.finish_refilled());
+        cols.push(self.http_method.finish_refilled());
+        cols.push(self.http_url.finish_refilled());
+        cols.push(self.http_status.finish_refilled());
+        cols.push(self.latency.finish_refilled());
+        cols.push(self.summary.finish_refilled());
+        cols.push(self.node.finish_refilled());
         cols
     }
 }

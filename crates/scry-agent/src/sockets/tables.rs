@@ -19,6 +19,7 @@ use super::conn_stats::{self, Sample};
 use super::tracker::{ConnMeta, RecordSink};
 use crate::flows::{DnsAnswer, L7Event, L7Kind, L7Sink};
 use crate::pipeline::Pipeline;
+use crate::tables::Refill;
 
 /// The connection columns every protocol table starts with.
 const CONN_COLUMNS: usize = 8;
@@ -267,18 +268,18 @@ impl Rows {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.rows = 0;
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.upid.finish()),
-            Arc::new(self.remote_addr.finish()),
-            Arc::new(self.remote_port.finish()),
-            Arc::new(self.local_addr.finish()),
-            Arc::new(self.local_port.finish()),
-            Arc::new(self.trace_role.finish()),
-            Arc::new(self.encrypted.finish()),
+            self.time.finish_refilled(),
+            self.upid.finish_refilled(),
+            self.remote_addr.finish_refilled(),
+            self.remote_port.finish_refilled(),
+            self.local_addr.finish_refilled(),
+            self.local_port.finish_refilled(),
+            self.trace_role.finish_refilled(),
+            self.encrypted.finish_refilled(),
         ];
         cols.extend(self.columns.iter_mut().map(|c| match c {
-            Column::Int(b) => Arc::new(b.finish()) as ArrayRef,
-            Column::Text(b) => Arc::new(b.finish()) as ArrayRef,
+            Column::Int(b) => b.finish_refilled(),
+            Column::Text(b) => b.finish_refilled(),
         }));
         cols
     }
