@@ -309,22 +309,52 @@ fn cli_json_has_tetragon_field_names_and_compact_lines_match() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // Both subscriptions are registered before the process runs.
+    // Each CLI's lines, as they come.
+    let lines = |child: &mut std::process::Child| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let (json_rx, compact_rx) = (lines(&mut json), lines(&mut compact));
+    // The CLIs subscribe in their own time, and the agent's subscriber count
+    // is no sign of theirs (other tests subscribe and leave meanwhile): the
+    // probe runs again until each has printed a whole run, an exec then its
+    // exit (runs never overlap, so the line after an exec is its exit).
+    let pair = |lines: &[String], exec: &dyn Fn(&str) -> bool| {
+        let i = lines.iter().position(|l| exec(l))?;
+        Some((lines[i].clone(), lines.get(i + 1)?.clone()))
+    };
+    let is_json_exec = |l: &str| l.starts_with(r#"{"process_exec""#);
+    let is_compact_exec = |l: &str| l.starts_with("🚀 process");
+    let (mut json_lines, mut compact_lines) = (Vec::new(), Vec::new());
     let deadline = Instant::now() + WAIT;
-    let rt = runtime();
-    while rt.block_on(agent().client().status()).unwrap().stream.subscribers < 2 {
-        assert!(Instant::now() < deadline, "the two CLI subscriptions did not register");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = Command::new(&bin).args(["--flag", "two words"]).status().unwrap();
-    assert_eq!(status.code(), Some(1));
-
-    let mut json_lines = BufReader::new(json.stdout.take().unwrap()).lines();
-    let exec: serde_json::Value = serde_json::from_str(&json_lines.next().unwrap().unwrap()).unwrap();
-    let exit: serde_json::Value = serde_json::from_str(&json_lines.next().unwrap().unwrap()).unwrap();
-    let mut compact_lines = BufReader::new(compact.stdout.take().unwrap()).lines();
-    let compact_exec = compact_lines.next().unwrap().unwrap();
-    let compact_exit = compact_lines.next().unwrap().unwrap();
+    let (exec, exit, compact_exec, compact_exit) = loop {
+        let status = Command::new(&bin).args(["--flag", "two words"]).status().unwrap();
+        assert_eq!(status.code(), Some(1));
+        let settle = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < settle {
+            json_lines.extend(json_rx.try_iter());
+            compact_lines.extend(compact_rx.try_iter());
+            if pair(&json_lines, &is_json_exec).is_some() && pair(&compact_lines, &is_compact_exec).is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let (Some((exec, exit)), Some((compact_exec, compact_exit))) =
+            (pair(&json_lines, &is_json_exec), pair(&compact_lines, &is_compact_exec))
+        {
+            let parse = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap();
+            break (parse(&exec), parse(&exit), compact_exec, compact_exit);
+        }
+        assert!(Instant::now() < deadline, "no whole run from the CLIs: {json_lines:?} {compact_lines:?}");
+    };
     for mut child in [json, compact] {
         child.kill().unwrap();
         child.wait().unwrap();
