@@ -82,6 +82,45 @@ pub struct CompiledHook {
     pub hook: EngineHook,
 }
 
+/// A hook of `h` as asked and attached, with the policy's path, message and
+/// tags carried over; no return value, not at exec, `process_kprobe` events
+/// (callers set what differs).
+fn compiled(
+    h: &Hook,
+    asked: String,
+    attachment: impl Into<String>,
+    function: impl Into<String>,
+    args: Vec<ShownArg>,
+    signals: Vec<Option<u32>>,
+    hook: EngineHook,
+) -> CompiledHook {
+    CompiledHook {
+        path: h.path.clone(),
+        asked,
+        attachment: attachment.into(),
+        function: function.into(),
+        args,
+        ret: None,
+        message: h.message.clone(),
+        tags: h.tags.clone(),
+        signals,
+        at_exec: false,
+        lsm: false,
+        hook,
+    }
+}
+
+/// The engine's part of a hook at `sites` (none for kernel functions, user
+/// functions and tracepoints: the engine gives theirs when installing).
+fn engine_hook(
+    ctx: &Context<'_>,
+    sites: Vec<Site>,
+    args: Vec<ArgSpec>,
+    selectors: Vec<engine::Selector>,
+) -> EngineSiteHook {
+    EngineSiteHook { policy_id: ctx.policy_id, sites, args, skip_failed: false, selectors }
+}
+
 /// What the kernel engine runs for a hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineHook {
@@ -529,111 +568,88 @@ fn compile_kprobe(h: &Hook, function: &str, ctx: &Context<'_>) -> Result<Compile
             ctx,
             Overridable::No("Override at a function's return: it has run, and its return value stays".into()),
         )?;
+        let attachment =
+            if ctx.kernel.fentry.is_ok() { "fexit" } else { "kretprobe (arguments kept by a kprobe at entry)" };
         return Ok(CompiledHook {
-            path: h.path.clone(),
-            asked: format!("kprobe {function} (return)"),
-            attachment: if ctx.kernel.fentry.is_ok() {
-                "fexit"
-            } else {
-                "kretprobe (arguments kept by a kprobe at entry)"
-            }
-            .into(),
-            function: function.to_owned(),
-            args: shown,
             ret,
-            message: h.message.clone(),
-            tags: h.tags.clone(),
-            signals,
-            at_exec: false,
-            lsm: false,
-            hook: EngineHook::Kprobe {
-                function: function.to_owned(),
-                at_return: true,
-                hook: EngineSiteHook {
-                    policy_id: ctx.policy_id,
-                    sites: Vec::new(),
-                    args: specs,
-                    skip_failed: false,
-                    selectors,
+            ..compiled(
+                h,
+                format!("kprobe {function} (return)"),
+                attachment,
+                function,
+                shown,
+                signals,
+                EngineHook::Kprobe {
+                    function: function.to_owned(),
+                    at_return: true,
+                    hook: engine_hook(ctx, Vec::new(), specs, selectors),
                 },
-            },
+            )
         });
     }
-    // Override: fmod_ret where trampolines run (functions on the kernel's
-    // error-injection list and security_* hooks: the kernel checks at
-    // load), else bpf_override_return on the kprobe (the same list), else
-    // the LSM hook a security_* function calls.
-    let fmod_ret =
-        ctx.kernel.fentry.is_ok() && (function.starts_with("security_") || ctx.kernel.syscall_override.is_ok());
+    // Override: fmod_ret where trampolines run (the engine overrides with
+    // it there: security_* hooks, and functions on the kernel's
+    // error-injection list where it has one — the kernel checks at load),
+    // else bpf_override_return on the kprobe (the same list), else the LSM
+    // hook a security_* function calls.
+    let trampolines = ctx.kernel.fentry.is_ok();
     let lsm = match function {
         "security_file_open" => Some(LsmHook::FileOpen),
         "security_bprm_check" => Some(LsmHook::BprmCheck),
         _ => None,
     }
     .filter(|_| {
-        ctx.kernel.lsm.is_ok() && !fmod_ret && !ctx.kernel.override_return && h.args.iter().all(|a| a.index == 0)
+        ctx.kernel.lsm.is_ok() && !trampolines && !ctx.kernel.override_return && h.args.iter().all(|a| a.index == 0)
     });
-    let overridable = if fmod_ret || ctx.kernel.override_return || lsm.is_some() {
-        Overridable::Yes
-    } else {
-        Overridable::No(
+    let overridable = match (trampolines, &ctx.kernel.syscall_override) {
+        (true, _) if function.starts_with("security_") => Overridable::Yes,
+        (true, Ok(())) => Overridable::Yes,
+        (true, Err(why)) => Overridable::No(format!(
+            "Override on {function} needs fmod_ret, which this kernel allows on security_* functions only ({why})"
+        )),
+        (false, _) if ctx.kernel.override_return || lsm.is_some() => Overridable::Yes,
+        (false, _) => Overridable::No(
             "Override on a kernel function needs fmod_ret or bpf_override_return, which this kernel lacks".into(),
-        )
+        ),
     };
     let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
     let overrides = selectors.iter().any(|s| s.actions.override_error.is_some());
     if let Some(lsm) = lsm.filter(|_| overrides) {
         let name = if lsm == LsmHook::FileOpen { "file_open" } else { "bprm_check_security" };
         return Ok(CompiledHook {
-            path: h.path.clone(),
-            asked: format!("kprobe {function}"),
-            attachment: format!("BPF LSM {name} (Override, which this kernel's kprobes and trampolines cannot)"),
-            function: function.to_owned(),
-            args: shown,
-            ret: None,
-            message: h.message.clone(),
-            tags: h.tags.clone(),
-            signals,
             at_exec: in_exec(function),
-            lsm: false,
-            hook: EngineHook::Site(EngineSiteHook {
-                policy_id: ctx.policy_id,
-                sites: vec![Site::Lsm(lsm)],
-                args: specs,
-                skip_failed: false,
-                selectors,
-            }),
+            ..compiled(
+                h,
+                format!("kprobe {function}"),
+                format!("BPF LSM {name} (Override, which this kernel's kprobes and trampolines cannot)"),
+                function,
+                shown,
+                signals,
+                EngineHook::Site(engine_hook(ctx, vec![Site::Lsm(lsm)], specs, selectors)),
+            )
         });
     }
+    let attachment = match (overrides, trampolines) {
+        (true, true) => "fmod_ret",
+        (true, false) => "kprobe (bpf_override_return)",
+        (false, true) => "fentry",
+        (false, false) => "kprobe",
+    };
     Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("kprobe {function}"),
-        attachment: match (overrides, ctx.kernel.fentry.is_ok()) {
-            (true, true) => "fmod_ret",
-            (true, false) => "kprobe (bpf_override_return)",
-            (false, true) => "fentry",
-            (false, false) => "kprobe",
-        }
-        .into(),
-        function: function.to_owned(),
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
-        signals,
         at_exec: in_exec(function),
-        lsm: false,
-        hook: EngineHook::Kprobe {
-            function: function.to_owned(),
-            at_return: false,
-            hook: EngineSiteHook {
-                policy_id: ctx.policy_id,
-                sites: Vec::new(),
-                args: specs,
-                skip_failed: false,
-                selectors,
+        ..compiled(
+            h,
+            format!("kprobe {function}"),
+            attachment,
+            function,
+            shown,
+            signals,
+            EngineHook::Kprobe {
+                function: function.to_owned(),
+                at_return: false,
+                hook: engine_hook(ctx, Vec::new(), specs, selectors),
             },
-        },
+        )
     })
 }
 
@@ -681,31 +697,20 @@ fn compile_tracepoint(h: &Hook, t: &scry_policy::Tracepoint, ctx: &Context<'_>) 
         places.push(TracepointField { offset: f.offset, size, signed: f.signed, data_loc });
     }
     let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a tracepoint"))?;
-    Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("tracepoint {name}"),
-        attachment: "tracepoint".into(),
-        function: name,
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
+    Ok(compiled(
+        h,
+        format!("tracepoint {name}"),
+        "tracepoint",
+        name,
+        shown,
         signals,
-        at_exec: false,
-        lsm: false,
-        hook: EngineHook::Tracepoint {
+        EngineHook::Tracepoint {
             subsystem: t.subsystem.clone(),
             event: t.event.clone(),
             fields: places,
-            hook: EngineSiteHook {
-                policy_id: ctx.policy_id,
-                sites: Vec::new(),
-                args: specs,
-                skip_failed: false,
-                selectors,
-            },
+            hook: engine_hook(ctx, Vec::new(), specs, selectors),
         },
-    })
+    ))
 }
 
 /// A raw tracepoint (`raw: true`): its arguments are TP_PROTO's, by
@@ -726,30 +731,19 @@ fn compile_raw_tracepoint(
          socket, sockaddr, cred, kernel_cap_t and capability arguments",
     )?;
     let (selectors, signals) = selectors(h, &specs, ctx, ctx.not_overridable("a raw tracepoint"))?;
-    Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("raw tracepoint {name}"),
-        attachment: "raw_tp".into(),
-        function: name,
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
+    Ok(compiled(
+        h,
+        format!("raw tracepoint {name}"),
+        "raw_tp",
+        name,
+        shown,
         signals,
-        at_exec: false,
-        lsm: false,
-        hook: EngineHook::RawTracepoint {
+        EngineHook::RawTracepoint {
             subsystem: t.subsystem.clone(),
             event: t.event.clone(),
-            hook: EngineSiteHook {
-                policy_id: ctx.policy_id,
-                sites: Vec::new(),
-                args: specs,
-                skip_failed: false,
-                selectors,
-            },
+            hook: engine_hook(ctx, Vec::new(), specs, selectors),
         },
-    })
+    ))
 }
 
 /// User functions through uprobes: integer and string arguments from the
@@ -778,29 +772,15 @@ fn compile_uprobe(h: &Hook, u: &scry_policy::Uprobe, ctx: &Context<'_>) -> Resul
             UserTarget::Offset(o) => format!("{o:#x}"),
         })
         .collect();
-    Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("uprobe {} {}", u.path, names.join(", ")),
-        attachment: "uprobe".into(),
-        function: names.join(","),
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
+    Ok(compiled(
+        h,
+        format!("uprobe {} {}", u.path, names.join(", ")),
+        "uprobe",
+        names.join(","),
+        shown,
         signals,
-        at_exec: false,
-        lsm: false,
-        hook: EngineHook::Uprobe {
-            functions,
-            hook: EngineSiteHook {
-                policy_id: ctx.policy_id,
-                sites: Vec::new(),
-                args: specs,
-                skip_failed: false,
-                selectors,
-            },
-        },
-    })
+        EngineHook::Uprobe { functions, hook: engine_hook(ctx, Vec::new(), specs, selectors) },
+    ))
 }
 
 /// A BPF LSM hook: the engine runs `file_open` and `bprm_check_security`;
@@ -826,24 +806,17 @@ fn compile_lsm(h: &Hook, name: &str, ctx: &Context<'_>) -> Result<CompiledHook, 
     }
     let (selectors, signals) = selectors(h, &specs, ctx, Overridable::Yes)?;
     Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("lsm {name}"),
-        attachment: format!("BPF LSM {name}"),
-        function: name.to_owned(),
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
-        signals,
         at_exec: in_exec(name),
         lsm: true,
-        hook: EngineHook::Site(EngineSiteHook {
-            policy_id: ctx.policy_id,
-            sites: vec![Site::Lsm(hook)],
-            args: specs,
-            skip_failed: false,
-            selectors,
-        }),
+        ..compiled(
+            h,
+            format!("lsm {name}"),
+            format!("BPF LSM {name}"),
+            name,
+            shown,
+            signals,
+            EngineHook::Site(engine_hook(ctx, vec![Site::Lsm(hook)], specs, selectors)),
+        )
     })
 }
 
@@ -893,24 +866,16 @@ fn compile_syscall(
         (false, false, _) => format!("tracepoint syscalls/sys_enter_{name}"),
     };
     Ok(CompiledHook {
-        path: h.path.clone(),
-        asked,
-        attachment,
-        function: if call.starts_with("__sys_") { call.to_owned() } else { format!("__x64_sys_{name}") },
-        args: shown,
         ret,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
-        signals,
-        at_exec: false,
-        lsm: false,
-        hook: EngineHook::Site(EngineSiteHook {
-            policy_id: ctx.policy_id,
-            sites: vec![site],
-            args: specs,
-            skip_failed: false,
-            selectors,
-        }),
+        ..compiled(
+            h,
+            asked,
+            attachment,
+            if call.starts_with("__sys_") { call.to_owned() } else { format!("__x64_sys_{name}") },
+            shown,
+            signals,
+            EngineHook::Site(engine_hook(ctx, vec![site], specs, selectors)),
+        )
     })
 }
 
@@ -952,25 +917,11 @@ fn compile_equivalent(h: &Hook, call: &str, eq: Equivalent, ctx: &Context<'_>) -
         connect_sees(h, call)?;
     }
     let (selectors, signals) = selectors(h, &specs, ctx, overridable)?;
+    let hook = EngineSiteHook { skip_failed: eq.skip_failed, ..engine_hook(ctx, eq.sites, specs, selectors) };
+    let asked = format!("kprobe {call}");
     Ok(CompiledHook {
-        path: h.path.clone(),
-        asked: format!("kprobe {call}"),
-        attachment: eq.attachment.to_owned(),
-        function: call.to_owned(),
-        args: shown,
-        ret: None,
-        message: h.message.clone(),
-        tags: h.tags.clone(),
-        signals,
         at_exec: eq.at_exec,
-        lsm: false,
-        hook: EngineHook::Site(EngineSiteHook {
-            policy_id: ctx.policy_id,
-            sites: eq.sites,
-            args: specs,
-            skip_failed: eq.skip_failed,
-            selectors,
-        }),
+        ..compiled(h, asked, eq.attachment, call, shown, signals, EngineHook::Site(hook))
     })
 }
 
@@ -1675,6 +1626,13 @@ mod tests {
             "spec.kprobes[0].selectors[0].matchActions[0].action: Override on a syscall hook: not on the list"
         );
         assert_eq!(attachment(&debian, &overriding), "fmod_ret");
+        let fd_install = "  - call: fd_install\n    syscall: false\n    selectors:\n    - matchActions:\n      \
+                          - action: Override\n        argError: -1\n";
+        assert_eq!(
+            compile(&policy(fd_install), 1, &debian, &HostNamespaces::default(), &no_tracefs).unwrap_err().to_string(),
+            "spec.kprobes[0].selectors[0].matchActions[0].action: Override on fd_install needs fmod_ret, which this \
+             kernel allows on security_* functions only (not on the list)"
+        );
         assert_eq!(attachment(&host(), &umask_return), "tp_btf sys_exit, syscall 95");
         let returning_override = format!(
             "{umask_return}    selectors:\n    - matchActions:\n      - action: Override\n        argError: -1\n"
