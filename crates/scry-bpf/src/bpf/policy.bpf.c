@@ -1362,14 +1362,22 @@ int BPF_PROG(policy_exec, struct task_struct *task, pid_t old_pid, struct linux_
 
 /* A kernel function's hooks, from its kprobe: the attachment's cookie is
  * the site. Returns whether a selector asked for Override. */
-static __always_inline int run_function(__u32 site, const __u64 *args, long ret)
+/* Site `site`'s hooks when this process may match them (site_wanted), else
+ * NULL: asked before any argument is read. */
+static __always_inline const struct site_hooks *wanted_hooks(__u32 site)
 {
 	const struct site_hooks *list = bpf_map_lookup_elem(&site_hooks, &site);
+
+	return site_wanted(list) ? list : NULL;
+}
+
+/* Runs `list` (wanted_hooks' answer for `site`) on a call's arguments;
+ * returns whether a selector asked to override. */
+static __always_inline int run_function(__u32 site, const struct site_hooks *list, const __u64 *args, long ret)
+{
 	__u32 zero = 0, i;
 	struct site_call call;
 
-	if (!site_wanted(list))
-		return 0;
 	call.sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!call.sc)
 		return 0;
@@ -1398,27 +1406,33 @@ SEC("tracepoint")
 int policy_sys_enter(struct syscall_enter_record *ctx)
 {
 	__u32 site = bpf_get_attach_cookie(ctx);
+	const struct site_hooks *list = site < POLICY_SYSCALLS ? wanted_hooks(site) : NULL;
 	__u64 args[POLICY_ARGS];
 
-	if (site >= POLICY_SYSCALLS || !site_wanted(bpf_map_lookup_elem(&site_hooks, &site)))
+	if (!list)
 		return 0;
 	/* Read, not loaded: a direct load of args[5] would make the kernel
 	 * refuse the attachment to syscalls with fewer arguments (their record
 	 * is shorter than the program's furthest context access). */
 	bpf_probe_read_kernel(args, sizeof(args), ctx->args);
-	run_function(site, args, 0);
+	run_function(site, list, args, 0);
 	return 0;
 }
 
 static __always_inline int run_kprobe(struct pt_regs *ctx)
 {
 	__u64 site = bpf_get_attach_cookie(ctx);
-	/* x86_64's function argument registers. */
-	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
+	const struct site_hooks *list;
 
 	if (site < SITE_KPROBE || site >= SITE_KPROBE + POLICY_KPROBES)
 		return 0;
-	return run_function((__u32)site, args, 0);
+	list = wanted_hooks((__u32)site);
+	if (!list)
+		return 0;
+	/* x86_64's function argument registers. */
+	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
+
+	return run_function((__u32)site, list, args, 0);
 }
 
 /* Two programs: one that can override is attachable only to functions on
@@ -1484,13 +1498,16 @@ int policy_kretprobe(struct pt_regs *ctx)
 	__u64 site = bpf_get_attach_cookie(ctx);
 	struct ret_key key = { .tid = (__u32)bpf_get_current_pid_tgid(), .site = (__u32)site };
 	struct saved_args *kept = bpf_map_lookup_elem(&ret_args, &key);
+	const struct site_hooks *list;
 	__u64 args[POLICY_ARGS];
 
 	if (!kept || site < SITE_KRETPROBE || site >= SITE_KRETPROBE + POLICY_KPROBES)
 		return 0;
 	__builtin_memcpy(args, kept->args, sizeof(args));
 	bpf_map_delete_elem(&ret_args, &key);
-	run_function((__u32)site, args, PT_REGS_RC(ctx));
+	list = wanted_hooks((__u32)site);
+	if (list)
+		run_function((__u32)site, list, args, PT_REGS_RC(ctx));
 	return 0;
 }
 
@@ -1532,21 +1549,27 @@ static __always_inline void function_args(void *ctx, __u64 *args)
 SEC("fentry")
 int policy_fentry(void *ctx)
 {
+	const struct site_hooks *list = wanted_hooks(function_site);
 	__u64 args[POLICY_ARGS];
 
+	if (!list)
+		return 0;
 	function_args(ctx, args);
-	run_function(function_site, args, 0);
+	run_function(function_site, list, args, 0);
 	return 0;
 }
 
 SEC("fexit")
 int policy_fexit(void *ctx)
 {
+	const struct site_hooks *list = wanted_hooks(function_site);
 	__u64 args[POLICY_ARGS], ret = 0;
 
+	if (!list)
+		return 0;
 	function_args(ctx, args);
 	bpf_get_func_ret(ctx, &ret);
-	run_function(function_site, args, (long)ret);
+	run_function(function_site, list, args, (long)ret);
 	return 0;
 }
 
@@ -1557,12 +1580,15 @@ int policy_fexit(void *ctx)
 SEC("fmod_ret")
 long policy_fmod_ret(void *ctx)
 {
+	const struct site_hooks *list = wanted_hooks(function_site);
 	__u64 args[POLICY_ARGS];
 	__u32 zero = 0;
 	struct scratch *sc;
 
+	if (!list)
+		return 0;
 	function_args(ctx, args);
-	if (!run_function(function_site, args, 0))
+	if (!run_function(function_site, list, args, 0))
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	return sc ? sc->call.error : 0;
@@ -1575,10 +1601,13 @@ long policy_fmod_ret(void *ctx)
 SEC("raw_tp")
 int policy_raw_tp(void *ctx)
 {
+	const struct site_hooks *list = wanted_hooks(function_site);
 	__u64 args[POLICY_ARGS];
 
+	if (!list)
+		return 0;
 	bpf_probe_read_kernel(args, sizeof(args), ctx);
-	run_function(function_site, args, 0);
+	run_function(function_site, list, args, 0);
 	return 0;
 }
 
@@ -1589,9 +1618,13 @@ int policy_uprobe(struct pt_regs *ctx)
 {
 	__u64 site = bpf_get_attach_cookie(ctx);
 	__u64 args[POLICY_ARGS] = { ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9 };
+	const struct site_hooks *list;
 
-	if (site >= SITE_UPROBE && site < SITE_UPROBE + POLICY_UPROBES)
-		run_function((__u32)site, args, 0);
+	if (site < SITE_UPROBE || site >= SITE_UPROBE + POLICY_UPROBES)
+		return 0;
+	list = wanted_hooks((__u32)site);
+	if (list)
+		run_function((__u32)site, list, args, 0);
 	return 0;
 }
 
@@ -1622,13 +1655,15 @@ int policy_tracepoint(void *ctx)
 {
 	__u64 site = bpf_get_attach_cookie(ctx), args[POLICY_ARGS] = {}, base = 0;
 	__u32 id = (__u32)site - SITE_TRACEPOINT, i;
+	const struct site_hooks *list;
 	const struct tp_fields *tf;
 	void *record = ctx;
 
 	if (site < SITE_TRACEPOINT || site >= SITE_TRACEPOINT + POLICY_TRACEPOINTS)
 		return 0;
+	list = wanted_hooks((__u32)site);
 	tf = bpf_map_lookup_elem(&tp_fields, &id);
-	if (!tf)
+	if (!list || !tf)
 		return 0;
 	/* The record's address as a plain number: every value below is then a
 	 * scalar whatever its field, so the verifier's states merge (a ctx
@@ -1648,7 +1683,7 @@ int policy_tracepoint(void *ctx)
 			v = base + (v & 0xffff);
 		args[i] = v;
 	}
-	run_function((__u32)site, args, 0);
+	run_function((__u32)site, list, args, 0);
 	return 0;
 }
 
@@ -1656,13 +1691,14 @@ int policy_tracepoint(void *ctx)
  * hook's verdict. A hook another LSM already refused stays refused. */
 static __always_inline long lsm_verdict(__u32 site, __u64 arg, int ret)
 {
+	const struct site_hooks *list = wanted_hooks(site);
 	__u64 args[POLICY_ARGS] = { arg };
 	__u32 zero = 0;
 	struct scratch *sc;
 
 	if (ret)
 		return lsm_result(ret);
-	if (!run_function(site, args, 0))
+	if (!list || !run_function(site, list, args, 0))
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	return sc ? lsm_result(sc->call.error) : 0;
